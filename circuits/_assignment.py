@@ -1,0 +1,191 @@
+"""Assignment: which S of the D/d neuron slots each circuit owns, in each layer.
+
+A *family of sets* is an array ``(n, S)`` of slot indices in ``0 .. D/d - 1`` in which any
+two sets share at most one slot. An :class:`Assignment` gives every circuit one set of the
+family in every layer (layer 0 is the input layout), through an independent random
+permutation per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ._errors import CircuitsError, require, require_int
+
+
+def _small_primes(below: int) -> list[int]:
+    return [p for p in range(2, below) if all(p % q for q in range(2, int(p**0.5) + 1))]
+
+
+def _prime_step_steps(n_slots: int, redundancy: int) -> list[int]:
+    """Step sizes of the prime-step construction, in the order they are used.
+
+    A step qualifies when no prime below S divides it; when S is not prime, each qualifying
+    step s is followed by ``s S, s S^2, ...``. Only steps with ``step (S-1) < n_slots`` fit.
+    Two progressions of length S with different qualifying steps meet at most once.
+    """
+    S = redundancy
+    primes = _small_primes(S)
+    is_prime_S = S >= 2 and all(S % q for q in range(2, int(S**0.5) + 1))
+    steps = []
+    step = 1
+    while step * (S - 1) < n_slots:
+        if all(step % p for p in primes):
+            steps.append(step)
+            if not is_prime_S:
+                power = step * S
+                while power * (S - 1) < n_slots:
+                    steps.append(power)
+                    power *= S
+        step += 1
+    return steps
+
+
+def prime_step_sets(n_slots: int, redundancy: int, limit: int | None = None) -> np.ndarray:
+    """All sets of the prime-step construction, ``(n, S)``, in their canonical order.
+
+    Each set is an arithmetic progression ``i, i + s, ..., i + (S-1) s`` inside
+    ``0 .. n_slots-1``. For each step ``s`` (see :func:`_prime_step_steps`) and each offset
+    ``0 <= shift < s``, the progressions start at ``shift, shift + S s, shift + 2 S s, ...``,
+    so progressions with the same step never meet. ``limit`` stops after that many sets.
+
+    Example:
+        >>> len(prime_step_sets(250, 6)), len(prime_step_sets(500, 6))
+        (557, 2101)
+    """
+    S = redundancy
+    chunks = []
+    total = 0
+    offsets = np.arange(S)
+    for step in _prime_step_steps(n_slots, S):
+        span = step * (S - 1)
+        n_shift = min(step, n_slots - span)
+        shifts = np.arange(n_shift)
+        counts = (n_slots - 1 - span - shifts) // (S * step) + 1
+        starts = np.repeat(shifts, counts) + S * step * (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+        chunks.append(starts[:, None] + step * offsets[None, :])
+        total += len(starts)
+        if limit is not None and total >= limit:
+            break
+    if not chunks:
+        return np.zeros((0, S), dtype=np.int64)
+    sets = np.concatenate(chunks)
+    return sets if limit is None else sets[:limit]
+
+
+def prime_step_capacity(n_slots: int, redundancy: int) -> int:
+    """How many circuits the prime-step construction can hold (exact count)."""
+    S = redundancy
+    total = 0
+    for step in _prime_step_steps(n_slots, S):
+        span = step * (S - 1)
+        shifts = np.arange(min(step, n_slots - span))
+        total += int(((n_slots - 1 - span - shifts) // (S * step) + 1).sum())
+    return total
+
+
+#: Assignment methods: name -> (sets(n_slots, S, limit) -> (n, S), capacity(n_slots, S) -> int).
+ASSIGNMENTS: dict[str, tuple[Callable[..., np.ndarray], Callable[[int, int], int]]] = {
+    "prime-step": (prime_step_sets, prime_step_capacity),
+}
+
+
+def capacity(n_slots: int, redundancy: int, method: str = "prime-step") -> int:
+    """How many circuits ``method`` can place on ``n_slots`` slots with redundancy S."""
+    if method not in ASSIGNMENTS:
+        raise CircuitsError(f"assignment must be one of {sorted(ASSIGNMENTS)}, got {method!r}")
+    if redundancy == 1:
+        return n_slots
+    return ASSIGNMENTS[method][1](n_slots, redundancy)
+
+
+def max_shared(sets: np.ndarray, n_slots: int) -> int:
+    """The largest number of slots any two sets share (exact, without a T x T matrix).
+
+    Two sets share two or more slots exactly when some pair of slots lies in both, so it is
+    enough to check that the ``T S (S-1) / 2`` slot pairs are all different. Returns 0, 1
+    (the guarantee holds) or 2 (it fails).
+
+    Example:
+        >>> max_shared(np.array([[0, 1, 2], [2, 3, 4]]), 5)
+        1
+    """
+    sets = np.sort(np.asarray(sets, dtype=np.int64), axis=1)
+    T, S = sets.shape
+    if T < 2:
+        return 0
+    if len(np.unique(sets)) == sets.size:
+        return 0
+    if S < 2:
+        return 1
+    i, j = np.triu_indices(S, 1)
+    keys = (sets[:, i] * n_slots + sets[:, j]).ravel()
+    keys.sort()
+    return 2 if bool(np.any(keys[1:] == keys[:-1])) else 1
+
+
+@dataclass(frozen=True, eq=False)
+class Assignment:
+    """The neuron sets of every circuit in every layer.
+
+    Attributes:
+        sets: ``(L+1, T, S)`` slot indices; ``sets[l, t]`` is ``e[l, t]`` in compact form
+            (``sets[0] == sets[1]``: layer 1 is the ReLU of layer 0 in place).
+        n_slots: D/d, the slots per neuron group.
+        method: the construction that produced the family of sets.
+        seed: the seed of the per-layer permutations.
+    """
+
+    sets: np.ndarray
+    n_slots: int
+    method: str
+    seed: int
+
+    @property
+    def n_circuits(self) -> int:
+        return self.sets.shape[1]
+
+    @property
+    def redundancy(self) -> int:
+        return self.sets.shape[2]
+
+    def slot_counts(self, layer: int) -> np.ndarray:
+        """How many circuits use each slot at ``layer``, shape ``(n_slots,)``."""
+        return np.bincount(self.sets[layer].ravel(), minlength=self.n_slots)
+
+
+def assign(n_circuits: int, n_slots: int, redundancy: int, n_layers: int, *, seed,
+           method: str = "prime-step") -> Assignment:
+    """Place T circuits on ``n_slots`` slots, S per circuit, for layers ``0..n_layers``.
+
+    The first T sets of the method's family are used; each layer gives them to the circuits
+    through its own random permutation (drawn from ``seed``). Layer 0 holds the first
+    pre-activations and layer 1 is their ReLU, so ``sets[0]`` equals ``sets[1]``. When ``T S <= n_slots`` the
+    circuits get disjoint consecutive sets instead, so no two circuits share a neuron.
+
+    Raises:
+        CircuitsError: T larger than the method's capacity (the message states it).
+    """
+    T = require_int("n_circuits", n_circuits, 1)
+    S = require_int("redundancy", redundancy, 1, n_slots)
+    L = require_int("n_layers", n_layers, 1)
+    if method not in ASSIGNMENTS:
+        raise CircuitsError(f"assignment must be one of {sorted(ASSIGNMENTS)}, got {method!r}")
+    if T * S <= n_slots:
+        family = np.arange(T * S, dtype=np.int64).reshape(T, S)
+    else:
+        cap = capacity(n_slots, S, method)
+        if T > cap:
+            raise CircuitsError(
+                f"n_circuits = {T} exceeds the capacity of the {method!r} assignment at "
+                f"D/d = {n_slots}, S = {S}: at most {cap} circuits fit")
+        family = ASSIGNMENTS[method][0](n_slots, S, limit=T)
+    require(family.shape == (T, S), f"assignment {method!r} returned {family.shape}, expected {(T, S)}")
+    rng = np.random.default_rng(seed)
+    layers = [family[rng.permutation(T)] for _ in range(L)]
+    sets = np.stack([layers[0]] + layers)  # layer 0 (first pre-activations) shares layer 1's sets
+    return Assignment(sets=sets, n_slots=n_slots, method=method, seed=seed)

@@ -1,0 +1,313 @@
+"""Small circuits: the specification of a family of T circuits of width d, and its reference run.
+
+A circuit computes ``a[l] = ReLU(w_t[l] @ a[l-1] + bias)`` for ``l = 1..L`` with
+``w_t = mean_w + diff_w[t]``. An inactive circuit has ``a[0] = 0`` and (because every bias is
+<= 0) stays zero. The family also says how to encode an input, which neurons form the
+on-indicator and how to decode the on-indicator and the payload from activations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ._errors import CircuitsError, require, require_int
+
+
+def _decode_two_relu_on(a: np.ndarray) -> np.ndarray:
+    return a[..., 0] - a[..., 1]
+
+
+def _decode_one_relu_on(a: np.ndarray) -> np.ndarray:
+    return a[..., 0]
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitFamily:
+    """A family of ``T`` small circuits of width ``d``.
+
+    Attributes:
+        name: registry name (``"rotation"``, ``"rotation-3"``, ``"step"``, ``"custom"``).
+        mean_w: shared weights, shape ``(d, d)`` or per layer ``(L, d, d)``.
+        diff_w: per-circuit weights minus the shared part, ``(T, d, d)`` or ``(L, T, d, d)``.
+        bias: shared bias, shape ``(d,)``, every entry <= 0.
+        on_neurons: indices of the neurons that carry the on-indicator.
+        payload_neurons: indices of the neurons that carry the payload (may be empty).
+        payload_dim: size of the decoded payload vector (0 for none).
+        encode_payload: maps payloads ``(..., payload_dim)`` to active inputs ``(..., d)``.
+        decode_on: maps activations ``(..., d)`` to the on-indicator ``(...)``.
+        decode_payload: maps activations ``(..., d)`` to payloads ``(..., payload_dim)``.
+        seed: the seed the family was drawn with (``None`` for hand-specified families).
+        params: the family's own parameters (for ``config`` records).
+    """
+
+    name: str
+    mean_w: np.ndarray
+    diff_w: np.ndarray
+    bias: np.ndarray
+    on_neurons: tuple[int, ...]
+    payload_neurons: tuple[int, ...]
+    payload_dim: int
+    encode_payload: Callable[[np.ndarray], np.ndarray]
+    decode_on: Callable[[np.ndarray], np.ndarray]
+    decode_payload: Callable[[np.ndarray], np.ndarray]
+    seed: int | None = None
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        validate_family(self)
+
+    @property
+    def n_circuits(self) -> int:
+        """T, the number of circuits."""
+        return self.diff_w.shape[-3]
+
+    @property
+    def circuit_width(self) -> int:
+        """d, the width of every circuit."""
+        return self.bias.shape[0]
+
+    @property
+    def per_layer(self) -> bool:
+        """Whether the weights differ per layer (then ``diff_w`` is ``(L, T, d, d)``)."""
+        return self.diff_w.ndim == 4
+
+    def layer_weights(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean_w, diff_w)`` of computation step ``layer`` (1-based): ``(d, d)``, ``(T, d, d)``."""
+        if self.per_layer:
+            require(1 <= layer <= self.diff_w.shape[0],
+                    f"layer must be in 1..{self.diff_w.shape[0]} for this family, got {layer}")
+            mean = self.mean_w[layer - 1] if self.mean_w.ndim == 3 else self.mean_w
+            return mean, self.diff_w[layer - 1]
+        mean = self.mean_w[layer - 1] if self.mean_w.ndim == 3 else self.mean_w
+        return mean, self.diff_w
+
+    def encode(self, payload: np.ndarray | None, batch_shape: tuple[int, ...]) -> np.ndarray:
+        """Input activations ``a[0]`` of active circuits, shape ``batch_shape + (d,)``."""
+        if self.payload_dim == 0:
+            return np.broadcast_to(self.encode_payload(np.zeros(batch_shape + (0,))),
+                                   batch_shape + (self.circuit_width,)).copy()
+        return self.encode_payload(payload)
+
+    def run(self, circuits: np.ndarray, inputs: np.ndarray, n_layers: int) -> np.ndarray:
+        """Reference run of the small circuits themselves.
+
+        Args:
+            circuits: circuit indices, any shape ``(...)``, values in ``0..T-1``.
+            inputs: their input activations ``a[0]``, shape ``(..., d)``.
+            n_layers: L, the number of computation steps.
+
+        Returns:
+            activations ``(L+1, ..., d)``; entry 0 is the input.
+        """
+        circuits = np.asarray(circuits)
+        out = [np.asarray(inputs, dtype=np.float64)]
+        for layer in range(1, n_layers + 1):
+            mean, diff = self.layer_weights(layer)
+            w = mean + diff[circuits]
+            out.append(np.maximum(np.einsum("...ij,...j->...i", w, out[-1]) + self.bias, 0.0))
+        return np.stack(out)
+
+
+def validate_family(family: CircuitFamily) -> None:
+    """Check the assumptions of the construction that can be checked; name the one that fails."""
+    mean, diff, bias = family.mean_w, family.diff_w, family.bias
+    require(bias.ndim == 1 and bias.shape[0] >= 1, f"bias must have shape (d,), got {bias.shape}")
+    d = bias.shape[0]
+    require(diff.ndim in (3, 4) and diff.shape[-2:] == (d, d),
+            f"diff_w must have shape (T, d, d) or (L, T, d, d) with d = {d}, got {diff.shape}")
+    require(diff.shape[-3] >= 1, "the family must have at least one circuit (T >= 1)")
+    require(mean.ndim in (2, 3) and mean.shape[-2:] == (d, d),
+            f"mean_w must have shape (d, d) or (L, d, d) with d = {d}, got {mean.shape}")
+    if mean.ndim == 3 and diff.ndim == 4:
+        require(mean.shape[0] == diff.shape[0],
+                f"mean_w has {mean.shape[0]} layers but diff_w has {diff.shape[0]}")
+    for name, arr in (("mean_w", mean), ("diff_w", diff), ("bias", bias)):
+        require(bool(np.all(np.isfinite(arr))), f"{name} must be finite (found NaN or inf)")
+    require(bool(np.all(bias <= 0)),
+            f"bias must be <= 0 in every entry so that an inactive circuit stays zero; got {bias.tolist()}")
+    require(len(family.on_neurons) >= 1 and all(0 <= i < d for i in family.on_neurons),
+            f"on_neurons must be a non-empty list of indices in 0..{d - 1}, got {family.on_neurons}")
+    require(all(0 <= i < d for i in family.payload_neurons),
+            f"payload_neurons must be indices in 0..{d - 1}, got {family.payload_neurons}")
+
+
+def _rotations(n_circuits: int, rng: np.random.Generator) -> np.ndarray:
+    theta = rng.uniform(0.0, 2 * np.pi, size=n_circuits)
+    c, s = np.cos(theta), np.sin(theta)
+    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (T, 2, 2)
+
+
+def rotation_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
+    """Rotation circuits (d = 4) with the 2-ReLU step on-indicator.
+
+    Neurons 0, 1 hold the on-indicator ``alpha = a0 - a1`` (input ``1.5, 0.5``; each layer
+    ``ReLU(2 alpha - 0.5)``, ``ReLU(2 alpha - 1.5)``); neurons 2, 3 hold ``x + alpha (1, 1)``
+    where ``x`` is a unit 2-vector rotated each layer by the circuit's own random rotation.
+
+    Args:
+        n_circuits: T >= 1.
+        seed: seeds the rotation angles (uniform in [0, 2 pi)).
+        b: the payload bias magnitude (bias ``-b`` on neurons 2, 3), b > 0.
+
+    Example:
+        >>> fam = rotation_circuits(n_circuits=3, seed=0)
+        >>> fam.circuit_width, fam.n_circuits
+        (4, 3)
+    """
+    n_circuits = require_int("n_circuits", n_circuits, 1)
+    require(np.isfinite(b) and b > 0, f"b must be a finite number > 0, got {b}")
+    rot = _rotations(n_circuits, np.random.default_rng(seed))
+    one = np.ones(2)
+    mean = np.zeros((4, 4))
+    mean[0, 0], mean[0, 1] = 2.0, -2.0
+    mean[1, 0], mean[1, 1] = 2.0, -2.0
+    mean[2:, 0], mean[2:, 1] = 1 + b, -(1 + b)
+    diff = np.zeros((n_circuits, 4, 4))
+    diff[:, 2:, 2:] = rot
+    diff[:, 2:, 0] = -rot @ one
+    diff[:, 2:, 1] = rot @ one
+    bias = np.array([-0.5, -1.5, -b, -b])
+
+    def encode(x):
+        x = np.asarray(x, dtype=np.float64)
+        a = np.empty(x.shape[:-1] + (4,))
+        a[..., 0], a[..., 1] = 1.5, 0.5
+        a[..., 2:] = x + 1.0
+        return a
+
+    def decode_payload(a):
+        return a[..., 2:] - (a[..., 0] - a[..., 1])[..., None]
+
+    return CircuitFamily("rotation", mean, diff, bias, (0, 1), (2, 3), 2, encode,
+                         _decode_two_relu_on, decode_payload, seed, {"b": b})
+
+
+def rotation3_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
+    """Rotation circuits (d = 3) with a one-neuron on-indicator: the instructive failure.
+
+    Neuron 0 is ``ReLU((1+b) a0 - b)``, which has an unstable fixed point at 1 (noise on the
+    on-indicator is amplified by ``1+b`` each layer); neurons 1, 2 hold ``x + a0 (1, 1)``.
+    """
+    n_circuits = require_int("n_circuits", n_circuits, 1)
+    require(np.isfinite(b) and b > 0, f"b must be a finite number > 0, got {b}")
+    rot = _rotations(n_circuits, np.random.default_rng(seed))
+    one = np.ones(2)
+    mean = np.zeros((3, 3))
+    mean[:, 0] = 1 + b
+    diff = np.zeros((n_circuits, 3, 3))
+    diff[:, 1:, 1:] = rot
+    diff[:, 1:, 0] = -rot @ one
+    bias = -b * np.ones(3)
+
+    def encode(x):
+        x = np.asarray(x, dtype=np.float64)
+        a = np.empty(x.shape[:-1] + (3,))
+        a[..., 0] = 1.0
+        a[..., 1:] = x + 1.0
+        return a
+
+    def decode_payload(a):
+        return a[..., 1:] - a[..., 0][..., None]
+
+    return CircuitFamily("rotation-3", mean, diff, bias, (0,), (1, 2), 2, encode,
+                         _decode_one_relu_on, decode_payload, seed, {"b": b})
+
+
+def step_circuits(n_circuits: int, *, seed: int | None = None) -> CircuitFamily:
+    """Step circuits (d = 2): the 2-ReLU on-indicator alone, no payload.
+
+    Every circuit is the same; ``seed`` is accepted for a uniform signature and unused.
+    """
+    n_circuits = require_int("n_circuits", n_circuits, 1)
+    mean = np.array([[2.0, -2.0], [2.0, -2.0]])
+    diff = np.zeros((n_circuits, 2, 2))
+    bias = np.array([-0.5, -1.5])
+
+    def encode(x):
+        a = np.empty(np.shape(x)[:-1] + (2,))
+        a[..., 0], a[..., 1] = 1.5, 0.5
+        return a
+
+    return CircuitFamily("step", mean, diff, bias, (0, 1), (), 0, encode, _decode_two_relu_on,
+                         lambda a: a[..., :0], seed, {})
+
+
+def custom_circuits(
+    weights: np.ndarray,
+    bias: np.ndarray,
+    *,
+    on_neurons: tuple[int, ...],
+    active_input: np.ndarray,
+    decode_on: Callable[[np.ndarray], np.ndarray] | None = None,
+    payload_neurons: tuple[int, ...] = (),
+    encode_payload: Callable[[np.ndarray], np.ndarray] | None = None,
+    decode_payload: Callable[[np.ndarray], np.ndarray] | None = None,
+    payload_dim: int = 0,
+    mean_w: np.ndarray | None = None,
+) -> CircuitFamily:
+    """A hand-specified family from arrays.
+
+    Args:
+        weights: per-circuit weights ``w_t``, shape ``(T, d, d)`` or per layer ``(L, T, d, d)``.
+        bias: shared bias ``(d,)``, every entry <= 0.
+        on_neurons: the neurons that form the on-indicator.
+        active_input: the input ``a[0]`` of an active circuit when there is no payload, ``(d,)``.
+        decode_on: activations ``(..., d)`` -> on-indicator ``(...)``; default: the mean of
+            ``on_neurons`` (correct for a single-neuron indicator whose active value is 1).
+        payload_neurons, payload_dim, encode_payload, decode_payload: the payload, if any;
+            ``encode_payload`` maps ``(..., payload_dim)`` to inputs ``(..., d)``.
+        mean_w: the shared part; default: the mean of ``weights`` over circuits.
+
+    Example:
+        >>> import numpy as np
+        >>> w = np.array([[[2.0, -2.0], [2.0, -2.0]]] * 5)
+        >>> fam = custom_circuits(w, np.array([-0.5, -1.5]), on_neurons=(0, 1),
+        ...                       active_input=np.array([1.5, 0.5]),
+        ...                       decode_on=lambda a: a[..., 0] - a[..., 1])
+        >>> fam.n_circuits, fam.circuit_width
+        (5, 2)
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    bias = np.asarray(bias, dtype=np.float64)
+    require(weights.ndim in (3, 4), f"weights must have shape (T, d, d) or (L, T, d, d), got {weights.shape}")
+    require(bool(np.all(np.isfinite(weights))), "weights must be finite (found NaN or inf)")
+    if mean_w is None:
+        mean_w = weights.mean(axis=-3)
+    mean_w = np.asarray(mean_w, dtype=np.float64)
+    require(mean_w.shape[-2:] == weights.shape[-2:],
+            f"mean_w must have shape (d, d) matching weights, got {mean_w.shape}")
+    diff = weights - (mean_w[..., None, :, :] if mean_w.ndim == 3 else mean_w)
+    active_input = np.asarray(active_input, dtype=np.float64)
+    require(active_input.shape == bias.shape,
+            f"active_input must have shape (d,) = {bias.shape}, got {active_input.shape}")
+    require(bool(np.all(np.isfinite(active_input))), "active_input must be finite")
+    on_neurons = tuple(int(i) for i in on_neurons)
+    if decode_on is None:
+        idx = list(on_neurons)
+        decode_on = lambda a: a[..., idx].mean(-1)  # noqa: E731
+    if payload_dim:
+        require(encode_payload is not None and decode_payload is not None,
+                "payload_dim > 0 needs encode_payload and decode_payload")
+    else:
+        encode_payload = lambda x: np.broadcast_to(active_input, np.shape(x)[:-1] + active_input.shape).copy()  # noqa: E731
+        decode_payload = lambda a: a[..., :0]  # noqa: E731
+    return CircuitFamily("custom", mean_w, diff, bias, on_neurons, tuple(payload_neurons), payload_dim,
+                         encode_payload, decode_on, decode_payload, None, {})
+
+
+#: Families that the CLI's ``--family`` can name, each built from ``(n_circuits, seed)``.
+FAMILIES: dict[str, Callable[..., CircuitFamily]] = {
+    "rotation": rotation_circuits,
+    "rotation-3": rotation3_circuits,
+    "step": step_circuits,
+}
+
+
+def make_family(name: str, n_circuits: int, *, seed: int) -> CircuitFamily:
+    """Build a registered family by name (see :data:`FAMILIES`)."""
+    if name not in FAMILIES:
+        raise CircuitsError(f"family must be one of {sorted(FAMILIES)}, got {name!r}")
+    return FAMILIES[name](n_circuits, seed=seed)

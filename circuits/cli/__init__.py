@@ -1,0 +1,39 @@
+"""The ``cis`` command line. Each subcommand lives in its own module of this package.
+
+A subcommand module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``
+(returning an exit code); list it in :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .._errors import CircuitsError
+
+#: Modules of this package that provide subcommands, in the order ``cis --help`` lists them.
+SUBCOMMANDS = ["demo", "evaluate"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cis", description="Circuits in superposition: build, evaluate and measure large networks "
+                                "that compute many small circuits at once.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runners = {}
+    for name in SUBCOMMANDS:
+        mod = importlib.import_module(f".{name}", __name__)
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        runners[mod.NAME] = mod.run
+    args = parser.parse_args(argv)
+    try:
+        return int(runners[args.command](args) or 0)
+    except CircuitsError as err:
+        print(f"cis {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

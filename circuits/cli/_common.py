@@ -1,0 +1,72 @@
+"""Flags shared by the subcommands that build a network, and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from .._assignment import ASSIGNMENTS
+from .._builder import METHODS, build
+from .._families import FAMILIES, make_family
+
+
+def add_network_arguments(p: argparse.ArgumentParser, *, width=1000, circuits=557, redundancy=6, layers=5) -> None:
+    """``--family --width --circuits --redundancy --layers --method --chi-scale --assignment --device --seed``."""
+    g = p.add_argument_group("network")
+    g.add_argument("--family", default="rotation", choices=sorted(FAMILIES), help="circuit family (default: rotation)")
+    g.add_argument("--width", type=int, default=width, help=f"D, network width (default: {width})")
+    g.add_argument("--circuits", type=int, default=circuits, help=f"T, number of circuits (default: {circuits})")
+    g.add_argument("--redundancy", type=int, default=redundancy, help=f"S, neurons per circuit neuron (default: {redundancy})")
+    g.add_argument("--layers", type=int, default=layers, help=f"L, computation steps (default: {layers})")
+    g.add_argument("--method", default="capped", choices=METHODS, help="weight construction (default: capped)")
+    g.add_argument("--chi-scale", type=float, default=1.0, help="multiplier on chi (default: 1)")
+    g.add_argument("--assignment", default="prime-step", choices=sorted(ASSIGNMENTS),
+                   help="assignment method (default: prime-step)")
+    g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
+    g.add_argument("--seed", type=int, default=0, help="seeds everything: circuits, assignment, draws (default: 0)")
+
+
+def split_seed(seed: int) -> tuple[int, int, int]:
+    """Three independent seeds (circuits, assignment, evaluation) derived from one."""
+    children = np.random.SeedSequence(seed).spawn(3)
+    return tuple(int(c.generate_state(1)[0]) for c in children)
+
+
+def network_from_args(args):
+    """Build the network the flags describe; returns ``(net, eval_seed)``."""
+    fam_seed, build_seed, eval_seed = split_seed(args.seed)
+    family = make_family(args.family, args.circuits, seed=fam_seed)
+    net = build(family, width=args.width, redundancy=args.redundancy, n_layers=args.layers, seed=build_seed,
+                method=args.method, chi_scale=args.chi_scale, assignment=args.assignment, device=args.device)
+    return net, eval_seed
+
+
+def to_json(obj) -> str:
+    """JSON with NaN/inf written as null."""
+    def clean(o):
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, (np.integer,)):
+            return int(o)
+        if isinstance(o, (float, np.floating)):
+            return None if not math.isfinite(float(o)) else float(o)
+        return o
+    return json.dumps(clean(obj), indent=2)
+
+
+def format_table(table, fraction_on=None) -> str:
+    """A measured-vs-theory table for a terminal: one line per (layer, group, quantity)."""
+    wide = table.pivot_table(index=["layer", "group", "quantity"], columns="stat", values="measured").reset_index()
+    pred = table[table.stat == "mse"].set_index(["layer", "group", "quantity"])["predicted"]
+    lines = [f"{'layer':>5}  {'group':<8} {'quantity':<8} {'mse':>10} {'theory':>10} {'worst':>8}"]
+    for rec in wide.to_dict("records"):
+        p = pred.get((rec["layer"], rec["group"], rec["quantity"]))
+        p_txt = "-" if p is None or not np.isfinite(p) else f"{p:10.5f}"
+        lines.append(f"{rec['layer']:>5}  {rec['group']:<8} {rec['quantity']:<8} {rec['mse']:10.5f} "
+                     f"{p_txt:>10} {rec['worst']:8.4f}")
+    return "\n".join(lines)
