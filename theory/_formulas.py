@@ -23,7 +23,7 @@ def overlap_probability(n_circuits: int, width: int, circuit_width: int, redunda
     read-out of one (an average over its ``S`` neurons) picks up a fraction ``p`` (in
     squared size) of the other's value. Assumes every neuron slot is used by the same number
     ``T S / (D/d)`` of circuits and the circuits are placed by independent random
-    permutations. Returns 0 when ``T S <= D/d`` (then no two circuits need share a neuron).
+    permutations; the exact mean over pairs of different circuits is then ``p T / (T-1)``. Returns 0 when ``T S <= D/d`` (then no two circuits need share a neuron).
     """
     n_slots = width / circuit_width
     if n_circuits * redundancy <= n_slots:

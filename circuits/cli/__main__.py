@@ -1,0 +1,7 @@
+"""``python -m circuits.cli`` runs the ``cis`` command line."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
