@@ -8,12 +8,14 @@ permutation per layer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ._errors import CircuitsError, require, require_int
+from ._geometry import finite_field_capacity, finite_field_sets
 
 
 def _small_primes(below: int) -> list[int]:
@@ -88,9 +90,61 @@ def prime_step_capacity(n_slots: int, redundancy: int) -> int:
     return total
 
 
+def random_sets(n_slots: int, redundancy: int, limit: int | None = None, *, seed: int = 0) -> np.ndarray:
+    """Random S-subsets of the slots, without the at-most-one-shared guarantee, ``(n, S)``.
+
+    For comparison with the constructions that have the guarantee. The sets are drawn in
+    rounds: each round cuts a fresh random permutation of the slots into ``n_slots // S``
+    disjoint sets, so every prefix uses the slots evenly (as the constructions do) and only
+    the guarantee differs. A set drawn before is skipped, so all sets are different. The
+    sets depend only on ``(seed, n_slots, S, limit)``.
+    ``limit=None`` means all ``C(n_slots, S)`` subsets (only sensible for tiny ``n_slots``).
+    Rows are sorted. :func:`max_shared` and :func:`repeated_pairs` report the violations.
+
+    Example:
+        >>> sets = random_sets(30, 3, limit=100)
+        >>> sets.shape, max_shared(sets, 30)
+        ((100, 3), 2)
+    """
+    n = require_int("n_slots", n_slots, 1)
+    S = require_int("redundancy", redundancy, 1, n)
+    total = random_capacity(n, S)
+    count = total if limit is None else min(require_int("limit", limit, 0), total)
+    rng = np.random.default_rng([int(seed), n, S])
+    per_round = n // S
+    kept = np.zeros((0, S), dtype=np.int64)
+    while len(kept) < count:
+        rounds = -(-(count - len(kept)) // per_round) + 1
+        perms = rng.permuted(np.broadcast_to(np.arange(n), (rounds, n)), axis=1)[:, :per_round * S]
+        both = np.concatenate([kept, np.sort(perms.reshape(-1, S), axis=1)])
+        _, first = np.unique(_row_keys(both, n), return_index=True)
+        kept = both[np.sort(first)]
+    return kept[:count]
+
+
+def _row_keys(rows: np.ndarray, n_slots: int) -> np.ndarray:
+    """One integer per sorted row: its digits in base ``n_slots`` when they fit in 63 bits,
+    otherwise a 64-bit hash (two different rows then collide with probability ~ 2^-64)."""
+    if n_slots ** rows.shape[1] < 2**63:
+        return rows @ (n_slots ** np.arange(rows.shape[1], dtype=np.int64))
+    weights = np.random.default_rng(0).integers(1, 2**63, size=rows.shape[1], dtype=np.uint64) | np.uint64(1)
+    return (rows.astype(np.uint64) * weights).sum(axis=1)
+
+
+def random_capacity(n_slots: int, redundancy: int) -> int:
+    """``C(n_slots, S)``: random sets have no capacity limit short of using every S-subset once
+    (nothing is guaranteed about how many slots two of them share)."""
+    return math.comb(int(n_slots), int(redundancy))
+
+
 #: Assignment methods: name -> (sets(n_slots, S, limit) -> (n, S), capacity(n_slots, S) -> int).
+#: ``prime-step`` and ``finite-field`` guarantee that two sets share at most one slot; ``random``
+#: does not (its family is :func:`random_sets` with seed 0; :func:`assign`'s seed still draws the
+#: per-layer permutations).
 ASSIGNMENTS: dict[str, tuple[Callable[..., np.ndarray], Callable[[int, int], int]]] = {
     "prime-step": (prime_step_sets, prime_step_capacity),
+    "finite-field": (finite_field_sets, finite_field_capacity),
+    "random": (random_sets, random_capacity),
 }
 
 
@@ -103,18 +157,34 @@ def capacity(n_slots: int, redundancy: int, method: str = "prime-step") -> int:
     return ASSIGNMENTS[method][1](n_slots, redundancy)
 
 
+def _sorted_pair_keys(sets: np.ndarray, n_slots: int) -> np.ndarray:
+    """Every set's slot pairs ``(i < j)`` as the keys ``i n_slots + j``, sorted, ``(T S (S-1) / 2,)``."""
+    sets = np.sort(np.asarray(sets, dtype=np.int64), axis=1)
+    S = sets.shape[1]
+    dtype = np.uint32 if n_slots * n_slots < 2**32 else np.int64
+    sets = sets.astype(dtype)
+    i, j = np.triu_indices(S, 1)
+    keys = np.empty((len(sets), len(i)), dtype=dtype)
+    for col, (a, b) in enumerate(zip(i, j)):
+        np.multiply(sets[:, a], dtype(n_slots), out=keys[:, col])
+        keys[:, col] += sets[:, b]
+    keys = keys.ravel()
+    keys.sort()
+    return keys
+
+
 def max_shared(sets: np.ndarray, n_slots: int) -> int:
     """The largest number of slots any two sets share (exact, without a T x T matrix).
 
     Two sets share two or more slots exactly when some pair of slots lies in both, so it is
-    enough to check that the ``T S (S-1) / 2`` slot pairs are all different. Returns 0, 1
-    (the guarantee holds) or 2 (it fails).
+    enough to check that the ``T S (S-1) / 2`` slot pairs are all different (one sort).
+    Returns 0, 1 (the guarantee holds) or 2 (it fails: some two sets share two or more).
 
     Example:
         >>> max_shared(np.array([[0, 1, 2], [2, 3, 4]]), 5)
         1
     """
-    sets = np.sort(np.asarray(sets, dtype=np.int64), axis=1)
+    sets = np.asarray(sets, dtype=np.int64)
     T, S = sets.shape
     if T < 2:
         return 0
@@ -122,10 +192,39 @@ def max_shared(sets: np.ndarray, n_slots: int) -> int:
         return 0
     if S < 2:
         return 1
-    i, j = np.triu_indices(S, 1)
-    keys = (sets[:, i] * n_slots + sets[:, j]).ravel()
-    keys.sort()
+    if T * (S * (S - 1) // 2) > n_slots * (n_slots - 1) // 2:
+        return 2  # more slot pairs than there are: some pair repeats
+    keys = _sorted_pair_keys(sets, n_slots)
     return 2 if bool(np.any(keys[1:] == keys[:-1])) else 1
+
+
+def repeated_pairs(sets: np.ndarray, n_slots: int) -> int:
+    """How often a pair of slots is held again by a later set: the sum over slot pairs of
+    ``(number of sets holding it) - 1`` where positive. Zero exactly when any two sets share at
+    most one slot; two sets that share ``m >= 2`` slots repeat ``m (m-1) / 2`` pairs.
+
+    Example:
+        >>> repeated_pairs(np.array([[0, 1, 2], [0, 1, 2], [1, 2, 3]]), 4)
+        4
+    """
+    sets = np.asarray(sets, dtype=np.int64)
+    if len(sets) < 2 or sets.shape[1] < 2:
+        return 0
+    keys = _sorted_pair_keys(sets, n_slots)
+    return int(np.count_nonzero(keys[1:] == keys[:-1]))
+
+
+def slot_use(sets: np.ndarray, n_slots: int) -> dict:
+    """How evenly ``sets`` use the slots: min, max, mean and standard deviation of the number
+    of sets per slot (over all ``n_slots`` slots).
+
+    Example:
+        >>> slot_use(np.array([[0, 1], [1, 2]]), 4)
+        {'min': 0, 'max': 2, 'mean': 1.0, 'std': 0.7071067811865476}
+    """
+    counts = np.bincount(np.asarray(sets, dtype=np.int64).ravel(), minlength=n_slots)
+    return {"min": int(counts.min()), "max": int(counts.max()), "mean": float(counts.mean()),
+            "std": float(counts.std())}
 
 
 @dataclass(frozen=True, eq=False)

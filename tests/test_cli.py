@@ -68,3 +68,12 @@ def test_unknown_option_is_rejected():
     proc = subprocess.run([sys.executable, "-m", "circuits.cli", "evaluate", "--widht", "10"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
+
+
+def test_help_of_every_subcommand():
+    from circuits.cli import SUBCOMMANDS
+
+    for argv in [["--help"]] + [[name, "--help"] for name in SUBCOMMANDS]:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0

@@ -13,7 +13,7 @@ import sys
 from .._errors import CircuitsError
 
 #: Modules of this package that provide subcommands, in the order ``cis --help`` lists them.
-SUBCOMMANDS = ["demo", "evaluate"]
+SUBCOMMANDS = ["demo", "evaluate", "build", "figures", "sweep", "boundary", "bench", "capacity"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     runners = {}
     for name in SUBCOMMANDS:
         mod = importlib.import_module(f".{name}", __name__)
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        p = sub.add_parser(mod.NAME, help=mod.HELP.replace("%", "%%"), description=mod.HELP)
         mod.add_arguments(p)
         runners[mod.NAME] = mod.run
     args = parser.parse_args(argv)

@@ -9,12 +9,16 @@ import math
 import numpy as np
 
 from .._assignment import ASSIGNMENTS
-from .._builder import METHODS, build
+from .._builder import METHODS
+from .._error_correction import build_with_error_correction, computation_layers
+from .._errors import CircuitsError
+from .._export import load
 from .._families import FAMILIES, make_family
 
 
 def add_network_arguments(p: argparse.ArgumentParser, *, width=1000, circuits=557, redundancy=6, layers=5) -> None:
     """``--family --width --circuits --redundancy --layers --method --chi-scale --assignment --device --seed``."""
+    p.register("action", None, _StoreGiven)  # plain flags remember being given (for --load)
     g = p.add_argument_group("network")
     g.add_argument("--family", default="rotation", choices=sorted(FAMILIES), help="circuit family (default: rotation)")
     g.add_argument("--width", type=int, default=width, help=f"D, network width (default: {width})")
@@ -35,12 +39,54 @@ def split_seed(seed: int) -> tuple[int, int, int]:
     return tuple(int(c.generate_state(1)[0]) for c in children)
 
 
+class _StoreGiven(argparse.Action):
+    """``store``, and remember in ``namespace.given_flags`` that the flag was on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given_flags = getattr(namespace, "given_flags", frozenset()) | {self.dest}
+
+
+def add_error_correction_argument(p: argparse.ArgumentParser) -> None:
+    """``--error-correction NAME``: one of ``circuits.ERROR_CORRECTIONS``, or several joined by ``+``."""
+    p.add_argument("--error-correction", default="none", metavar="NAME",
+                   help="none (default), redundant:K, cleanup, tuned-chi (calibrated for --active), step:A, "
+                        "or several joined by + (e.g. step:0.45+tuned-chi)")
+
+
+def add_load_argument(p: argparse.ArgumentParser) -> None:
+    """``--load DIR``: use a saved network instead of building one."""
+    p.add_argument("--load", metavar="DIR", default=None,
+                   help="use the network saved in DIR (by cis build) instead of building one; --seed then "
+                        "seeds only the evaluation draws, and network flags, if given, must match the saved network")
+
+
+#: Network flags and how to read each from a loaded network (to refuse conflicting flags).
+_LOADED_VALUES = {
+    "family": lambda net: net.family.name, "width": lambda net: net.width,
+    "circuits": lambda net: net.n_circuits, "redundancy": lambda net: net.redundancy,
+    "layers": lambda net: len(computation_layers(net)), "method": lambda net: net.config.method,
+    "chi_scale": lambda net: net.config.chi_scale, "assignment": lambda net: net.config.assignment,
+    "error_correction": lambda net: net.family.params.get("error_correction", "none"),
+}
+
+
 def network_from_args(args):
-    """Build the network the flags describe; returns ``(net, eval_seed)``."""
+    """Build (or, with ``--load``, load) the network the flags describe; returns ``(net, eval_seed)``."""
     fam_seed, build_seed, eval_seed = split_seed(args.seed)
+    if getattr(args, "load", None) is not None:
+        net = load(args.load, device=args.device)
+        given = getattr(args, "given_flags", frozenset())
+        for dest, value_of in _LOADED_VALUES.items():
+            if dest in given and hasattr(args, dest) and getattr(args, dest) != value_of(net):
+                raise CircuitsError(f"--{dest.replace('_', '-')} {getattr(args, dest)} conflicts with the network "
+                                    f"loaded from {args.load} ({value_of(net)}); leave it out with --load")
+        return net, eval_seed
     family = make_family(args.family, args.circuits, seed=fam_seed)
-    net = build(family, width=args.width, redundancy=args.redundancy, n_layers=args.layers, seed=build_seed,
-                method=args.method, chi_scale=args.chi_scale, assignment=args.assignment, device=args.device)
+    net = build_with_error_correction(
+        family, getattr(args, "error_correction", "none"), width=args.width, redundancy=args.redundancy,
+        n_layers=args.layers, seed=build_seed, method=args.method, chi_scale=args.chi_scale,
+        assignment=args.assignment, device=args.device, n_active=getattr(args, "active", None))
     return net, eval_seed
 
 

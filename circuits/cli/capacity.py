@@ -1,0 +1,91 @@
+"""``cis capacity``: how many circuits each assignment method fits, beside the packing bound.
+
+With ``N = D/d`` slots per neuron group and redundancy ``S``, no family of S-sets that pairwise
+share at most one slot has more than ``N (N-1) / (S (S-1))`` sets (``theory.packing_bound``).
+The ``random`` method gives no guarantee; its capacity is the number of distinct S-subsets.
+``--circuits T`` adds, for every method that fits T circuits, how evenly its first T sets use
+the slots, the largest number of slots two of them share (:func:`circuits.max_shared`), and
+how long building those sets and that check took (wall-clock seconds).
+"""
+
+from __future__ import annotations
+
+import time
+
+from theory import packing_bound
+
+from .._assignment import ASSIGNMENTS, capacity, max_shared, slot_use
+from .._errors import require_int
+from ._common import to_json
+
+NAME = "capacity"
+HELP = "how many circuits each assignment method fits at width D and redundancy S, beside the packing bound"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--width", type=int, default=1000, help="D, network width (default: 1000)")
+    p.add_argument("--redundancy", type=int, default=6, help="S, neurons per circuit neuron (default: 6)")
+    p.add_argument("--circuit-width", type=int, default=4,
+                   help="d, small-circuit width; slots per group N = D // d (default: 4, the rotation circuits)")
+    p.add_argument("--circuits", type=int, default=None,
+                   help="T: also report slot use and max shared slots of each method's first T sets")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+
+
+def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: int | None = None) -> dict:
+    """The numbers ``cis capacity`` prints, as the dict of its ``--format json``.
+
+    Example:
+        >>> out = capacities(1000, 6)
+        >>> out["packing_bound"], out["capacity"]["prime-step"], out["capacity"]["finite-field"]
+        (2075, 557, 1969)
+    """
+    d = require_int("circuit_width", circuit_width, 1)
+    n_slots = require_int("width", width, d) // d
+    S = require_int("redundancy", redundancy, 1, n_slots)
+    out = {"width": width, "circuit_width": d, "n_slots": n_slots, "redundancy": S,
+           "packing_bound": packing_bound(n_slots, S),
+           "capacity": {method: capacity(n_slots, S, method) for method in ASSIGNMENTS}}
+    if n_circuits is not None:
+        T = require_int("circuits", n_circuits, 1)
+        out["n_circuits"] = T
+        out["first_sets"] = {}
+        for method, (sets_of, _) in ASSIGNMENTS.items():
+            if T <= out["capacity"][method]:
+                start = time.perf_counter()
+                sets = sets_of(n_slots, S, limit=T)
+                built = time.perf_counter()
+                shared = max_shared(sets, n_slots)
+                checked = time.perf_counter()
+                out["first_sets"][method] = {"slot_use": slot_use(sets, n_slots), "max_shared": shared,
+                                             "seconds_to_build": built - start, "seconds_to_check": checked - built}
+    return out
+
+
+def run(args) -> int:
+    out = capacities(args.width, args.redundancy, args.circuit_width, args.circuits)
+    if args.format == "json":
+        print(to_json(out))
+        return 0
+    bound = out["packing_bound"]
+    print(f"D={out['width']} d={out['circuit_width']} N=D/d={out['n_slots']} S={out['redundancy']}: "
+          f"packing bound N(N-1)/(S(S-1)) = {bound}")
+    print(f"{'method':<14} {'capacity':>12} {'/ bound':>9}")
+    for method, cap in out["capacity"].items():
+        share = f"{cap / bound:9.1%}" if method != "random" and bound else "       - "
+        note = "  (no guarantee: distinct random S-subsets)" if method == "random" else ""
+        print(f"{method:<14} {cap:>12} {share}{note}")
+    if "first_sets" in out:
+        T = out["n_circuits"]
+        print(f"first T={T} sets: circuits per slot (min / max / mean / std), largest number of shared slots, "
+              "seconds to build the sets / to check them")
+        for method in out["capacity"]:
+            if method not in out["first_sets"]:
+                print(f"{method:<14} T={T} does not fit (capacity {out['capacity'][method]})")
+                continue
+            first = out["first_sets"][method]
+            use, shared = first["slot_use"], first["max_shared"]
+            shared_txt = f"{shared}" if shared < 2 else ">= 2 (guarantee broken)"
+            print(f"{method:<14} {use['min']:>4} / {use['max']:>4} / {use['mean']:7.2f} / {use['std']:6.2f}   "
+                  f"max shared {shared_txt:<24} {first['seconds_to_build']:6.2f} s / {first['seconds_to_check']:6.2f} s")
+    return 0

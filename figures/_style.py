@@ -1,0 +1,91 @@
+"""One look for every figure: the seaborn theme, the colours, and how a figure is saved.
+
+Every figure is drawn on a :class:`matplotlib.figure.Figure` made here (no pyplot, so no GUI
+backend and no global figure state) and saved with :func:`save`, which writes the PNG and,
+beside it, the tidy frame the figure was drawn from as CSV.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+#: Colour of a true value (the small circuits' own run).
+TRUTH = "#2ca02c"
+#: Colour of the network's read-out, per number of active circuits z (figures 1 and 4).
+ESTIMATE = {1: "#7b3fb5", 2: "#d62728", 3: "#ff7f0e", 4: "#8c564b"}
+#: Line colours per z in the error and fraction-on figures (same hues as :data:`ESTIMATE`).
+Z_PALETTE = ESTIMATE
+#: Marker of a network whose circuits must share neurons (T d > D) and of one where they need not.
+MARKERS = {True: "o", False: "^"}
+#: An MSE below this is zero up to float32 round-off: log axes do not draw it as a value.
+EXACT = 1e-10
+#: Resolution of the PNGs.
+DPI = 130
+
+
+def apply_style() -> None:
+    """Set the seaborn theme used by every figure (idempotent)."""
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1,
+                  rc={"axes.titlesize": "medium", "figure.titlesize": "large", "legend.frameon": False})
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, panel: tuple[float, float] = (3.2, 3.0), **kwargs):
+    """A figure with an ``nrows x ncols`` grid of axes, ``panel`` inches each.
+
+    Returns:
+        ``(fig, axes)`` with ``axes`` a 2-D array (``squeeze=False``).
+    """
+    apply_style()
+    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def save(fig: Figure, data: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``stem.png`` and ``stem.csv`` (the tidy frame behind the figure) into ``out_dir``.
+
+    The PNG carries no timestamp, so the same data give the same file.
+
+    Returns:
+        the two paths, PNG first.
+    """
+    png, csv = Path(out_dir) / f"{stem}.png", Path(out_dir) / f"{stem}.csv"
+    fig.savefig(png, dpi=DPI, metadata={"Software": None})
+    data.to_csv(csv, index=False)
+    return [png, csv]
+
+
+def log_floor(values) -> float:
+    """Where a log axis shows values that are zero up to round-off: a third of the least other."""
+    values = np.asarray(values, dtype=float)
+    positive = values[values > EXACT]
+    return float(positive.min()) / 3 if len(positive) else EXACT
+
+
+def mark_exact(ax, x, floor: float, colors, marker: str = "o") -> None:
+    """Open markers at height ``floor`` for values that are zero up to round-off."""
+    ax.scatter(x, np.full(len(x), floor), marker=marker, s=28, facecolors="none", edgecolors=colors, lw=0.8)
+
+
+def dot_legend(fig, colors: dict[str, str]) -> None:
+    """A legend under the figure with a dot per ``{label: colour}``."""
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=label) for label, c in colors.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+
+
+def z_legend(fig, zs, theory_style: str, theory_label: str) -> None:
+    """A legend under the figure: a line per z (colours of :data:`Z_PALETTE`) and the theory's style."""
+    handles = [Line2D([], [], color=Z_PALETTE[z], marker="o", label=f"z = {z}") for z in zs]
+    handles.append(Line2D([], [], color="0.3", ls=theory_style, label=theory_label))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+
+
+def params(**values) -> str:
+    """``"D = 1000, T = 557, S = 6"`` from ``D=1000, T=557, S=6`` (the symbols of DESIGN.md)."""
+    return ", ".join(f"{k} = {v}" for k, v in values.items())

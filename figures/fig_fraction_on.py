@@ -1,0 +1,39 @@
+"""Figure 7: fraction of the network's neurons that are on, per layer and group, z = 1, 2, 3."""
+
+from __future__ import annotations
+
+import pandas as pd
+import seaborn as sns
+
+from circuits import ON_THRESHOLD
+
+from ._data import STUDY, STUDY_ACTIVE, draws_label, study_evaluation, study_label, study_network
+from ._style import Z_PALETTE, new_figure, save, z_legend
+
+NAME = "7"
+
+
+def make(ctx):
+    net = study_network(ctx)
+    frames = []
+    for z in STUDY_ACTIVE:
+        frac = study_evaluation(ctx, z).fraction_on.copy()
+        frac.insert(0, "n_active", z)
+        # Every active circuit owns S of the D/d slots of each group: z S d / D of them.
+        frac["predicted"] = z * net.redundancy * net.circuit_width / net.width
+        frames.append(frac)
+    frame = pd.concat(frames, ignore_index=True)
+    groups = sorted(frame.neuron_group.unique())
+    fig, axes = new_figure(1, len(groups), panel=(3.0, 3.0), sharey=True)
+    hue = {"hue": "n_active", "palette": {z: Z_PALETTE[z] for z in STUDY_ACTIVE}, "legend": False}
+    for ax, group in zip(axes.flat, groups):
+        part = frame[frame.neuron_group == group]
+        sns.lineplot(data=part, x="layer", y="fraction", marker="o", ax=ax, **hue)
+        sns.lineplot(data=part, x="layer", y="predicted", linestyle=":", ax=ax, **hue)
+        ax.set(title=f"group {group} (small neuron {group})", xlabel="layer", ylabel="fraction of neurons on")
+        ax.set_xticks(range(STUDY["n_layers"] + 1))
+        ax.set_ylim(bottom=0)
+    z_legend(fig, STUDY_ACTIVE, ":", "theory z S d / D")
+    fig.suptitle(f"Figure 7: fraction of neurons on (> {ON_THRESHOLD:g}) per group of D/d = {net.n_slots} neurons\n"
+                 f"{study_label()}; {draws_label(ctx)}")
+    return save(fig, frame, ctx.out_dir, "fig07_fraction_on")

@@ -1,0 +1,20 @@
+"""Figure 1: true payload x (green) and its read-out x_hat (purple) for 10 active circuits, z = 1."""
+
+from __future__ import annotations
+
+from ._data import study_label
+from ._scatter import draw_panel, payload_frame
+from ._style import ESTIMATE, TRUTH, dot_legend, new_figure, save
+
+NAME = "1"
+
+
+def make(ctx):
+    frame = payload_frame(ctx, 1)
+    fig, axes = new_figure(2, 5, panel=(2.3, 2.4))
+    for ax, (_, panel) in zip(axes.flat, frame.groupby("panel")):
+        draw_panel(ax, panel, ESTIMATE[1])
+    dot_legend(fig, {"true x": TRUTH, "read-out x_hat": ESTIMATE[1]})
+    fig.suptitle("Figure 1: payload of 10 active circuits, a dot per layer 0..5 (number = layer)\n"
+                 f"{study_label()}, z = 1")
+    return save(fig, frame, ctx.out_dir, "fig01_payload_scatter")
