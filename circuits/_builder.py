@@ -115,20 +115,6 @@ def pattern_and_excess(sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int) 
     return pattern, excess
 
 
-def capped_pattern(sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int) -> sp.csr_array:
-    """The capped 0/1 pattern ``C = min(1, sum_t e_out[t] e_in[t]^T)`` as a sparse matrix.
-
-    Args:
-        sets_out: ``(T, S)`` slots of every circuit at the receiving layer.
-        sets_in: ``(T, S)`` slots at the sending layer.
-        n_slots: D/d.
-
-    Returns:
-        ``(n_slots, n_slots)`` CSR array of ones (duplicates counted once).
-    """
-    return pattern_and_excess(sets_out, sets_in, n_slots)[0]
-
-
 def exact_chi(pattern: sp.csr_array, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int) -> float:
     """Chi for which ``sum over t != u of e_out[t]^T (C - chi (J - C)) e_in[u] = 0``.
 

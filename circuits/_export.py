@@ -568,7 +568,7 @@ def load(path, *, device: str = "cpu"):
         CircuitsError: the directory is incomplete (a file missing), corrupt (bad JSON, checksum
             mismatch, unreadable or inconsistent arrays) or of another format version.
     """
-    from ._builder import NetworkConfig, _check_device, capped_pattern
+    from ._builder import NetworkConfig, _check_device, pattern_and_excess
     from ._network import Network
 
     path = Path(path)
@@ -613,8 +613,12 @@ def load(path, *, device: str = "cpu"):
                 and sets.max() < N, f"assignment.sets has shape {sets.shape}, inconsistent with {_CONFIG}")
         chi, corrections = arrays["network.chi"], arrays["network.corrections"]
         require(chi.shape == corrections.shape == (L + 1,), "network.chi / network.corrections have the wrong shape")
-        patterns = [capped_pattern(sets[layer], sets[layer - 1], N)
-                    if net_config.method == "capped" and layer >= 2 else None for layer in range(L + 1)]
+        patterns, excess = [None, None], [None, None]
+        for layer in range(2, L + 1):  # one sort of the pair keys gives both C and its excess E
+            both = (pattern_and_excess(sets[layer], sets[layer - 1], N) if net_config.method == "capped"
+                    else (None, None))
+            patterns.append(both[0])
+            excess.append(both[1])
         assignment = Assignment(sets=sets, n_slots=N, method=net_config.assignment, seed=net_config.seed)
     except CircuitsError as err:
         raise CircuitsError(f"cannot load {path}: {err}") from err
@@ -622,7 +626,7 @@ def load(path, *, device: str = "cpu"):
         raise CircuitsError(f"corrupt saved network in {path}: {type(err).__name__}: {err}") from err
     return Network(family=family, config=net_config, assignment=assignment, patterns=tuple(patterns),
                    chi=tuple(float(x) for x in chi), corrections=tuple(float(x) for x in corrections),
-                   device=device)
+                   device=device, excess=tuple(excess))
 
 
 def _with_saved_arrays(family: CircuitFamily, arrays: dict) -> CircuitFamily:
