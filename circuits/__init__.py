@@ -29,6 +29,7 @@ from ._error_correction import (
     ErrorCorrection,
     build_with_error_correction,
     computation_layers,
+    graph_with_error_correction,
     parse_error_correction,
     with_error_correction,
 )
@@ -43,7 +44,8 @@ from ._families import (
     rotation_circuits,
     step_circuits,
 )
-from ._graph import CircuitGraph, chain_rows, evaluate_chains, rotation_chains, run_graph
+from ._graph import (CircuitGraph, chain_rows, evaluate_chains, evaluate_graph, rotation_chains,
+                     rotation_fan_in, run_graph)
 from ._network import Network
 from ._sweep import GRID_KEYS, read_grid, sweep
 
@@ -78,9 +80,11 @@ __all__ = [
     "draw_active",
     "evaluate",
     "evaluate_chains",
+    "evaluate_graph",
     "failure_rate",
     "find_boundary",
     "finite_field_sets",
+    "graph_with_error_correction",
     "ground_truth",
     "load",
     "make_family",
@@ -94,6 +98,7 @@ __all__ = [
     "rotation3_circuits",
     "rotation_chains",
     "rotation_circuits",
+    "rotation_fan_in",
     "run_graph",
     "save",
     "step_circuits",

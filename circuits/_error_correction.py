@@ -24,6 +24,14 @@ network); :attr:`ErrorCorrection.spec` writes them in that order. Every option m
 clean run to itself, so circuits that share no neuron (``T S <= D/d``) are still computed
 exactly.
 
+Cross-circuit edges (a :class:`circuits.CircuitGraph`) go through
+:func:`graph_with_error_correction` (``build_with_error_correction(..., graph=g)`` does it):
+``redundant:K`` re-lays each block out onto the wider circuits, ``cleanup`` moves an edge at
+computation layer l to network layer 2l - 1; ``step:A`` and ``cleanup`` refuse, naming the
+option, edges that write into the on-neurons (and ``step:A`` edges that read them other than
+through their difference). Do not pass the base graph to ``build`` with a corrected family:
+its edges would sit at the wrong layers or widths.
+
 The family-level options need a family whose on-indicator is a 2-ReLU step: two on-neurons
 ``(o0, o1)`` whose rows read only ``k (a_o0 - a_o1)`` (biases ``-c``, ``-c - 1``), every other row
 reading the on-neurons only through ``a_o0 - a_o1``, and ``decode_on = a_o0 - a_o1`` (the
@@ -263,6 +271,35 @@ def _with_step(family: CircuitFamily, threshold: float) -> CircuitFamily:
     return replace(family, mean_w=mean, bias=bias)
 
 
+def _pairs(on_neurons: tuple[int, int], d: int, copies: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``copies`` on-indicator pairs ``(p0, p1)`` of ``redundant:K``: the family's own, then ``d + 2j, d + 2j + 1``."""
+    o0, o1 = on_neurons
+    return (np.array([o0] + [d + 2 * j for j in range(copies - 1)]),
+            np.array([o1] + [d + 2 * j + 1 for j in range(copies - 1)]))
+
+
+def _widen(w: np.ndarray, on_neurons: tuple[int, int], copies: int) -> np.ndarray:
+    """``(..., d, d)`` weights re-laid out for ``copies`` on-indicator pairs: ``(..., d', d')``, ``d' = d + 2(K-1)``.
+
+    Every row reads the average of the pairs where it read the first pair (each pair's column
+    gets the old column / K); the new pairs' rows copy the first pair's rows. In a run where
+    every pair carries the first pair's values this computes what ``w`` computed.
+    """
+    o0, o1 = on_neurons
+    d = w.shape[-1]
+    p0, p1 = _pairs(on_neurons, d, copies)
+    dd = d + 2 * (copies - 1)
+    out = np.zeros(w.shape[:-2] + (dd, dd))
+    out[..., :d, :d] = w
+    col0, col1 = out[..., :, o0].copy(), out[..., :, o1].copy()  # how each row reads the pair
+    out[..., :, p0] = col0[..., None] / copies
+    out[..., :, p1] = col1[..., None] / copies
+    for q0, q1 in zip(p0[1:], p1[1:]):  # the new pairs' rows copy the first pair's rows
+        out[..., q0, :] = out[..., o0, :]
+        out[..., q1, :] = out[..., o1, :]
+    return out
+
+
 def _with_redundant(family: CircuitFamily, copies: int) -> CircuitFamily:
     """The family with ``copies`` on-indicator pairs: the family's own, then ``copies - 1`` appended.
 
@@ -273,22 +310,7 @@ def _with_redundant(family: CircuitFamily, copies: int) -> CircuitFamily:
     o0, o1 = family.on_neurons
     d = family.circuit_width
     K = copies
-    dd = d + 2 * (K - 1)
-    pairs = [(o0, o1)] + [(d + 2 * j, d + 2 * j + 1) for j in range(K - 1)]
-    p0 = np.array([p for p, _ in pairs])
-    p1 = np.array([q for _, q in pairs])
-
-    def widen(w):  # (..., d, d) -> (..., dd, dd)
-        out = np.zeros(w.shape[:-2] + (dd, dd))
-        out[..., :d, :d] = w
-        col0, col1 = out[..., :, o0].copy(), out[..., :, o1].copy()  # how each row reads the pair
-        out[..., :, p0] = col0[..., None] / K
-        out[..., :, p1] = col1[..., None] / K
-        for q0, q1 in pairs[1:]:  # the new pairs' rows copy the first pair's rows
-            out[..., q0, :] = out[..., o0, :]
-            out[..., q1, :] = out[..., o1, :]
-        return out
-
+    p0, p1 = _pairs(family.on_neurons, d, K)
     bias = np.concatenate([family.bias, np.tile(family.bias[[o0, o1]], K - 1)])
     base_encode, base_decode = family.encode_payload, family.decode_payload
 
@@ -306,8 +328,9 @@ def _with_redundant(family: CircuitFamily, copies: int) -> CircuitFamily:
         small[..., o0] = small[..., o1] + decode_on(a)
         return base_decode(small)
 
-    return replace(family, mean_w=widen(family.mean_w), diff_w=widen(family.diff_w), bias=bias,
-                   on_neurons=(o0, o1), encode_payload=encode, decode_on=decode_on, decode_payload=decode_payload)
+    return replace(family, mean_w=_widen(family.mean_w, (o0, o1), K), diff_w=_widen(family.diff_w, (o0, o1), K),
+                   bias=bias, on_neurons=(o0, o1), encode_payload=encode, decode_on=decode_on,
+                   decode_payload=decode_payload)
 
 
 def _cleanup_weights(family: CircuitFamily) -> np.ndarray:
@@ -361,7 +384,8 @@ def with_error_correction(family: CircuitFamily, error_correction="none", *, n_l
 
     Returns:
         a new :class:`CircuitFamily` (``family`` itself when no option changes it), whose
-        ``params["error_correction"]`` holds the canonical spec.
+        ``params["error_correction"]`` holds the canonical spec. Cross-circuit edges of
+        ``family`` need :func:`graph_with_error_correction` with the same spec.
 
     Example:
         >>> from circuits import rotation_circuits
@@ -383,6 +407,88 @@ def with_error_correction(family: CircuitFamily, error_correction="none", *, n_l
         out = _with_cleanup(out, n_layers)
     spec = replace(ec, tuned_chi=False).spec
     return replace(out, params={**family.params, "error_correction": spec})
+
+
+def graph_with_error_correction(graph, family: CircuitFamily, error_correction="none", *,
+                                n_layers: int | None = None):
+    """Cross-circuit edges of ``family`` re-laid out for ``with_error_correction(family, spec)``.
+
+    What each option does to an edge ``(l, u, t, B)`` (see ``circuits/_graph.py``):
+
+    - ``step:A``: ``B`` unchanged. The step changes the on-neurons ``a_o0``, ``a_o1`` one by one
+      (keeping ``a_o0 - a_o1``), so the edge must read them only through ``a_o0 - a_o1``
+      (``B[:, o0] == -B[:, o1]``) and write nothing into them (``B[o0] == B[o1] == 0``).
+    - ``redundant:K``: ``B`` re-laid out onto the ``d + 2(K-1)`` neurons as the family's weights
+      are: a column of the first on-pair is spread ``/K`` over the K pairs (they carry the same
+      values in a clean run), the added on-neurons' rows copy the first pair's rows (zero when
+      the edge writes no on-neuron). Any edge.
+    - ``cleanup``: the edge moves from computation layer ``l`` to network layer ``2l - 1``; it
+      then reads network layer ``2l - 2``, the clean-up of computation layer ``l - 1``, which a
+      clean run leaves unchanged. Clean-up layers carry no edges. The clean-up recomputes the
+      on-neurons from ``alpha`` alone, so the edge must write nothing into them; and the
+      clean-up passes zero through but lowers a non-zero value of an inactive circuit, so the
+      run is exact when, as the graph semantics ask, an inactive receiver stays at zero (true of
+      :func:`circuits.rotation_chains`).
+    - ``tuned-chi``: nothing (it changes the network, not the circuits).
+
+    With these the corrected network with edges maps a clean run of the small system with its
+    edges to itself, read at :func:`computation_layers`.
+
+    Args:
+        graph: a :class:`circuits.CircuitGraph` of ``family`` (``None``: none).
+        family: the base circuits (a 2-ReLU step on-indicator, see :func:`step_neurons`, unless
+            no family-level option is on).
+        error_correction: a spec string or :class:`ErrorCorrection`.
+        n_layers: L, computation layers; when given, the graph is checked against it.
+
+    Returns:
+        the corrected :class:`circuits.CircuitGraph` (``graph`` itself when no option changes it).
+
+    Raises:
+        CircuitsError: the graph does not fit ``family``, or an edge breaks what an option
+            needs (the message names the option and the edge).
+
+    Example:
+        >>> from circuits import rotation_chains
+        >>> fam, g = rotation_chains(6, chain_length=3, seed=0)
+        >>> g2 = graph_with_error_correction(g, fam, "redundant:2+cleanup", n_layers=3)
+        >>> g.layer.tolist(), g2.layer.tolist(), g2.block.shape
+        ([2, 3, 2, 3], [3, 5, 3, 5], (4, 6, 6))
+    """
+    from ._graph import CircuitGraph, check_graph
+
+    ec = parse_error_correction(error_correction)
+    if graph is None:
+        return None
+    check_graph(graph, family, n_layers if n_layers is not None else graph.max_layer)
+    if not ec.changes_family:
+        return graph
+    o0, o1 = step_neurons(family)
+    block, layer = graph.block, graph.layer
+
+    def refuse(option, bad, what):
+        e = int(np.nonzero(bad)[0][0])
+        raise CircuitsError(
+            f"error correction {option} cannot carry this graph: edge {e} (layer {int(layer[e])}, receiver "
+            f"{int(graph.receiver[e])}, sender {int(graph.sender[e])}) {what}")
+
+    if ec.step is not None or ec.cleanup:
+        writes = np.any(block[:, [o0, o1], :] != 0, axis=(1, 2))
+        if writes.any():
+            refuse("step:A" if ec.step is not None else "cleanup", writes,
+                   f"writes into the receiver's on-neurons {o0}, {o1}, which the "
+                   f"{'step' if ec.step is not None else 'clean-up layer'} recomputes from alpha alone")
+    if ec.step is not None:
+        apart = np.any(block[:, :, o0] != -block[:, :, o1], axis=1)
+        if apart.any():
+            refuse("step:A", apart, f"reads the sender's on-neurons {o0}, {o1} other than through a{o0} - a{o1} "
+                                    "(the step changes them one by one)")
+    if ec.redundant > 1:
+        block = _widen(block, (o0, o1), ec.redundant)
+    if ec.cleanup:
+        layer = 2 * layer - 1
+    return CircuitGraph(graph.n_circuits, ec.circuit_width(graph.circuit_width), layer=layer,
+                        receiver=graph.receiver, sender=graph.sender, block=block)
 
 
 def computation_layers(net) -> tuple[int, ...]:
@@ -407,7 +513,7 @@ def calibration_seed(seed: int) -> int:
 
 def tune_chi(family: CircuitFamily, *, n_active: int, width: int, redundancy: int, n_layers: int, seed: int,
              chi_scale: float = 1.0, assignment: str = "prime-step", device: str = "cpu",
-             batch_size: int = CALIBRATION_BATCH, threshold: float | None = None):
+             batch_size: int = CALIBRATION_BATCH, threshold: float | None = None, graph=None):
     """Choose chi's multiplier from :data:`CHI_GRID` on a calibration batch.
 
     Every candidate ``chi_scale * m`` builds the network (same ``seed``, so the same
@@ -428,6 +534,7 @@ def tune_chi(family: CircuitFamily, *, n_active: int, width: int, redundancy: in
         chi_scale: the multiplier's base.
         batch_size: calibration passes.
         threshold: on-indicator error that counts as a failure (default 0.25).
+        graph: cross-circuit edges of ``family`` (already corrected), built into every candidate.
 
     Returns:
         ``(best chi_scale, rows)`` with ``rows`` ``((chi_scale, failure rate, failure rate at
@@ -442,7 +549,7 @@ def tune_chi(family: CircuitFamily, *, n_active: int, width: int, redundancy: in
     rows = []
     for m in CHI_GRID:
         net = build(family, width=width, redundancy=redundancy, n_layers=n_layers, seed=seed,
-                    chi_scale=chi_scale * m, assignment=assignment, device=device)
+                    chi_scale=chi_scale * m, assignment=assignment, device=device, graph=graph)
         ev = evaluate(net, n_active=n_active, batch_size=batch_size, seed=cal_seed)
         worst = np.asarray(ev.sample_worst_on)
         later = float(np.mean(worst[2:].max(axis=0) > threshold)) if n_layers >= 2 else 0.0
@@ -456,7 +563,8 @@ def tune_chi(family: CircuitFamily, *, n_active: int, width: int, redundancy: in
 def build_with_error_correction(family: CircuitFamily, error_correction="none", *, width: int, redundancy: int,
                                 n_layers: int, seed, method: str = "capped", chi_scale: float = 1.0,
                                 assignment: str = "prime-step", device: str = "cpu", n_active: int | None = None,
-                                calibration_batch: int = CALIBRATION_BATCH, threshold: float | None = None):
+                                calibration_batch: int = CALIBRATION_BATCH, threshold: float | None = None,
+                                graph=None):
     """:func:`circuits.build` with an error-correction spec.
 
     Args:
@@ -470,9 +578,12 @@ def build_with_error_correction(family: CircuitFamily, error_correction="none", 
         n_active: z to calibrate ``tuned-chi`` for (required with it).
         calibration_batch: passes in ``tuned-chi``'s calibration batch.
         threshold: the on-indicator error that ``tuned-chi`` counts as a failure (default 0.25).
+        graph: cross-circuit edges of the base ``family`` (edges at computation layers
+            ``2..L``), or ``None``; re-laid out for the options by
+            :func:`graph_with_error_correction` (which refuses an option the edges break).
 
     Returns:
-        :class:`circuits.Network`; its family's ``params["error_correction"]`` is the canonical
+        :class:`circuits.Network` (with the corrected graph as ``net.graph``); its family's ``params["error_correction"]`` is the canonical
         spec, and with ``tuned-chi`` its ``config.chi_scale`` is the multiplier chosen.
 
     Example:
@@ -496,6 +607,7 @@ def build_with_error_correction(family: CircuitFamily, error_correction="none", 
     elif method not in METHODS:
         raise CircuitsError(f"method must be one of {list(METHODS)}, got {method!r}")
     fam = with_error_correction(family, ec, n_layers=n_layers)
+    graph = graph_with_error_correction(graph, family, ec, n_layers=n_layers)
     d = fam.circuit_width
     width = require_int("width", width, d)
     if ec.redundant > 1:
@@ -505,8 +617,8 @@ def build_with_error_correction(family: CircuitFamily, error_correction="none", 
         n_active = require_int("n_active", n_active, 1, fam.n_circuits)
         chi_scale, _ = tune_chi(fam, n_active=n_active, width=width, redundancy=redundancy, n_layers=layers,
                                 seed=seed, chi_scale=chi_scale, assignment=assignment, device=device,
-                                batch_size=calibration_batch, threshold=threshold)
+                                batch_size=calibration_batch, threshold=threshold, graph=graph)
     if ec.spec != "none":
         fam = replace(fam, params={**family.params, "error_correction": ec.spec})
     return build(fam, width=width, redundancy=redundancy, n_layers=layers, seed=seed, method=method,
-                 chi_scale=chi_scale, assignment=assignment, device=device)
+                 chi_scale=chi_scale, assignment=assignment, device=device, graph=graph)

@@ -115,7 +115,11 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
 
     Args:
         net: the network.
-        n_active: z, circuits active per sample (1 <= z <= T); drawn uniformly, distinct.
+        n_active: z, circuits active per sample (1 <= z <= T); drawn uniformly, distinct. On
+            a network whose graph comes from :func:`circuits.rotation_chains` or
+            :func:`circuits.rotation_fan_in` (``family.params["group_size"]``), whole groups are
+            drawn instead (z a multiple of the group size; the circuits of depth 1 get the
+            payloads, the others 0), as their semantics need: see :func:`circuits.evaluate_graph`.
         batch_size: B, the number of samples.
         seed: seeds the draws of active circuits and payloads.
         active: ``(B, z)`` given active circuits instead of drawing them.
@@ -155,7 +159,13 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
         require(n_active is None or n_active == z, f"n_active = {n_active} but active has z = {z}")
         require(batch_size is None or batch_size == B, f"batch_size = {batch_size} but active has B = {B}")
     rng = np.random.default_rng(seed)
-    if active is None:
+    if active is None and getattr(net, "graph", None) is not None and "group_size" in fam.params:
+        from ._graph import draw_groups
+
+        G = fam.params["group_size"]
+        active, drawn = draw_groups(T, G, z, B, seed, senders=net.graph.depth()[:G] == 1)
+        payloads = drawn if payloads is None else payloads
+    elif active is None:
         active = draw_active(T, z, B, rng)
     k = fam.payload_dim
     if payloads is None:

@@ -6,8 +6,9 @@ test models whose computation is known exactly. A constructed network is one:
 - :func:`to_module` turns a :class:`~circuits.Network` into a ``torch.nn.Module``, a stack of
   ``L`` (Linear + ReLU) layers acting on ``(B, D)`` tensors, dense or sparse;
 - :func:`ground_truth` says which neurons carry which circuit at every layer, each circuit's
-  small weights, each circuit's share of every network weight, and how to encode inputs and
-  decode outputs;
+  small weights, each circuit's share of every network weight, the cross-circuit edges (which
+  receiver reads which sender at which layer, through which block and which neurons), and how
+  to encode inputs and decode outputs;
 - :func:`save` / :func:`load` write and read a directory ``weights.safetensors`` +
   ``config.json`` that reproduces the network bit for bit.
 
@@ -35,8 +36,13 @@ from ._assignment import Assignment
 from ._errors import CircuitsError, require, require_int
 from ._families import FAMILIES, CircuitFamily
 
-#: Version of the saved directory layout; :func:`load` refuses any other.
-FORMAT_VERSION = 1
+#: The newest saved directory layout. Version 2 adds the cross-circuit edges (``graph.*``
+#: arrays, ``"graph"`` in the config). A file records the oldest version that can read it: 1
+#: for a network without edges (older circuits still read it), 2 with edges (so that an older
+#: circuits refuses it instead of loading the network without its edges).
+FORMAT_VERSION = 2
+#: The versions :func:`load` reads; it refuses any other.
+READABLE_VERSIONS = (1, 2)
 #: ``to_module(dense=None)`` uses dense weights up to this width D, sparse ones above.
 DENSE_WIDTH = 4096
 #: ``to_module(dense=True)`` is refused above this width (one float32 layer would exceed 1 GiB).
@@ -44,6 +50,7 @@ MAX_DENSE_WIDTH = 16384
 
 _FORMAT_NAME = "circuits-network"
 _WEIGHTS, _CONFIG = "weights.safetensors", "config.json"
+_GRAPH_ARRAYS = ("layer", "receiver", "sender", "block")
 
 
 # ============================================================ weights of one layer
@@ -52,15 +59,16 @@ def layer_structure(net, layer: int) -> tuple[sp.csr_array, np.ndarray]:
 
     ``W[layer][i N + n, :] = P[i N + n, :] + R[i, :]``: every neuron of group ``i`` also
     receives ``R[i] @ A`` (the chi term of the capped method, the read-out correction of the
-    older methods). ``P`` holds the per-circuit blocks and the shared part on the pattern.
+    older methods). ``P`` holds the per-circuit blocks, the shared part on the pattern and
+    the cross-circuit edges of ``net.graph`` (:func:`edge_entries`).
 
     Args:
         net: the network.
         layer: 1..L (layer 1 is the identity).
 
     Returns:
-        ``P``: ``(D, D)`` float64 CSR with at most ``d^2 T S^2`` entries (fewer where the
-        family's weights are zero); ``R``: ``(d, D)`` float64.
+        ``P``: ``(D, D)`` float64 CSR with at most ``d^2 (T + E) S^2`` entries (``E`` edges at
+        this layer; fewer where the weights are zero); ``R``: ``(d, D)`` float64.
     """
     L = net.n_layers
     layer = require_int("layer", layer, 1, L)
@@ -89,17 +97,53 @@ def layer_structure(net, layer: int) -> tuple[sp.csr_array, np.ndarray]:
         np.add.at(per_slot, s_in.ravel(), np.repeat(read_weights, S, axis=0))
         broadcast = -c * per_slot.transpose(1, 2, 0).reshape(d, D)
     rows, cols = _circuit_pairs(s_out, s_in)  # (T, S*S) slot pairs of every circuit
-    all_rows = (groups[:, None, None, None] * N + rows).repeat(d, 1)
-    all_cols = (groups[None, :, None, None] * N + cols).repeat(d, 0)
-    vals = np.broadcast_to(per_circuit.transpose(1, 2, 0)[..., None], all_rows.shape)
-    keep = vals != 0
-    p = sp.coo_array((np.concatenate([vals[keep], extra_vals]),
-                      (np.concatenate([all_rows[keep], extra_rows]).astype(np.int64),
-                       np.concatenate([all_cols[keep], extra_cols]).astype(np.int64))), shape=(D, D)).tocsr()
+    own = _block_entries(rows, cols, per_circuit, N)
+    edges = edge_entries(net, layer)
+    p = sp.coo_array((np.concatenate([own[2], edges[2], extra_vals]),
+                      (np.concatenate([own[0], edges[0], extra_rows]).astype(np.int64),
+                       np.concatenate([own[1], edges[1], extra_cols]).astype(np.int64))), shape=(D, D)).tocsr()
     p.sum_duplicates()
     p.eliminate_zeros()
     p.sort_indices()
     return p, broadcast
+
+
+def _block_entries(rows: np.ndarray, cols: np.ndarray, blocks: np.ndarray, n_slots: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-zero COO entries of ``sum_k blocks[k] (x) (slot pairs rows[k], cols[k])``.
+
+    Args:
+        rows, cols: ``(K, P)`` receiving and sending slots of the ``P`` slot pairs of term ``k``.
+        blocks: ``(K, d, d)`` the weight that entry ``(i, j)`` of every pair of term ``k`` gets.
+        n_slots: D/d (neuron ``i N + slot``).
+
+    Returns:
+        ``(row, col, value)`` flat arrays (repeats where terms cover the same entry; zeros dropped).
+    """
+    d = blocks.shape[1]
+    groups = np.arange(d)
+    all_rows = (groups[:, None, None, None] * n_slots + rows).repeat(d, 1)  # (d, d, K, P)
+    all_cols = (groups[None, :, None, None] * n_slots + cols).repeat(d, 0)
+    vals = np.broadcast_to(blocks.transpose(1, 2, 0)[..., None], all_rows.shape)
+    keep = vals != 0
+    return all_rows[keep], all_cols[keep], vals[keep]
+
+
+def edge_entries(net, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """COO entries ``(row, col, value)`` of the cross-circuit edge term of ``W[layer]``.
+
+    Every edge ``(l, u, t, B)`` of ``net.graph`` at ``layer`` writes ``B[i, j] / S`` at every
+    (row ``i N + n``, column ``j N + m``) with ``n`` in ``u``'s set at ``layer`` and ``m`` in
+    ``t``'s set at ``layer - 1``: the term ``e[l,u] (B / S) e[l-1,t]^T`` of ``circuits/_graph.py``.
+    Empty without a graph and at layer 1. Repeats (edges covering the same entry) are to be summed.
+    """
+    graph = getattr(net, "graph", None)
+    if graph is None or layer < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    recv, send, block = graph.edges_at(layer)
+    rows, cols = _circuit_pairs(net.assignment.sets[layer][recv], net.assignment.sets[layer - 1][send])
+    return _block_entries(rows, cols, block / net.redundancy, net.n_slots)
 
 
 def _circuit_pairs(s_out: np.ndarray, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,14 +228,6 @@ class ExportedNetwork(nn.Module):
         return self.activations(x)[-1]
 
 
-def _refuse_graph(net, what: str) -> None:
-    """Export and save know the per-circuit structure only: refuse cross-circuit edges."""
-    if getattr(net, "graph", None) is not None:
-        raise CircuitsError(f"{what} does not support networks with cross-circuit edges (graph) yet; "
-                            "the edges would be silently dropped")
-
-
-
 def to_module(net, *, dense: bool | None = None, dtype: torch.dtype = torch.float32,
               device: str | None = None) -> ExportedNetwork:
     """The network as a plain ``torch.nn.Module`` whose forward equals ``net.forward``.
@@ -201,14 +237,14 @@ def to_module(net, *, dense: bool | None = None, dtype: torch.dtype = torch.floa
         dense: ``nn.Linear`` layers with the full ``(D, D)`` weight (``True``), or
             :class:`SparseLinear` layers built from the structure (``False``); ``None``:
             dense when ``D <= 4096``. Dense is refused above ``D = 16384``. A sparse layer
-            stores at most ``d^2 T S^2`` weights (see :func:`layer_structure`).
+            stores at most ``d^2 (T + E) S^2`` weights (see :func:`layer_structure`).
         dtype: ``torch.float32`` (as the framework) or ``torch.float64``.
         device: torch device of the module (default: the network's).
 
     Returns:
         :class:`ExportedNetwork` with ``L`` layers; its state dict holds dense tensors only.
+        Cross-circuit edges (``net.graph``) are part of the weights like everything else.
     """
-    _refuse_graph(net, 'to_module')
     D = net.width
     if dense is None:
         dense = D <= DENSE_WIDTH
@@ -257,15 +293,51 @@ class GroundTruth:
     ``t``'s share is its term. Layer 1 (identity): the diagonal entry of a slot, split equally
     among the circuits that own it. What no circuit owns is :meth:`residual`: the chi term
     ``-chi mean_w (J - C) / S`` off every circuit's entries (capped), zero for the older
-    methods, the identity on unowned slots at layer 1. ``sum_t contribution(t, l) +
-    residual(l) == W[l]``.
+    methods, the identity on unowned slots at layer 1.
+
+    Cross-circuit edges (a network built with ``graph=``; see ``circuits/_graph.py``): edge
+    ``e`` says that at layer ``l = graph.layer[e]`` circuit ``u = graph.receiver[e]`` adds
+    ``graph.block[e] @ a_t[l-1]`` of circuit ``t = graph.sender[e]`` to its own pre-activation
+    (in the small system; the receiver's own on-indicator gates the result). In the network it
+    is the term ``e[l,u] (B / S) e[l-1,t]^T`` of ``W[l]``: it writes into the receiver's
+    neurons ``receiver_neurons[e] == neurons[l, u]`` from the sender's neurons
+    ``sender_neurons[e] == neurons[l - 1, t]``, entry ``(i N + n, j N + m)`` getting
+    ``B[i, j] / S``. The edges are no circuit's share: :meth:`edge_contribution` gives each
+    edge's term, and ``sum_t contribution(t, l) + sum_{e at l} edge_contribution(e) +
+    residual(l) == W[l]``. :meth:`reference` runs the small system with its edges.
+
+    Attributes (edges; ``E = 0`` without a graph):
+        graph: the network's :class:`~circuits.CircuitGraph` (``layer``, ``receiver``,
+            ``sender``, ``block`` ``(E, d, d)``), or ``None``.
+        receiver_neurons: ``(E, d, S)`` int64: the neurons edge ``e`` writes into (the
+            receiver's at the edge's layer).
+        sender_neurons: ``(E, d, S)`` int64: the neurons it reads (the sender's one layer before).
     """
 
     network: object = field(repr=False)
     neurons: np.ndarray = field(repr=False)
     circuit_weights: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)
+    graph: object = field(default=None, repr=False)
+    receiver_neurons: np.ndarray | None = field(default=None, repr=False)
+    sender_neurons: np.ndarray | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def edge_contribution(self, edge: int) -> sp.csr_array:
+        """Edge ``edge``'s term ``e[l,u] (B / S) e[l-1,t]^T`` of ``W[l]`` (see the class doc), ``(D, D)`` CSR.
+
+        Args:
+            edge: ``0..E-1``, an index into ``graph.layer`` / ``receiver`` / ``sender`` / ``block``.
+        """
+        net, graph = self.network, self.graph
+        require(graph is not None and graph.n_edges > 0, "edge_contribution needs a network with cross-circuit "
+                                                         "edges (built with graph=...); this one has none")
+        e = require_int("edge", edge, 0, graph.n_edges - 1)
+        layer, S = int(graph.layer[e]), net.redundancy
+        rows, cols = _circuit_pairs(net.assignment.sets[layer, graph.receiver[e]][None],
+                                    net.assignment.sets[layer - 1, graph.sender[e]][None])
+        r, c, v = _block_entries(rows, cols, graph.block[e][None] / S, net.n_slots)
+        return sp.csr_array((v, (r, c)), shape=(net.width, net.width))
 
     def contribution(self, circuit: int, layer: int) -> sp.csr_array:
         """Circuit ``circuit``'s share of ``W[layer]`` (see the class doc), ``(D, D)`` float64 CSR."""
@@ -357,14 +429,19 @@ class GroundTruth:
         return net.family.decode_on(small), net.family.decode_payload(small)
 
     def reference(self, active: np.ndarray, payloads: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """What the small circuits themselves compute: the truth that :meth:`decode` estimates.
+        """What the small circuits themselves compute (with their edges): the truth :meth:`decode` estimates.
 
         Returns:
             ``on`` ``(L+1, B, z)`` and ``payload`` ``(L+1, B, z, k)``; entry 0 is the input ``a[0]``.
         """
-        fam = self.network.family
+        fam, graph = self.network.family, self.graph
         active, inputs = self._inputs(active, payloads)
-        run = fam.run(active, inputs, self.network.n_layers)
+        if graph is None:
+            run = fam.run(active, inputs, self.network.n_layers)
+        else:  # the small system with its edges, run jointly
+            from ._graph import run_graph
+
+            run = run_graph(fam, graph, active, inputs, self.network.n_layers)
         return fam.decode_on(run), fam.decode_payload(run)
 
     def _inputs(self, active, payloads) -> tuple[np.ndarray, np.ndarray]:
@@ -393,7 +470,7 @@ def _check_active(active, n_circuits: int, *, distinct: bool = True) -> np.ndarr
 
 
 def ground_truth(net) -> GroundTruth:
-    """The :class:`GroundTruth` of ``net``: neurons, weights and shares of every circuit.
+    """The :class:`GroundTruth` of ``net``: neurons, weights and shares of every circuit and edge.
 
     Example:
         >>> from circuits import build, ground_truth, rotation_circuits
@@ -403,24 +480,31 @@ def ground_truth(net) -> GroundTruth:
         >>> truth.neurons.shape, truth.circuit_weights.shape
         ((4, 20, 4, 3), (4, 20, 4, 4))
     """
-    _refuse_graph(net, 'ground_truth')
     T, d, N, L = net.n_circuits, net.circuit_width, net.n_slots, net.n_layers
-    neurons = np.arange(d)[None, None, :, None] * N + net.assignment.sets[:, :, None, :]
+    neurons = (np.arange(d)[None, None, :, None] * N + net.assignment.sets[:, :, None, :]).astype(np.int64)
     weights = np.empty((L + 1, T, d, d))
     weights[1] = np.eye(d)
     for layer in range(1, L + 1):
         mean, diff = net.family.layer_weights(layer)
         weights[0 if layer == 1 else layer] = mean + diff
-    return GroundTruth(network=net, neurons=neurons.astype(np.int64), circuit_weights=weights,
-                       bias=np.array(net.family.bias, dtype=np.float64))
+    graph = getattr(net, "graph", None)
+    if graph is None:
+        receivers = senders = np.zeros((0, d, net.redundancy), dtype=np.int64)
+    else:
+        receivers, senders = neurons[graph.layer, graph.receiver], neurons[graph.layer - 1, graph.sender]
+    return GroundTruth(network=net, neurons=neurons, circuit_weights=weights,
+                       bias=np.array(net.family.bias, dtype=np.float64), graph=graph,
+                       receiver_neurons=receivers, sender_neurons=senders)
 
 
 # ================================================================ save and load
 def save(net, path, *, overwrite: bool = False, metadata: dict | None = None) -> Path:
     """Write ``net`` to the directory ``path``: ``weights.safetensors`` and ``config.json``.
 
-    The weights file holds the family's arrays, the assignment's sets, chi and the read-out
-    corrections (float64 / int64, exact). ``config.json`` holds every parameter (family name,
+    The weights file holds the family's arrays, the assignment's sets, chi, the read-out
+    corrections and, for a network with cross-circuit edges, the graph's ``layer``,
+    ``receiver``, ``sender`` and ``block`` arrays (float64 / int64, exact; the config then has
+    format version 2, see :data:`FORMAT_VERSION`). ``config.json`` holds every parameter (family name,
     parameters and seed; network config with the assignment seed; the package version; the
     format version) and the SHA-256 of the weights file. A registered family is rebuilt from its
     name and seed on load (and checked against the saved arrays); any other family is restored
@@ -435,7 +519,6 @@ def save(net, path, *, overwrite: bool = False, metadata: dict | None = None) ->
     Returns:
         the directory as a :class:`pathlib.Path`.
     """
-    _refuse_graph(net, 'save')
     from . import __version__
 
     path = Path(path)
@@ -450,15 +533,19 @@ def save(net, path, *, overwrite: bool = False, metadata: dict | None = None) ->
     rebuild = _registered_twin(fam) is not None
     if not rebuild:
         arrays.update(_affine_codecs(fam))
+    graph = getattr(net, "graph", None)
+    if graph is not None:
+        arrays.update({f"graph.{name}": getattr(graph, name) for name in _GRAPH_ARRAYS})
     config = {
         "format": _FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1 if graph is None else 2,
         "circuits_version": __version__,
         "family": {"name": fam.name, "rebuild": rebuild, "seed": _jsonable_seed(fam.seed), "params": fam.params,
                    "n_circuits": fam.n_circuits, "circuit_width": fam.circuit_width,
                    "on_neurons": list(fam.on_neurons), "payload_neurons": list(fam.payload_neurons),
                    "payload_dim": fam.payload_dim},
         "network": {**net.config.to_dict(), "seed": _jsonable_seed(net.config.seed)},
+        "graph": None if graph is None else {"n_edges": graph.n_edges},
         "metadata": metadata or {},
     }
     from safetensors.numpy import save as st_save
@@ -560,6 +647,8 @@ def _affine_family(cfg: dict, arrays: dict) -> CircuitFamily:
 def load(path, *, device: str = "cpu"):
     """Read a network written by :func:`save` (or ``cis build``); bit for bit the saved one.
 
+    Format version 1 (no edges) and 2 (with its cross-circuit edges, ``net.graph``) are read.
+
     Args:
         path: the directory.
         device: torch device of the forward pass.
@@ -583,9 +672,9 @@ def load(path, *, device: str = "cpu"):
     require(isinstance(config, dict) and config.get("format") == _FORMAT_NAME,
             f"{path / _CONFIG} is not the config of a saved network (no \"format\": \"{_FORMAT_NAME}\")")
     version = config.get("format_version")
-    require(version == FORMAT_VERSION,
+    require(version in READABLE_VERSIONS,
             f"{path} has format version {version!r} (written by circuits {config.get('circuits_version')}); "
-            f"this circuits reads format version {FORMAT_VERSION} only")
+            f"this circuits reads format versions {', '.join(map(str, READABLE_VERSIONS))} only")
     blob = (path / _WEIGHTS).read_bytes()
     try:
         expected = config["weights"]["sha256"]
@@ -620,13 +709,37 @@ def load(path, *, device: str = "cpu"):
             patterns.append(both[0])
             excess.append(both[1])
         assignment = Assignment(sets=sets, n_slots=N, method=net_config.assignment, seed=net_config.seed)
+        graph = _saved_graph(config, arrays, family, L)
     except CircuitsError as err:
         raise CircuitsError(f"cannot load {path}: {err}") from err
     except Exception as err:  # noqa: BLE001 - any malformed content is a corrupt directory
         raise CircuitsError(f"corrupt saved network in {path}: {type(err).__name__}: {err}") from err
     return Network(family=family, config=net_config, assignment=assignment, patterns=tuple(patterns),
                    chi=tuple(float(x) for x in chi), corrections=tuple(float(x) for x in corrections),
-                   device=device, excess=tuple(excess))
+                   device=device, excess=tuple(excess), graph=graph)
+
+
+def _saved_graph(config: dict, arrays: dict, family: CircuitFamily, n_layers: int):
+    """The :class:`~circuits.CircuitGraph` of a saved network (``None`` for one without edges).
+
+    Version 1 files have no graph; version 2 files must have one (config and arrays agree).
+    """
+    from ._graph import CircuitGraph, check_graph
+
+    info = config.get("graph")
+    names = [f"graph.{name}" for name in _GRAPH_ARRAYS]
+    if config["format_version"] == 1:
+        require(info is None and not any(n in arrays for n in names),
+                "a format version 1 file cannot hold cross-circuit edges (graph)")
+        return None
+    require(isinstance(info, dict) and all(n in arrays for n in names),
+            f"format version 2 holds cross-circuit edges: the config's \"graph\" and the arrays {names} are needed")
+    graph = CircuitGraph(family.n_circuits, family.circuit_width,
+                         **{name: arrays[f"graph.{name}"] for name in _GRAPH_ARRAYS})
+    require(graph.n_edges == info.get("n_edges"),
+            f"the saved graph has {graph.n_edges} edges but {_CONFIG} says {info.get('n_edges')}")
+    check_graph(graph, family, n_layers)
+    return graph
 
 
 def _with_saved_arrays(family: CircuitFamily, arrays: dict) -> CircuitFamily:

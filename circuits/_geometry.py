@@ -48,6 +48,13 @@ holds a fraction ``f`` of every part up to rounding (part ``k`` of ``m_k`` sets 
 less than ``1 + K m_k / M`` sets, for ``K`` parts of ``M`` sets in all). Each group's fill sees the
 shared hole rotated by a different amount, so that the fills do not all lean on the same
 hole slots at the same moments.
+
+**Plane subsets.** Just below ``S q'`` (``q'`` a prime power) the recursion can fall under 75%
+of the packing bound ``n (n - 1) / (S (S - 1))`` (33 of the ``(n, S)`` with ``100 <= n <= 2000``,
+``3 <= S <= 10``, all ``n <= 224``, ``S >= 6``). There the family is the lines of a projective
+plane PG(2, q) restricted to a searched subset of ``n`` of its points, each line carrying this
+module's packing of its kept points (see :mod:`circuits._packing_search`; the subsets are
+stored in ``PLANE_SUBSETS``). It replaces the recursion only where it holds more sets.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ import numpy as np
 
 from ._errors import require_int
 from ._field import galois_field, prime_powers
+from ._packing_search import PLANE_SUBSETS, decode_subset, plane_subset_sets
 
 #: How many prime powers on each side of ``g / S`` the recursion tries.
 _CANDIDATES = 2
@@ -363,6 +371,20 @@ def _build_mixed(main: np.ndarray, S: int, q: int, j: int, q_rest: int):
     return _union(parts, S, int(main[0]))
 
 
+@functools.lru_cache(maxsize=None)
+def _plane_family(n: int, S: int) -> np.ndarray | None:
+    """The stored plane-subset family for ``(n, S)`` in its order (read-only), or None when
+    there is none or it holds no more sets than the recursion."""
+    entry = PLANE_SUBSETS.get((n, S))
+    if entry is None:
+        return None
+    sets = plane_subset_sets(entry[0], decode_subset(entry[4]), S, lambda length: finite_field_sets(length, S))
+    if len(sets) <= _plan(n, 0, S)[0]:
+        return None
+    sets.flags.writeable = False
+    return sets
+
+
 # ----------------------------------------------------------------- public functions
 def finite_field_capacity(n_slots: int, redundancy: int) -> int:
     """How many sets :func:`finite_field_sets` builds on ``n_slots`` slots (exact count).
@@ -377,7 +399,8 @@ def finite_field_capacity(n_slots: int, redundancy: int) -> int:
     S = require_int("redundancy", redundancy, 1)
     if S == 1:
         return n
-    return _plan(n, 0, S)[0]
+    plane = _plane_family(n, S)
+    return _plan(n, 0, S)[0] if plane is None else len(plane)
 
 
 def finite_field_sets(n_slots: int, redundancy: int, limit: int | None = None) -> np.ndarray:
@@ -402,5 +425,8 @@ def finite_field_sets(n_slots: int, redundancy: int, limit: int | None = None) -
         return np.arange(count, dtype=np.int64)[:, None]
     if count == 0:
         return np.zeros((0, S), dtype=np.int64)
+    plane = _plane_family(n, S)
+    if plane is not None:
+        return plane[:count].copy()
     part = _build(np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64), S)
     return np.sort(part.blocks(count), axis=1)

@@ -11,7 +11,10 @@ pre-activations and layer 1 only adds the bias). With no edges every circuit com
 The receiver's own on-indicator gates what it computes: the blocks of :func:`rotation_chains`
 read the sender's *decoded* payload ``x_t`` and add ``R_u x_t`` to the payload rows only, so an
 inactive receiver's payload pre-activation is ``R_u x_t - b <= 0`` (``|x_t| <= 1``, ``b >= 1``)
-and it stays exactly zero.
+and it stays exactly zero. :func:`rotation_fan_in` has a receiver read two senders with
+half-weight blocks (it rotates the mean of their vectors, norm <= 1, so the same holds).
+Evaluation reports errors by the depth of a circuit in the graph (:meth:`CircuitGraph.depth`,
+the ``chain_position`` of the rows of :func:`chain_rows`).
 
 In the large network each edge is the read-out of ``t``'s neurons written into ``u``'s
 neurons through the S-sets of both:
@@ -115,6 +118,28 @@ class CircuitGraph:
         """Mean number of incoming edges per circuit, ``E / T``."""
         return self.n_edges / self.n_circuits
 
+    def depth(self) -> np.ndarray:
+        """``(T,)`` depth of every circuit: 1 for a circuit that receives no edge, else 1 + the
+        largest depth of its senders (the number of circuits on the longest path of edges
+        ending at it, whatever the layers of the edges).
+
+        Raises :class:`CircuitsError` when the edges form a cycle (no depth is defined).
+
+        Example:
+            >>> g = CircuitGraph(4, 1, layer=[2, 3, 2], receiver=[1, 2, 2], sender=[0, 1, 3],
+            ...                  block=np.ones((3, 1, 1)))
+            >>> g.depth().tolist()
+            [1, 2, 3, 1]
+        """
+        depth = np.ones(self.n_circuits, dtype=np.int64)
+        for _ in range(self.n_circuits):  # a path has at most T - 1 edges
+            longer = depth.copy()
+            np.maximum.at(longer, self.receiver, depth[self.sender] + 1)
+            if np.array_equal(longer, depth):
+                return depth
+            depth = longer
+        raise CircuitsError("the edges of the graph form a cycle: circuit depth is defined for acyclic graphs only")
+
 
 def check_graph(graph: CircuitGraph | None, family: CircuitFamily, n_layers: int) -> None:
     """Check that ``graph`` fits ``family`` and a network of ``n_layers`` layers (``None`` fits)."""
@@ -127,6 +152,12 @@ def check_graph(graph: CircuitGraph | None, family: CircuitFamily, n_layers: int
             f"graph has circuit width {graph.circuit_width} but the family has {family.circuit_width}")
     require(graph.max_layer <= n_layers,
             f"graph has edges at layer {graph.max_layer} but n_layers = {n_layers}; give n_layers >= {graph.max_layer}")
+    spec = str(family.params.get("error_correction", "none")).split("+")
+    if "cleanup" in spec:  # network layers 2, 4, ... are clean-up layers: they carry no edges
+        clean = sorted({int(l) for l in graph.layer if l % 2 == 0})
+        require(not clean, f"the family has clean-up layers (error_correction {'+'.join(spec)!r}) but the graph has "
+                           f"edges at clean-up layers {clean}: give the base graph to build_with_error_correction "
+                           "(or graph_with_error_correction), which moves each edge to its network layer")
 
 
 # ------------------------------------------------------------------ reference run
@@ -143,7 +174,10 @@ def run_graph(family: CircuitFamily, graph: CircuitGraph, active: np.ndarray, in
         active: ``(B, z)`` active circuit indices per sample (distinct).
         inputs: ``(B, z, d)`` their inputs ``a[0]``.
         n_layers: L.
-        full: return every circuit (``(L+1, B, T, d)``) instead of the active ones.
+        full: return every circuit (``(L+1, B, T, d)``) instead of the active ones. Without
+            it, an inactive circuit that switches on (an active sender's input exceeds the
+            receiver's bias) raises :class:`CircuitsError`: evaluation scores inactive
+            circuits against zero.
         chunk_size: samples run at once (memory ``chunk T d``); default about 4M values.
 
     Returns:
@@ -183,8 +217,29 @@ def run_graph(family: CircuitFamily, graph: CircuitGraph, active: np.ndarray, in
                 pre_t = pre.transpose(1, 0, 2)  # view (T, b, d)
                 np.add.at(pre_t, recv, msgs)
             state = np.maximum(pre + family.bias, 0.0)
+            if not full:
+                _require_inactive_zero(state, active[lo:hi], layer, lo)
             out[layer, lo:hi] = state if full else state[rows, active[lo:hi]]
     return out
+
+
+def _require_inactive_zero(state: np.ndarray, active: np.ndarray, layer: int, offset: int) -> None:
+    """Refuse a run in which an inactive circuit (a receiver of an active sender) switched on.
+
+    The construction assumes inactive circuits are exactly zero, and evaluation scores them
+    against zero; a receiver whose input from an active sender exceeds its bias breaks that.
+    """
+    rows = np.arange(len(active))[:, None]
+    keep = state[rows, active].copy()
+    state[rows, active] = 0.0
+    b, t = np.argwhere(np.abs(state).max(axis=2) > 0)[0] if np.any(state) else (None, None)
+    state[rows, active] = keep
+    if b is not None:
+        raise CircuitsError(
+            f"inactive circuit {t} is not zero at layer {layer} of sample {offset + b} of the small system "
+            f"(active: {active[b].tolist()}): an active sender's input exceeds its bias. Inactive circuits must "
+            "stay zero; activate whole groups (evaluate draws them for rotation_chains / rotation_fan_in "
+            "networks) or keep the senders' payloads small enough for the receivers' bias")
 
 
 # ------------------------------------------------------------ large network term
@@ -258,7 +313,26 @@ def dense_edge_blocks(net, layer: int) -> np.ndarray:
     return blocks
 
 
-# ------------------------------------------------------------------ chain family
+# --------------------------------------------------------- rotation graph families
+def _rotation_graph(n_circuits: int, *, name: str, seed: int, b: float, group_size: int, layer, receiver, sender,
+                    weight: float, params: dict) -> tuple[CircuitFamily, CircuitGraph]:
+    """Rotation circuits with edges that add ``weight * R_u x_t`` to the receiver's payload.
+
+    Each block is ``weight`` times ``R_u`` on the payload columns, ``-R_u (1,1)`` on column 0 and
+    ``+R_u (1,1)`` on column 1, so ``B a_t = weight R_u x_t`` whatever the sender's on-offset.
+    ``params`` of the family: ``b``, ``group_size`` (the circuits ``g G .. g G + G - 1`` form group
+    ``g``, active together) and the given ``params``.
+    """
+    require(np.isfinite(b) and b >= 1, f"b must be >= 1 (an inactive receiver must stay zero), got {b}")
+    base = rotation_circuits(n_circuits, seed=seed, b=b)
+    family = replace(base, name=name, params={"b": b, **params, "group_size": group_size})
+    receiver = np.asarray(receiver, dtype=np.int64)
+    block = np.zeros((len(receiver), 4, 4))
+    block[:, 2:, :] = weight * base.diff_w[receiver, 2:, :]
+    graph = CircuitGraph(n_circuits, 4, layer=layer, receiver=receiver, sender=sender, block=block)
+    return family, graph
+
+
 def rotation_chains(n_circuits: int, *, chain_length: int, seed: int, b: float = 1.0
                     ) -> tuple[CircuitFamily, CircuitGraph]:
     """Rotation circuits grouped into chains of ``K = chain_length`` that compose rotations.
@@ -271,7 +345,8 @@ def rotation_chains(n_circuits: int, *, chain_length: int, seed: int, b: float =
     the sender's on-offset). A chain is active as a whole: its head gets a unit payload, the
     other circuits payload 0, so position ``j`` holds ``R_j ... R_1 x`` at layer ``j`` (the
     composition of ``j`` rotations; each layer applies the rotation of the holder) and keeps
-    rotating by its own ``R_j`` after that. Needs ``L >= K``.
+    rotating by its own ``R_j`` after that. Needs ``L >= K``. The chain position is the
+    circuit's depth in the graph (:meth:`CircuitGraph.depth`).
 
     Args:
         n_circuits: T >= chain_length.
@@ -281,7 +356,7 @@ def rotation_chains(n_circuits: int, *, chain_length: int, seed: int, b: float =
 
     Returns:
         ``(family, graph)``: the rotation family (name ``"rotation-chains"``, params with
-        ``chain_length``) and its :class:`CircuitGraph`.
+        ``chain_length`` and ``group_size`` = K) and its :class:`CircuitGraph`.
 
     Example:
         >>> fam, g = rotation_chains(7, chain_length=3, seed=0)
@@ -290,60 +365,102 @@ def rotation_chains(n_circuits: int, *, chain_length: int, seed: int, b: float =
     """
     n_circuits = require_int("n_circuits", n_circuits, 1)
     K = require_int("chain_length", chain_length, 1, n_circuits)
-    require(np.isfinite(b) and b >= 1, f"b must be >= 1 (an inactive receiver must stay zero), got {b}")
-    base = rotation_circuits(n_circuits, seed=seed, b=b)
-    family = replace(base, name="rotation-chains", params={"b": b, "chain_length": K})
-    n_chains = n_circuits // K
     pos = np.arange(2, K + 1)
-    receiver = (np.arange(n_chains)[:, None] * K + pos - 1).ravel()
-    layer = np.tile(pos, n_chains)
-    block = np.zeros((len(receiver), 4, 4))
-    block[:, 2:, :] = base.diff_w[receiver, 2:, :]  # R_u on x, -/+ R_u (1,1) on the on-indicator
-    graph = CircuitGraph(n_circuits, 4, layer=layer, receiver=receiver, sender=receiver - 1, block=block)
-    return family, graph
+    receiver = (np.arange(n_circuits // K)[:, None] * K + pos - 1).ravel()
+    return _rotation_graph(n_circuits, name="rotation-chains", seed=seed, b=b, group_size=K,
+                           layer=np.tile(pos, n_circuits // K), receiver=receiver, sender=receiver - 1,
+                           weight=1.0, params={"chain_length": K})
 
 
-def chain_position(circuits: np.ndarray, chain_length: int) -> np.ndarray:
-    """Position 1..K of each circuit in its chain (circuits ``c K .. c K + K - 1``)."""
-    return np.asarray(circuits) % chain_length + 1
+def rotation_fan_in(n_circuits: int, *, seed: int, b: float = 1.0) -> tuple[CircuitFamily, CircuitGraph]:
+    """Rotation circuits in groups of three where one circuit rotates the mean of two others.
+
+    Group ``g`` is circuits ``3g`` and ``3g + 1`` (the senders, depth 1) and ``3g + 2`` (the
+    receiver, depth 2); the last ``T mod 3`` circuits belong to no group. At layer 2 the receiver
+    ``u`` reads the decoded payloads of both senders and adds ``R_u x_t / 2`` from each (blocks
+    as in :func:`rotation_chains`, halved): it rotates the *mean* ``(x_t1 + x_t2) / 2`` of the
+    senders' vectors. The halving keeps the construction's assumptions: the mean of two unit
+    vectors has norm <= 1, so an active receiver (payload 0 before the edge) keeps
+    ``x + alpha (1,1) >= 0``, and an inactive one has payload pre-activation
+    ``R_u (x_t1 + x_t2) / 2 - b <= 0`` (b >= 1) and stays exactly zero, whichever senders are
+    active; the sum of the two vectors (norm up to 2) would break both. The receiver's own
+    on-indicator gates what it computes. A group is active as a whole: the senders get unit
+    payloads ``x1, x2``, the receiver payload 0, so at layer ``l >= 2`` the receiver holds
+    ``R_u^(l-1) (R_t1 x1 + R_t2 x2) / 2`` (the senders rotate their vectors at layer 1).
+    Needs ``L >= 2``.
+
+    Args:
+        n_circuits: T >= 3.
+        seed: seeds the rotation angles.
+        b: payload bias magnitude; b >= 1 keeps an inactive receiver at zero.
+
+    Returns:
+        ``(family, graph)``: the rotation family (name ``"rotation-fan-in"``, params with
+        ``group_size`` = 3) and its :class:`CircuitGraph` (``2 floor(T/3)`` edges, all at layer 2).
+
+    Example:
+        >>> fam, g = rotation_fan_in(7, seed=0)
+        >>> g.layer.tolist(), g.receiver.tolist(), g.sender.tolist(), g.depth().tolist()
+        ([2, 2, 2, 2], [2, 2, 5, 5], [0, 1, 3, 4], [1, 1, 2, 1, 1, 2, 1])
+    """
+    n_circuits = require_int("n_circuits", n_circuits, 3)
+    start = 3 * np.arange(n_circuits // 3)
+    return _rotation_graph(n_circuits, name="rotation-fan-in", seed=seed, b=b, group_size=3,
+                           layer=np.full(2 * len(start), 2), receiver=np.repeat(start + 2, 2),
+                           sender=(start[:, None] + [0, 1]).ravel(), weight=0.5, params={})
+
+
+def draw_groups(n_circuits: int, group_size: int, n_active: int, batch_size: int, seed, *,
+                senders=None) -> tuple[np.ndarray, np.ndarray]:
+    """Active circuits and payloads for whole groups (chains, fan-in triples).
+
+    Args:
+        n_circuits: T.
+        group_size: G; group ``g`` is circuits ``g G .. g G + G - 1`` (``floor(T / G)`` groups).
+        n_active: z, active *circuits* per sample: a multiple of G (z / G whole groups).
+        batch_size: B.
+        seed: seeds the draws.
+        senders: ``(G,)`` bool, the members of a group that get a payload (depth 1 in the
+            graph); default the first (a chain's head).
+
+    Returns:
+        ``(active (B, z), payloads (B, z, 2))``: groups drawn uniformly without repeats within
+        a sample; every sender a uniform unit vector, the other members 0.
+    """
+    from ._evaluate import draw_active, draw_payloads
+
+    G = require_int("group_size", group_size, 1, n_circuits)
+    n_groups = n_circuits // G
+    z = require_int("n_active", n_active, G, n_groups * G)
+    require(z % G == 0, f"n_active must be a multiple of the group size {G} (whole chains or fan-in groups "
+                        f"are active), got {z}")
+    B = require_int("batch_size", batch_size, 1)
+    senders = np.arange(G) == 0 if senders is None else np.asarray(senders, dtype=bool)
+    require(senders.shape == (G,), f"senders must have shape ({G},), got {senders.shape}")
+    rng = np.random.default_rng(seed)
+    groups = draw_active(n_groups, z // G, B, rng)
+    active = (groups[:, :, None] * G + np.arange(G)).reshape(B, z)
+    payloads = np.zeros((B, z // G, G, 2))
+    payloads[:, :, senders] = draw_payloads((B, z // G, int(senders.sum())), 2, rng)
+    return active, payloads.reshape(B, z, 2)
 
 
 def draw_chains(n_circuits: int, chain_length: int, n_active: int, batch_size: int, seed
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Active circuits and payloads for whole chains.
+    """:func:`draw_groups` for whole chains of ``chain_length`` (unit payload on each head)."""
+    return draw_groups(n_circuits, chain_length, n_active, batch_size, seed)
+
+
+def evaluate_graph(net, *, n_active: int, batch_size: int, seed=0, **kwargs):
+    """:func:`circuits.evaluate` on whole active groups of a :func:`rotation_chains` or
+    :func:`rotation_fan_in` network.
+
+    Whole groups (``family.params["group_size"]`` consecutive circuits) are active together;
+    circuits of depth 1 in the graph get uniform unit payloads, the others payload 0.
 
     Args:
-        n_circuits: T.
-        chain_length: K.
-        n_active: z, active *circuits* per sample: a multiple of K (z / K whole chains).
-        batch_size: B.
-        seed: seeds the draws.
-
-    Returns:
-        ``(active (B, z), payloads (B, z, 2))``: chains drawn uniformly without repeats within
-        a sample; the head of each chain a uniform unit vector, the other positions 0.
-    """
-    from ._evaluate import draw_active, draw_payloads
-
-    K = require_int("chain_length", chain_length, 1, n_circuits)
-    n_chains = n_circuits // K
-    z = require_int("n_active", n_active, K, n_chains * K)
-    require(z % K == 0, f"n_active must be a multiple of chain_length = {K} (whole chains are active), got {z}")
-    B = require_int("batch_size", batch_size, 1)
-    rng = np.random.default_rng(seed)
-    chains = draw_active(n_chains, z // K, B, rng)
-    active = (chains[:, :, None] * K + np.arange(K)).reshape(B, z)
-    payloads = np.zeros((B, z // K, K, 2))
-    payloads[:, :, 0] = draw_payloads((B, z // K), 2, rng)
-    return active, payloads.reshape(B, z, 2)
-
-
-def evaluate_chains(net, *, n_active: int, batch_size: int, seed=0, **kwargs):
-    """:func:`circuits.evaluate` on whole active chains of a :func:`rotation_chains` network.
-
-    Args:
-        net: a network built with the chain graph (``family.params["chain_length"]``).
-        n_active: z, active circuits per sample (a multiple of K).
+        net: a network built with the family's graph.
+        n_active: z, active circuits per sample (a multiple of the group size).
         batch_size: B.
         seed: seeds the draws.
         **kwargs: passed to :func:`circuits.evaluate` (``ideal``, ``chunk_size``, ``progress``).
@@ -353,34 +470,39 @@ def evaluate_chains(net, *, n_active: int, batch_size: int, seed=0, **kwargs):
     """
     from ._evaluate import evaluate
 
-    K = net.family.params.get("chain_length")
-    if K is None or net.graph is None:
-        raise CircuitsError("evaluate_chains needs a network built from rotation_chains(...) with its graph")
-    active, payloads = draw_chains(net.n_circuits, K, n_active, batch_size, seed)
-    ev = evaluate(net, active=active, payloads=payloads, seed=seed, **kwargs)
-    return ev, chain_rows(ev, K)
+    if net.family.params.get("group_size") is None or net.graph is None:
+        raise CircuitsError("evaluate_graph needs a network built from rotation_chains(...) or "
+                            "rotation_fan_in(...) with its graph")
+    ev = evaluate(net, n_active=n_active, batch_size=batch_size, seed=seed, **kwargs)  # draws whole groups
+    return ev, chain_rows(ev, net.graph)
 
 
-def chain_rows(ev, chain_length: int) -> list[dict]:
+#: The name of :func:`evaluate_graph` when only chains existed.
+evaluate_chains = evaluate_graph
+
+
+def chain_rows(ev, graph: CircuitGraph) -> list[dict]:
     """Active payload error per (layer, chain position), in the core row schema.
 
+    The chain position of a circuit is its depth in the graph (:meth:`CircuitGraph.depth`):
+    the position 1..K in a chain of :func:`rotation_chains`; 1 for the senders and 2 for the
+    receiver of :func:`rotation_fan_in`.
+
     Args:
-        ev: an :class:`Evaluation` whose active circuits are whole chains.
-        chain_length: K.
+        ev: an :class:`Evaluation` of a network with ``graph``.
+        graph: the network's :class:`CircuitGraph`.
 
     Returns:
         rows ``{layer, group: "active", quantity: "payload", stat: "mse"|"worst", measured,
-        predicted: None, chain_position}`` for layers 1..L and positions 1..K; the mse is the
-        mean over samples and circuits at that position of the squared L2 error.
+        predicted: None, chain_position}`` for layers 1..L and the positions present; the mse
+        is the mean over samples and circuits at that position of the squared L2 error.
     """
     err = np.linalg.norm(ev.estimate_payload - ev.truth_payload, axis=-1)  # (L+1, B, z)
-    pos = chain_position(ev.active, chain_length)  # (B, z)
+    pos = graph.depth()[ev.active]  # (B, z)
     rows = []
     for layer in range(1, err.shape[0]):
-        for p in range(1, chain_length + 1):
+        for p in np.unique(pos).tolist():
             e = err[layer][pos == p]
-            if e.size == 0:
-                continue
             for stat, value in (("mse", float(np.mean(e ** 2))), ("worst", float(e.max()))):
                 rows.append({"layer": layer, "group": "active", "quantity": "payload", "stat": stat,
                              "measured": value, "predicted": None, "chain_position": p})

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from circuits import (CircuitsError, build, build_with_error_correction, computation_layers, evaluate,
-                      failure_rate, find_boundary, parse_error_correction, rotation3_circuits, rotation_circuits,
-                      step_circuits, with_error_correction)
+from circuits import (CircuitGraph, CircuitsError, build, build_with_error_correction, computation_layers, evaluate,
+                      failure_rate, find_boundary, graph_with_error_correction, parse_error_correction,
+                      rotation3_circuits, rotation_chains, rotation_circuits, run_graph, step_circuits,
+                      with_error_correction)
 from circuits._error_correction import CHI_GRID, tune_chi
 from circuits._evaluate import draw_payloads
+from circuits._graph import draw_chains
 from circuits.cli import main
 
 SPECS = ["none", "redundant:2", "redundant:3", "cleanup", "tuned-chi", "step:0.4",
@@ -131,6 +133,97 @@ def test_non_overlapping_circuits_are_exact_with_every_option(make, spec):
     assert float(ev.table["measured"].max()) < 1e-5
     assert failure_rate(ev) == 0.0
     assert net.family.params.get("error_correction", "none") == parse_error_correction(spec).spec
+
+
+# ------------------------------------------------------------- cross-circuit edges
+def _chain_exactness(spec, graph_change=None, L=4):
+    """Largest error of a non-overlapping chain network with ``spec`` against the base small system.
+
+    T S = 24 = D/d': no shared neurons. Read at the computation layers, the corrected network
+    must give what the *base* circuits with their edges give (``run_graph``), not just what the
+    corrected circuits give. ``graph_change(block)`` edits the chain blocks first.
+    """
+    T, K, S = 12, 3, 2
+    fam, graph = rotation_chains(T, chain_length=K, seed=0)
+    if graph_change is not None:
+        block = graph.block.copy()
+        graph_change(block)
+        graph = CircuitGraph(T, 4, layer=graph.layer, receiver=graph.receiver, sender=graph.sender, block=block)
+    d = parse_error_correction(spec).circuit_width(fam.circuit_width)
+    net = build_with_error_correction(fam, spec, width=d * T * S, redundancy=S, n_layers=L, seed=5, n_active=K,
+                                      calibration_batch=10, graph=graph)
+    active, payloads = draw_chains(T, K, 2 * K, 30, seed=2)
+    ref = run_graph(fam, graph, active, fam.encode(payloads, active.shape), L)
+    acts = net.forward(active, net.family.encode(payloads, active.shape))
+    err = 0.0
+    for layer, at in zip(range(1, L + 1), computation_layers(net)):
+        est = net.read_out(acts[at], at, active).double().numpy()
+        err = max(err, np.abs(net.family.decode_on(est) - fam.decode_on(ref[layer])).max(),
+                  np.abs(net.family.decode_payload(est) - fam.decode_payload(ref[layer])).max())
+    alone = fam.decode_payload(fam.run(active, fam.encode(payloads, active.shape), L))
+    assert np.abs(fam.decode_payload(ref[L]) - alone[L]).max() > 0.5  # the edges matter
+    return err, net
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_non_overlapping_chain_network_is_exact_with_every_option(spec):
+    err, net = _chain_exactness(spec)
+    assert err < 1e-5
+    ec = parse_error_correction(spec)
+    assert net.graph.circuit_width == net.circuit_width and net.graph.n_edges == 8
+    assert set(net.graph.layer.tolist()) == ({3, 5} if ec.cleanup else {2, 3})  # never a clean-up layer
+    active, payloads = draw_chains(12, 3, 3, 40, seed=6)  # every inactive circuit must read exactly 0 too
+    ev = evaluate(net, active=active, payloads=payloads)
+    assert float(ev.table["measured"].max()) < 1e-5 and failure_rate(ev) == 0.0
+
+
+def test_graph_relayout_per_option():
+    fam, graph = rotation_chains(6, chain_length=3, seed=0)
+    assert graph_with_error_correction(None, fam, "cleanup") is None
+    for spec in ("none", "tuned-chi"):
+        assert graph_with_error_correction(graph, fam, spec) is graph
+    step = graph_with_error_correction(graph, fam, "step:0.4")
+    assert np.array_equal(step.block, graph.block) and np.array_equal(step.layer, graph.layer)
+    wide = graph_with_error_correction(graph, fam, "redundant:3")
+    assert wide.block.shape == (4, 8, 8) and np.array_equal(wide.layer, graph.layer)
+    np.testing.assert_array_equal(wide.block[:, 2:4, [0, 4, 6]], np.repeat(graph.block[:, 2:4, [0]] / 3, 3, axis=2))
+    np.testing.assert_array_equal(wide.block[:, 2:4, [1, 5, 7]], np.repeat(graph.block[:, 2:4, [1]] / 3, 3, axis=2))
+    np.testing.assert_array_equal(wide.block[:, 2:4, 2:4], graph.block[:, 2:4, 2:4])
+    assert not wide.block[:, [0, 1, 4, 5, 6, 7]].any()  # the chain edges write no on-neuron, old or added
+    clean = graph_with_error_correction(graph, fam, "cleanup", n_layers=3)
+    np.testing.assert_array_equal(clean.layer, 2 * graph.layer - 1)
+    with pytest.raises(CircuitsError, match="n_layers >= 3"):
+        graph_with_error_correction(graph, fam, "cleanup", n_layers=2)
+    with pytest.raises(CircuitsError, match="graph has 6 circuits but the family has 5"):
+        graph_with_error_correction(graph, rotation_circuits(5, seed=0), "redundant:2")
+
+
+def _write_on(block):
+    block[:, 0, 2] = 0.3  # the edge writes into the receiver's on-neurons
+    block[:, 1, 2] = 0.3
+
+
+def _read_a0(block):
+    block[:, 2, 0] += 0.1  # the edge reads the sender's a0 alone, not a0 - a1
+
+
+@pytest.mark.parametrize("spec, change, words", [
+    ("step:0.4", _write_on, "step:A cannot carry this graph: edge 0 .* writes into the receiver's on-neurons"),
+    ("cleanup", _write_on, "cleanup cannot carry this graph: edge 0 .* writes into the receiver's on-neurons"),
+    ("redundant:2+cleanup", _write_on, "cleanup cannot carry"),
+    ("step:0.4", _read_a0, r"step:A cannot carry this graph: .* other than through a0 - a1"),
+])
+def test_options_refuse_edges_they_would_break(spec, change, words):
+    with pytest.raises(CircuitsError, match=words):
+        _chain_exactness(spec, change)
+
+
+@pytest.mark.parametrize("spec, change", [("redundant:2", _write_on), ("redundant:3", _read_a0),
+                                          ("cleanup", _read_a0)])
+def test_options_stay_exact_with_edges_they_can_carry(spec, change):
+    # redundant:K copies an edge's on-rows onto the added pairs and spreads its on-columns: any edge works
+    err, _ = _chain_exactness(spec, change)
+    assert err < 1e-5
 
 
 def test_cleanup_network_has_2L_minus_1_layers_and_knows_its_computation_layers():

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 import circuits
-from circuits import CircuitsError, build, custom_circuits, evaluate, ground_truth, load, make_family
+from circuits import (CircuitsError, build, custom_circuits, evaluate, evaluate_chains, ground_truth, load,
+                      make_family, rotation_chains, run_graph)
 from circuits._export import dense_from_structure, layer_structure
+from circuits._graph import draw_chains
 from circuits.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +51,20 @@ def _batch(net, batch=32, n_active=3, seed=5):
     return active, payloads
 
 
+def _chain_net(method="capped", width=160, n_layers=4, seed=1, edges=True):
+    """Rotation chains of 3 circuits (edges at layers 2, 3), shared slots: T S = 90 > D/d = 40.
+
+    ``edges=False``: the same network without its graph."""
+    fam, graph = rotation_chains(30, chain_length=3, seed=0)
+    return build(fam, width=width, redundancy=3, n_layers=n_layers, seed=seed, method=method,
+                 graph=graph if edges else None)
+
+
+def _chain_batch(net, batch=24, n_chains=2, seed=5):
+    """Whole chains active: the head carries a unit payload, so the edges carry it on."""
+    return draw_chains(net.n_circuits, 3, 3 * n_chains, batch, seed=seed)
+
+
 def _framework(net, active, payloads):
     inputs = net.family.encode(payloads, active.shape)
     return [a.reshape(len(active), -1) for a in net.forward(active, inputs)]
@@ -62,6 +78,33 @@ def test_structure_is_the_dense_weight_matrix(method):
         p, broadcast = layer_structure(net, layer)
         dense, _ = net.dense_weights(layer)
         np.testing.assert_allclose(dense_from_structure(p, broadcast), dense, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", circuits.METHODS)
+def test_structure_with_edges_is_the_dense_weight_matrix(method):
+    # dense_weights writes the edge term from its own formula (circuits/_graph.py)
+    net = _chain_net(method)
+    for layer in range(1, net.n_layers + 1):
+        p, broadcast = layer_structure(net, layer)
+        np.testing.assert_allclose(dense_from_structure(p, broadcast), net.dense_weights(layer)[0], rtol=0, atol=1e-13)
+    plain, _ = layer_structure(_chain_net(method, edges=False), 2)
+    assert abs(layer_structure(net, 2)[0] - plain).max() > 0.1  # the edges are in P
+
+
+@pytest.mark.parametrize("method", circuits.METHODS)
+@pytest.mark.parametrize("dense", [True, False])
+def test_module_with_edges_equals_framework_forward(method, dense):
+    net = _chain_net(method)
+    active, payloads = _chain_batch(net)
+    module = net.to_module(dense=dense)
+    x = ground_truth(net).encode(active, payloads)
+    with torch.no_grad():
+        got = module.activations(x)
+        without = _chain_net(method, edges=False).to_module(dense=dense).activations(x)
+    want = _framework(net, active, payloads)
+    for layer, (g, w) in enumerate(zip(got, want)):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4, msg=lambda m, layer=layer: f"layer {layer}: {m}")
+    assert float((without[-1] - want[-1]).abs().max()) > 0.5  # a module without the edges computes otherwise
 
 
 @pytest.mark.parametrize("method", circuits.METHODS)
@@ -222,6 +265,55 @@ def test_ground_truth_rejects_bad_input():
         truth.decode(torch.zeros(2, 7), 1)
 
 
+@pytest.mark.parametrize("method", circuits.METHODS)
+def test_ground_truth_edges_and_circuits_add_up_to_the_weights(method):
+    net = _chain_net(method)
+    truth, graph, S = ground_truth(net), net.graph, net.redundancy
+    assert truth.graph is graph and graph.n_edges == 20
+    np.testing.assert_array_equal(truth.receiver_neurons, truth.neurons[graph.layer, graph.receiver])
+    np.testing.assert_array_equal(truth.sender_neurons, truth.neurons[graph.layer - 1, graph.sender])
+    for layer in range(1, net.n_layers + 1):
+        total = sum(truth.contribution(t, layer).toarray() for t in range(net.n_circuits)) + truth.residual(layer)
+        total += sum((truth.edge_contribution(e).toarray() for e in np.nonzero(graph.layer == layer)[0]), 0.0)
+        np.testing.assert_allclose(total, net.dense_weights(layer)[0], rtol=0, atol=1e-13)
+    for e in (0, 7, 19):  # each edge: B[i, j] / S from the sender's neurons into the receiver's, nothing else
+        want = np.zeros((net.width, net.width))
+        for i in range(4):
+            for j in range(4):
+                want[np.ix_(truth.receiver_neurons[e, i], truth.sender_neurons[e, j])] = graph.block[e, i, j] / S
+        np.testing.assert_array_equal(truth.edge_contribution(e).toarray(), want)
+
+
+def test_ground_truth_reference_runs_the_edges_and_the_module_reproduces_it_when_disjoint():
+    # T S = 24 <= D/d = 24: no shared neurons, so the module computes the small system with its edges
+    fam, graph = rotation_chains(12, chain_length=3, seed=0)
+    net = build(fam, width=96, redundancy=2, n_layers=4, seed=0, graph=graph)
+    truth = ground_truth(net)
+    active, payloads = _chain_batch(net, batch=16)
+    want_on, want_payload = truth.reference(active, payloads)
+    ref = run_graph(fam, graph, active, fam.encode(payloads, active.shape), 4)
+    np.testing.assert_array_equal(want_payload, fam.decode_payload(ref))
+    alone = fam.decode_payload(fam.run(active, fam.encode(payloads, active.shape), 4))
+    assert np.abs(want_payload[4] - alone[4]).max() > 0.5  # the reference is not the circuits run alone
+    ev = evaluate(net, active=active, payloads=payloads)
+    np.testing.assert_array_equal(want_payload, ev.truth_payload)
+    with torch.no_grad():
+        acts = net.to_module().activations(truth.encode(active, payloads))
+    for layer in range(1, net.n_layers + 1):
+        on, payload = truth.decode(acts[layer], layer, circuits=active)
+        np.testing.assert_allclose(on, want_on[layer], atol=1e-5)
+        np.testing.assert_allclose(payload, want_payload[layer], atol=1e-5)
+
+
+def test_ground_truth_without_edges_has_none():
+    truth = ground_truth(_rotation_net())
+    assert truth.graph is None and truth.receiver_neurons.shape == truth.sender_neurons.shape == (0, 4, 4)
+    with pytest.raises(CircuitsError, match="has none"):
+        truth.edge_contribution(0)
+    with pytest.raises(CircuitsError, match="edge must be in 0..19"):
+        ground_truth(_chain_net()).edge_contribution(20)
+
+
 # ------------------------------------------------------------ save and load
 def _assert_identical(a, b):
     """Every array of the two networks bit for bit, and the same forward pass."""
@@ -254,7 +346,7 @@ def test_save_load_reproduces_a_registered_family_network(tmp_path, method):
     path = net.save(tmp_path / "net")
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "weights.safetensors"]
     cfg = json.loads((path / "config.json").read_text())
-    assert cfg["format_version"] == circuits._export.FORMAT_VERSION
+    assert cfg["format_version"] == 1 and cfg["graph"] is None  # no edges: the layout older versions read
     assert cfg["circuits_version"] == circuits.__version__
     assert cfg["family"]["rebuild"] and cfg["family"]["seed"] == 0 and cfg["network"]["seed"] == 1
     assert cfg["weights"]["sha256"] == hashlib.sha256((path / "weights.safetensors").read_bytes()).hexdigest()
@@ -274,6 +366,58 @@ def test_save_load_reproduces_hand_specified_and_step_families(tmp_path, family)
     loaded = circuits.load(circuits.save(net, tmp_path / family))
     assert json.loads((tmp_path / family / "config.json").read_text())["family"]["rebuild"] == (family == "step")
     _assert_identical(net, loaded)
+
+
+@pytest.mark.parametrize("method", circuits.METHODS)
+def test_save_load_reproduces_a_network_with_edges(tmp_path, method):
+    net = _chain_net(method)
+    path = net.save(tmp_path / "chains")
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["format_version"] == 2 and cfg["graph"] == {"n_edges": 20}
+    loaded = load(path)
+    _assert_identical(net, loaded)
+    for name in ("layer", "receiver", "sender", "block"):
+        a, b = getattr(net.graph, name), getattr(loaded.graph, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    active, payloads = _chain_batch(net)
+    for x, y in zip(_framework(net, active, payloads), _framework(loaded, active, payloads)):
+        assert torch.equal(x, y)
+    first = evaluate_chains(net, n_active=3, batch_size=20, seed=4)
+    again = evaluate_chains(loaded, n_active=3, batch_size=20, seed=4)
+    assert first[0].to_dict() == again[0].to_dict() and first[1] == again[1]
+
+
+def test_load_reads_files_without_a_graph_and_refuses_inconsistent_graphs(tmp_path):
+    from safetensors.numpy import load as st_load, save as st_save
+
+    plain = _rotation_net().save(tmp_path / "plain")
+    cfg = json.loads((plain / "config.json").read_text())
+    del cfg["graph"]  # as circuits wrote format version 1 before the edges existed
+    _rewrite(plain, config=cfg)
+    loaded = load(plain)
+    assert loaded.graph is None
+    _assert_identical(_rotation_net(), loaded)
+
+    chains = _chain_net().save(tmp_path / "chains")
+    blob = (chains / "weights.safetensors").read_bytes()
+
+    def tampered(name, arrays=None, **changes):
+        path = Path(shutil.copytree(chains, tmp_path / name))
+        cfg = json.loads((path / "config.json").read_text())
+        cfg.update(changes)
+        _rewrite(path, weights=None if arrays is None else st_save(arrays), config=cfg)
+        return path
+
+    with pytest.raises(CircuitsError, match="version 1 file cannot hold cross-circuit edges"):
+        load(tampered("as-v1", format_version=1))
+    with pytest.raises(CircuitsError, match="version 2 holds cross-circuit edges"):
+        load(tampered("no-arrays", {k: v for k, v in st_load(blob).items() if not k.startswith("graph.")}))
+    with pytest.raises(CircuitsError, match="the saved graph has 20 edges but config.json says 19"):
+        load(tampered("count", graph={"n_edges": 19}))
+    arrays = st_load(blob)
+    arrays["graph.sender"] = arrays["graph.receiver"].copy()
+    with pytest.raises(CircuitsError, match="receiver != sender"):
+        load(tampered("self-edge", arrays))
 
 
 def test_save_refuses_what_it_cannot_store_or_would_overwrite(tmp_path):
@@ -332,7 +476,7 @@ def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path)
     cfg = json.loads((path / "config.json").read_text())
     cfg["format_version"] = circuits._export.FORMAT_VERSION + 1
     _rewrite(path, config=cfg)
-    with pytest.raises(CircuitsError, match="format version 2 .* reads format version 1 only"):
+    with pytest.raises(CircuitsError, match="format version 3 .* reads format versions 1, 2 only"):
         load(path)
     path = copy("no-key")
     cfg = json.loads((path / "config.json").read_text())

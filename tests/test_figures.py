@@ -29,6 +29,8 @@ EXPECTED = {
                                       "predicted"}),
     "seizure": ("fig12_seizure", {"width", "n_circuits", "n_active", "load", "seizure_layer",
                                   "active_seizure_layer"}),
+    "chains": ("fig_chains", {"family", "series", "n_circuits", "load", "chain_length", "edges_per_circuit",
+                              "layer", "chain_position", "mse"}),
 }
 
 
@@ -134,3 +136,38 @@ def test_docstring_examples_of_the_figures_package_run():
     for mod in (figures, _data, fig_step):
         result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, mod.__name__
+
+
+# ------------------------------------------------------------------ chains (not in the study)
+def test_chains_frame_is_exact_without_shared_neurons_and_counts_edges():
+    from figures.fig_chains import chain_frame
+
+    # T S = 24 = D/d: no two circuits share a neuron, so chains and fan-in are exact
+    frame = chain_frame(width=96, redundancy=2, n_layers=3, active=6, chain_lengths=(1, 2, 3), circuits=(12,),
+                        batch_size=10, seed=0, fan_in=True)
+    assert EXPECTED["chains"][1] <= set(frame.columns) and frame.mse.max() < 1e-10
+    edges = frame.groupby("series").edges_per_circuit.first()
+    assert edges.to_dict() == pytest.approx({"K = 1": 0.0, "K = 2": 1 / 2, "K = 3": 2 / 3, "fan-in": 2 / 3})
+    depths = frame.dropna(subset=["chain_position"]).groupby("series").chain_position.unique()
+    assert {k: sorted(v) for k, v in depths.items()} == {"K = 1": [1], "K = 2": [1, 2], "K = 3": [1, 2, 3],
+                                                          "fan-in": [1, 2]}
+    assert len(frame) == 3 * (1 + 2 + 3 + 2) + 4 * 3  # per layer: the positions, and the total per series
+
+
+@pytest.mark.slow
+def test_quick_chains_figure(tmp_path):
+    from figures.fig_chains import CHAINS
+
+    stem, columns = EXPECTED["chains"]
+    assert main(["figures", "--quick", "--only", "chains", "--out", str(tmp_path)]) == 0
+    png, frame = tmp_path / f"{stem}.png", pd.read_csv(tmp_path / f"{stem}.csv")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert columns <= set(frame.columns)
+    assert set(frame.series) == {*(f"K = {K}" for K in CHAINS["chain_lengths"]), "fan-in"}
+    L = CHAINS["n_layers"]
+    assert set(frame.n_circuits) == set(CHAINS["circuits"]) and set(frame.layer) == set(range(1, L + 1))
+    assert np.allclose(frame.load, frame.n_circuits * (4 / CHAINS["width"]) ** 2)
+    # circuits that share neurons err; the error grows from layer 1 to layer L
+    total = frame[frame.chain_position.isna()].pivot_table(index=["series", "n_circuits"], columns="layer",
+                                                           values="mse")
+    assert (total[1] > 0).all() and (total[L] > total[1]).all()

@@ -13,14 +13,31 @@ from .._builder import METHODS
 from .._error_correction import build_with_error_correction, computation_layers
 from .._errors import CircuitsError
 from .._export import load
+from .._errors import require
 from .._families import FAMILIES, make_family
+from .._graph import rotation_chains, rotation_fan_in
+
+#: Families with cross-circuit edges (``cis evaluate``, ``cis build``): name -> ``(family, graph)``
+#: from ``(T, seed, args)``; whole groups (a chain of ``--chain-length``, a fan-in triple) are active.
+GRAPH_FAMILIES = {
+    "rotation-chains": lambda T, seed, args: rotation_chains(T, chain_length=args.chain_length, seed=seed),
+    "rotation-fan-in": lambda T, seed, args: rotation_fan_in(T, seed=seed),
+}
+CHAIN_FAMILY = "rotation-chains"
 
 
-def add_network_arguments(p: argparse.ArgumentParser, *, width=1000, circuits=557, redundancy=6, layers=5) -> None:
-    """``--family --width --circuits --redundancy --layers --method --chi-scale --assignment --device --seed``."""
+def add_network_arguments(p: argparse.ArgumentParser, *, width=1000, circuits=557, redundancy=6, layers=5,
+                          graphs: bool = False) -> None:
+    """``--family --width --circuits --redundancy --layers --method --chi-scale --assignment --device --seed``
+    (and, with ``graphs``, the families of :data:`GRAPH_FAMILIES` and ``--chain-length``)."""
     p.register("action", None, _StoreGiven)  # plain flags remember being given (for --load)
     g = p.add_argument_group("network")
-    g.add_argument("--family", default="rotation", choices=sorted(FAMILIES), help="circuit family (default: rotation)")
+    names = sorted([*FAMILIES, *(GRAPH_FAMILIES if graphs else ())])
+    g.add_argument("--family", default="rotation", choices=names, help="circuit family (default: rotation)")
+    if graphs:
+        g.add_argument("--chain-length", type=int, default=None,
+                       help=f"K, circuits per chain with --family {CHAIN_FAMILY} (default: 2); --active then "
+                            "counts circuits and must be a multiple of K")
     g.add_argument("--width", type=int, default=width, help=f"D, network width (default: {width})")
     g.add_argument("--circuits", type=int, default=circuits, help=f"T, number of circuits (default: {circuits})")
     g.add_argument("--redundancy", type=int, default=redundancy, help=f"S, neurons per circuit neuron (default: {redundancy})")
@@ -75,6 +92,8 @@ def network_from_args(args):
     """Build (or, with ``--load``, load) the network the flags describe; returns ``(net, eval_seed)``."""
     fam_seed, build_seed, eval_seed = split_seed(args.seed)
     if getattr(args, "load", None) is not None:
+        require(getattr(args, "chain_length", None) is None,
+                "--chain-length cannot be given with --load (the saved network has its graph)")
         net = load(args.load, device=args.device)
         given = getattr(args, "given_flags", frozenset())
         for dest, value_of in _LOADED_VALUES.items():
@@ -82,11 +101,18 @@ def network_from_args(args):
                 raise CircuitsError(f"--{dest.replace('_', '-')} {getattr(args, dest)} conflicts with the network "
                                     f"loaded from {args.load} ({value_of(net)}); leave it out with --load")
         return net, eval_seed
-    family = make_family(args.family, args.circuits, seed=fam_seed)
+    chain_length = getattr(args, "chain_length", None)
+    require(args.family == CHAIN_FAMILY or chain_length is None, f"--chain-length needs --family {CHAIN_FAMILY}")
+    if args.family in GRAPH_FAMILIES:
+        if args.family == CHAIN_FAMILY and chain_length is None:
+            args.chain_length = 2
+        family, graph = GRAPH_FAMILIES[args.family](args.circuits, fam_seed, args)
+    else:
+        family, graph = make_family(args.family, args.circuits, seed=fam_seed), None
     net = build_with_error_correction(
         family, getattr(args, "error_correction", "none"), width=args.width, redundancy=args.redundancy,
         n_layers=args.layers, seed=build_seed, method=args.method, chi_scale=args.chi_scale,
-        assignment=args.assignment, device=args.device, n_active=getattr(args, "active", None))
+        assignment=args.assignment, device=args.device, n_active=getattr(args, "active", None), graph=graph)
     return net, eval_seed
 
 

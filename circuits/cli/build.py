@@ -9,7 +9,7 @@ HELP = "build a network and save it to a directory that circuits.load and cis ev
 
 
 def add_arguments(p) -> None:
-    add_network_arguments(p)
+    add_network_arguments(p, graphs=True)
     g = p.add_argument_group("output")
     g.add_argument("--out", required=True, metavar="DIR", help="directory to write (created; must be empty)")
     g.add_argument("--force", action="store_true", help="replace the saved network in a non-empty DIR")
