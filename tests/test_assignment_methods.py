@@ -301,7 +301,6 @@ def test_search_reproduces_stored_plane_subsets(key):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="S = 9 at D/d = 195..198, 200 and S = 10 at 219 stay just below 75%")
 def test_finite_field_reaches_three_quarters_of_the_bound_from_100_to_2000():
     short = [(n, S) for S in range(3, 11) for n in range(100, 2001) if three_quarters_short(n, S)]
     assert short == []
