@@ -229,12 +229,11 @@ def _require_inactive_zero(state: np.ndarray, active: np.ndarray, layer: int, of
     The construction assumes inactive circuits are exactly zero, and evaluation scores them
     against zero; a receiver whose input from an active sender exceeds its bias breaks that.
     """
-    rows = np.arange(len(active))[:, None]
-    keep = state[rows, active].copy()
-    state[rows, active] = 0.0
-    b, t = np.argwhere(np.abs(state).max(axis=2) > 0)[0] if np.any(state) else (None, None)
-    state[rows, active] = keep
-    if b is not None:
+    inactive = np.ones(state.shape[:2], dtype=bool)
+    inactive[np.arange(len(active))[:, None], active] = False
+    on = np.argwhere(inactive & np.any(state != 0, axis=2))
+    if len(on):
+        b, t = on[0]
         raise CircuitsError(
             f"inactive circuit {t} is not zero at layer {layer} of sample {offset + b} of the small system "
             f"(active: {active[b].tolist()}): an active sender's input exceeds its bias. Inactive circuits must "
