@@ -583,7 +583,8 @@ def build_with_error_correction(family: CircuitFamily, error_correction="none", 
             :func:`graph_with_error_correction` (which refuses an option the edges break).
 
     Returns:
-        :class:`circuits.Network` (with the corrected graph as ``net.graph``); its family's ``params["error_correction"]`` is the canonical
+        :class:`circuits.Network` (with the corrected graph as ``net.graph``); its family's
+        ``params["error_correction"]`` is the canonical
         spec, and with ``tuned-chi`` its ``config.chi_scale`` is the multiplier chosen.
 
     Example:

@@ -152,10 +152,12 @@ def check_graph(graph: CircuitGraph | None, family: CircuitFamily, n_layers: int
             f"graph has circuit width {graph.circuit_width} but the family has {family.circuit_width}")
     require(graph.max_layer <= n_layers,
             f"graph has edges at layer {graph.max_layer} but n_layers = {n_layers}; give n_layers >= {graph.max_layer}")
-    spec = str(family.params.get("error_correction", "none")).split("+")
-    if "cleanup" in spec:  # network layers 2, 4, ... are clean-up layers: they carry no edges
+    from ._error_correction import parse_error_correction  # (it imports this module)
+
+    spec = family.params.get("error_correction", "none")
+    if parse_error_correction(spec).cleanup:  # network layers 2, 4, ... are clean-up layers: they carry no edges
         clean = sorted({int(l) for l in graph.layer if l % 2 == 0})
-        require(not clean, f"the family has clean-up layers (error_correction {'+'.join(spec)!r}) but the graph has "
+        require(not clean, f"the family has clean-up layers (error_correction {spec!r}) but the graph has "
                            f"edges at clean-up layers {clean}: give the base graph to build_with_error_correction "
                            "(or graph_with_error_correction), which moves each edge to its network layer")
 
