@@ -1,107 +1,35 @@
 """Circuits in superposition: one large ReLU network that computes many small circuits at once.
 
+The verbs and values most users need are here; the layers below have their own namespaces
+(``circuits.system``, ``circuits.assignment``, ``circuits.construction``, ``circuits.measurement``,
+``circuits.export``, ``circuits.experiments``).
+
 Example:
-    >>> from circuits import rotation_circuits, build, evaluate
-    >>> family = rotation_circuits(n_circuits=557, seed=0)
-    >>> net = build(family, width=1000, redundancy=6, n_layers=5, seed=0)
-    >>> result = evaluate(net, n_active=2, batch_size=200, seed=1)
-    >>> sorted(result.table.columns)
-    ['group', 'layer', 'measured', 'predicted', 'quantity', 'stat']
+    >>> import circuits
+    >>> spec = circuits.ExperimentSpec(width=1000, n_circuits=557, redundancy=6, n_layers=5, n_active=2,
+    ...                                batch_size=200, seed=1)
+    >>> result = circuits.evaluate(spec)
+    >>> list(result.table.columns)
+    ['layer', 'computation_layer', 'role', 'circuit_state', 'depth', 'quantity', 'stat', 'measured', 'predicted']
 """
 
-from ._assignment import (
-    ASSIGNMENTS,
-    Assignment,
-    assign,
-    capacity,
-    max_shared,
-    prime_step_sets,
-    random_sets,
-    repeated_pairs,
-    slot_use,
-)
-from ._geometry import finite_field_sets
-from ._boundary import Boundary, failure_rate, find_boundary
-from ._builder import METHODS, NetworkConfig, build
-from ._errors import CircuitsError
-from ._error_correction import (
-    ERROR_CORRECTIONS,
-    ErrorCorrection,
-    build_with_error_correction,
-    computation_layers,
-    graph_with_error_correction,
-    parse_error_correction,
-    with_error_correction,
-)
-from ._evaluate import ON_THRESHOLD, SEIZURE_THRESHOLD, Evaluation, draw_active, evaluate
-from ._export import ExportedNetwork, GroundTruth, ground_truth, load, save
-from ._families import (
-    FAMILIES,
-    CircuitFamily,
-    custom_circuits,
-    make_family,
-    rotation3_circuits,
-    rotation_circuits,
-    step_circuits,
-)
-from ._graph import (CircuitGraph, chain_rows, evaluate_chains, evaluate_graph, rotation_chains,
-                     rotation_fan_in, run_graph)
-from ._network import Network
-from ._sweep import GRID_KEYS, read_grid, sweep
+from .assignment import ASSIGNMENTS, capacity
+from .base import CircuitsError
+from .construction import WEIGHT_SCHEMES, Network, build
+from .experiments import Boundary, ExperimentSpec, build_network, evaluate, find_boundary, sweep
+from .export import GroundTruth, ground_truth, load, save, to_module
+from .measurement import SEIZURE_THRESHOLD, Evaluation, failure_rate
+from .system import (ERROR_CORRECTIONS, SYSTEMS, ActivationGroups, CircuitFamily, Couplings, ErrorCorrection,
+                     SmallSystem, custom_circuits, make_system, parse_error_correction, rotation3_circuits,
+                     rotation_chains, rotation_circuits, rotation_fan_in, step_circuits, with_error_correction)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "ASSIGNMENTS",
-    "Assignment",
-    "Boundary",
-    "CircuitFamily",
-    "CircuitGraph",
-    "CircuitsError",
-    "ERROR_CORRECTIONS",
-    "ErrorCorrection",
-    "Evaluation",
-    "ExportedNetwork",
-    "FAMILIES",
-    "GRID_KEYS",
-    "GroundTruth",
-    "METHODS",
-    "Network",
-    "NetworkConfig",
-    "ON_THRESHOLD",
-    "SEIZURE_THRESHOLD",
-    "assign",
-    "build",
-    "build_with_error_correction",
-    "computation_layers",
-    "capacity",
-    "chain_rows",
-    "custom_circuits",
-    "draw_active",
-    "evaluate",
-    "evaluate_chains",
-    "evaluate_graph",
-    "failure_rate",
-    "find_boundary",
-    "finite_field_sets",
-    "graph_with_error_correction",
-    "ground_truth",
-    "load",
-    "make_family",
-    "max_shared",
-    "parse_error_correction",
-    "prime_step_sets",
-    "random_sets",
-    "repeated_pairs",
-    "slot_use",
-    "read_grid",
-    "rotation3_circuits",
-    "rotation_chains",
-    "rotation_circuits",
-    "rotation_fan_in",
-    "run_graph",
-    "save",
-    "step_circuits",
-    "sweep",
-    "with_error_correction",
+    "ASSIGNMENTS", "ERROR_CORRECTIONS", "SEIZURE_THRESHOLD", "SYSTEMS", "WEIGHT_SCHEMES",
+    "ActivationGroups", "Boundary", "CircuitFamily", "CircuitsError", "Couplings", "ErrorCorrection", "Evaluation",
+    "ExperimentSpec", "GroundTruth", "Network", "SmallSystem",
+    "build", "build_network", "capacity", "custom_circuits", "evaluate", "failure_rate", "find_boundary",
+    "ground_truth", "load", "make_system", "parse_error_correction", "rotation3_circuits", "rotation_chains",
+    "rotation_circuits", "rotation_fan_in", "save", "step_circuits", "sweep", "to_module", "with_error_correction",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._errors import CircuitsError
+from ..base import CircuitsError
 
 
 @functools.lru_cache(maxsize=None)

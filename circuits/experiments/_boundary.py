@@ -1,10 +1,11 @@
 """The regime boundary: the load T (d/D)^2 at which forward passes start to fail.
 
 A forward pass *fails* when some circuit's on-indicator, active or inactive, is read off by
-more than 0.25 (:data:`circuits.SEIZURE_THRESHOLD`) at some layer 1..L: past that the step
-function no longer cleans it and errors compound. For a given width D, number of active
-circuits z, depth L and options, :func:`find_boundary` finds the load at which the failure
-rate crosses 1%.
+more than ``threshold`` (0.25, :data:`circuits.SEIZURE_THRESHOLD`) at some layer 1..L: past that
+the step function no longer cleans it and errors compound. :func:`find_boundary` takes a spec
+(everything but ``n_circuits``) and finds the load at which the failure rate crosses ``level``
+(1%) by bisection over T; the runs it makes are specs too, so each tested point is one
+``cis evaluate`` away.
 """
 
 from __future__ import annotations
@@ -15,22 +16,13 @@ from typing import Callable
 
 import numpy as np
 
-from ._assignment import ASSIGNMENTS, capacity
-from ._builder import METHODS
-from ._error_correction import build_with_error_correction, parse_error_correction
-from ._errors import CircuitsError, require, require_int
-from ._evaluate import SEIZURE_THRESHOLD, Evaluation, evaluate
-from ._families import FAMILIES, make_family
-
-
-def failure_rate(ev: Evaluation, threshold: float = SEIZURE_THRESHOLD) -> float:
-    """Fraction of samples with an on-indicator error above ``threshold`` at some layer 1..L.
-
-    Uses ``ev.sample_worst_on`` ``(L+1, B)`` (worst error over all circuits, per layer and
-    sample); layer 0, the input, is not counted.
-    """
-    worst = np.asarray(ev.sample_worst_on)[1:].max(axis=0)
-    return float(np.mean(worst > threshold))
+from ..assignment import capacity
+from ..base import require, require_float, require_int
+from ..measurement import SEIZURE_THRESHOLD, failure_rate
+from ..system import SYSTEMS
+from ._experiment import evaluate
+from ._spec import ExperimentSpec
+from ._sweep import map_completed
 
 
 @dataclass(frozen=True)
@@ -155,8 +147,8 @@ class Boundary:
         capacity_load: the load at capacity.
         capacity_reached: True when ``critical_load`` is only a lower bound (no crossing up to
             capacity).
-        crossings: one :class:`Crossing` per seed.
-        config: the parameters.
+        crossings: one :class:`Crossing` per seed (seed ``spec.seed + i``).
+        config: the spec's fields (but ``n_circuits``) and the search's parameters.
     """
 
     critical_load: float
@@ -171,7 +163,7 @@ class Boundary:
 
     def to_dict(self) -> dict:
         """JSON form of ``cis boundary --format json`` (``inf`` becomes null)."""
-        d = self.config["circuit_width"] / self.config["width"]
+        scale = self.capacity_load / self.capacity
         return {
             "critical_load": self.critical_load,
             "interval": list(self.interval),
@@ -181,61 +173,49 @@ class Boundary:
             "capacity_load": self.capacity_load,
             "capacity_reached": self.capacity_reached,
             "config": self.config,
-            "seeds": [{"below": c.below, "above": c.above, "critical_load": c.estimate * d * d,
-                       "rates": [list(r) for r in c.rates]} for c in self.crossings],
+            "seeds": [{"seed": self.config["seed"] + i, "below": c.below, "above": c.above,
+                       "critical_load": c.estimate * scale, "rates": [list(r) for r in c.rates]}
+                      for i, c in enumerate(self.crossings)],
         }
 
 
 def _seed_crossing(job: dict) -> tuple[int, Crossing]:
     """One seed's bisection: ``(seed index, crossing)`` (module level, so process pools can run it)."""
-    c = job["config"]
+    spec, search = job["spec"], job["search"]
 
     def rate(T: int) -> float:
-        seq = np.random.SeedSequence(job["seed"], spawn_key=(job["index"], T))
-        fam_seed, build_seed, eval_seed = (int(s.generate_state(1)[0]) for s in seq.spawn(3))
-        family = make_family(c["family"], T, seed=fam_seed)
-        net = build_with_error_correction(
-            family, c.get("error_correction", "none"), width=c["width"], redundancy=c["redundancy"],
-            n_layers=c["n_layers"], seed=build_seed, method=c["method"], chi_scale=c["chi_scale"],
-            assignment=c["assignment"], device=job["device"], n_active=c["n_active"], threshold=c["threshold"])
-        ev = evaluate(net, n_active=c["n_active"], batch_size=c["batch_size"], seed=eval_seed)
-        return failure_rate(ev, c["threshold"])
+        ev = evaluate(spec.replace(n_circuits=T), device=job["device"])
+        return failure_rate(ev, search["threshold"])
 
-    return job["index"], bisect_threshold(rate, job["low"], job["high"], level=c["level"], rtol=job["rtol"])
+    return job["index"], bisect_threshold(rate, search["low"], search["high"], level=search["level"],
+                                          rtol=search["rtol"])
 
 
-def find_boundary(width: int, n_active: int, n_layers: int, *, redundancy: int = 6, family: str = "rotation",
-                  method: str = "capped", chi_scale: float = 1.0, assignment: str = "prime-step",
-                  batch_size: int = 1000, n_seeds: int = 6, seed: int = 0, level: float = 0.01,
+def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01,
                   threshold: float = SEIZURE_THRESHOLD, rtol: float = 0.02, confidence: float = 0.95,
-                  workers: int = 1, executor=None, device: str = "cpu", progress: bool = False,
-                  error_correction: str = "none") -> Boundary:
+                  workers: int = 1, executor=None, device: str = "cpu", progress: bool = False) -> Boundary:
     """The critical load T (d/D)^2 at which the failure rate crosses ``level`` (1%).
 
-    Statistical method. For each of ``n_seeds`` seeds the failure rate at T circuits is
-    measured on ``batch_size`` forward passes through a fresh family of T circuits and a
-    fresh network, all drawn from ``(seed, seed index, T)`` (so each seed's rate is a fixed
-    function of T). T is searched over integers from ``max(z, floor((D/d)/S))`` (below which
-    circuits share no neuron and the network is exact) up to the assignment's capacity by
+    Statistical method. For each of ``n_seeds`` seeds (``spec.seed + i``) the failure rate at T
+    circuits is that of ``evaluate(spec.replace(n_circuits=T, seed=spec.seed + i))``: a fresh
+    system, network and ``spec.batch_size`` forward passes, all drawn from that spec (so each
+    seed's rate is a fixed function of T, and every tested point can be rerun with
+    ``cis evaluate``). T is searched over integers from ``max(z, (D/d)/S)`` (below which circuits
+    share no neuron and the network is exact) up to the assignment's capacity by
     :func:`bisect_threshold` (doubling, then geometric bisection to a relative resolution
-    ``rtol``), giving one crossing per seed, ``sqrt(below * above)``. The seeds' crossings
-    are independent draws of one distribution (over circuits, networks and samples, the
-    binomial noise of the measured rate included), and the report is their median with
-    the distribution-free order-statistic interval of :func:`median_interval` (with 6 seeds,
-    the range of the 6 crossings, coverage 96.9%). A seed that sees no crossing up to
-    capacity counts as +inf; when the median is +inf, ``critical_load`` is the capacity's
-    load and ``capacity_reached`` is True. With ``batch_size`` B, one measured rate near 1%
-    has a standard error ``sqrt(0.01 * 0.99 / B)`` (0.3% at B = 1000).
+    ``rtol``), giving one crossing per seed, ``sqrt(below * above)``. The seeds' crossings are
+    independent draws of one distribution (over circuits, networks and samples, the binomial
+    noise of the measured rate included), and the report is their median with the
+    distribution-free order-statistic interval of :func:`median_interval` (with 6 seeds, the
+    range of the 6 crossings, coverage 96.9%). A seed that sees no crossing up to capacity
+    counts as +inf; when the median is +inf, ``critical_load`` is the capacity's load and
+    ``capacity_reached`` is True. One measured rate near 1% has a standard error
+    ``sqrt(0.01 * 0.99 / B)`` (0.3% at B = 1000). Error correction is counted at its cost: with
+    ``redundant:K`` the wider circuits get fewer slots of the same D, and the load keeps the base d.
 
     Args:
-        width: D.
-        n_active: z, active circuits per forward pass.
-        n_layers: L.
-        redundancy: S.
-        family, method, chi_scale, assignment: as for :func:`build` (family by registry name).
-        batch_size: B, forward passes per tested T.
+        spec: everything but ``n_circuits`` (which is searched; its value is ignored).
         n_seeds: independent bisections.
-        seed: root seed of everything.
         level: the failure rate to cross, in (0, 1).
         threshold: on-indicator error that counts as a failure (default 0.25).
         rtol: relative resolution of each bisection in T.
@@ -243,57 +223,37 @@ def find_boundary(width: int, n_active: int, n_layers: int, *, redundancy: int =
         workers, executor: run the seeds in parallel (see :func:`circuits.sweep`).
         device: torch device.
         progress: a tqdm bar over seeds.
-        error_correction: a spec of :func:`circuits.build_with_error_correction` (``tuned-chi``
-            calibrates for ``n_active`` and ``threshold``). Its cost is counted: with ``redundant:K`` the wider
-            circuits get fewer slots of the same D (capacity and the no-sharing bound shrink), and
-            the load stays ``T (d/D)^2`` with the base circuit's d; ``n_layers`` counts computation
-            layers (``cleanup`` adds L - 1 more, and failures there count).
 
     Example:
-        >>> b = find_boundary(400, 1, 2, batch_size=50, n_seeds=2, rtol=0.5)
+        >>> b = find_boundary(ExperimentSpec(width=400, n_circuits=20, n_layers=2, n_active=1, batch_size=50),
+        ...                   n_seeds=2, rtol=0.5)
         >>> b.capacity, b.capacity_reached, b.interval[0] <= b.critical_load <= b.interval[1]
         (86, False, True)
     """
-    from theory import load
-
-    require(family in FAMILIES, f"family must be one of {sorted(FAMILIES)}, got {family!r}")
-    if method not in METHODS:
-        raise CircuitsError(f"method must be one of {list(METHODS)}, got {method!r}")
-    if assignment not in ASSIGNMENTS:
-        raise CircuitsError(f"assignment must be one of {sorted(ASSIGNMENTS)}, got {assignment!r}")
-    d = make_family(family, 1, seed=0).circuit_width
-    width = require_int("width", width, d)
-    require(width % d == 0, f"width must be a multiple of the circuit width d = {d}, got {width}")
-    correction = parse_error_correction(error_correction)
-    n_slots = width // correction.circuit_width(d)
-    redundancy = require_int("redundancy", redundancy, 1, n_slots)
-    n_layers = require_int("n_layers", n_layers, 1)
-    cap = max(capacity(n_slots, redundancy, assignment), n_slots // redundancy)
-    n_active = require_int("n_active", n_active, 1, cap)
-    batch_size = require_int("batch_size", batch_size, 1)
-    n_seeds = require_int("n_seeds", n_seeds, 1)
-    seed = require_int("seed", seed, 0)
+    require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
+            parameter="spec")
+    n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
     workers = require_int("workers", workers, 1)
-    require(0 < level < 1, f"level must be in (0, 1), got {level}")
-    require(threshold > 0, f"threshold must be > 0, got {threshold}")
-    require(0 < confidence < 1, f"confidence must be in (0, 1), got {confidence}")
-    require(math.isfinite(chi_scale) and chi_scale >= 0, f"chi_scale must be finite and >= 0, got {chi_scale}")
-    require(rtol >= 0, f"rtol must be >= 0, got {rtol}")
-    low = max(n_active, n_slots // redundancy)
-    config = {"family": family, "circuit_width": d, "width": width, "redundancy": redundancy,
-              "n_layers": n_layers, "n_active": n_active, "method": method, "chi_scale": float(chi_scale),
-              "assignment": assignment, "batch_size": batch_size, "n_seeds": n_seeds, "seed": seed,
-              "level": level, "threshold": threshold, "rtol": rtol, "error_correction": correction.spec}
-    jobs = [{"config": config, "seed": seed, "index": i, "low": low, "high": cap, "rtol": rtol, "device": device}
+    level = require_float("level", level, 0.0, 1.0, open_low=True, open_high=True)
+    threshold = require_float("threshold", threshold, 0.0, open_low=True)
+    confidence = require_float("confidence", confidence, 0.0, 1.0, open_low=True, open_high=True)
+    rtol = require_float("rtol", rtol, 0.0)
+    n_slots = spec.width // spec.circuit_width
+    S = spec.redundancy
+    cap = max(capacity(n_slots, S, spec.assignment), n_slots // S)
+    low = max(spec.n_active, n_slots // S, SYSTEMS[spec.system].min_circuits(spec.params))
+    require(low <= cap, f"n_active = {spec.n_active} exceeds the most circuits that fit ({cap})", parameter="n_active")
+    search = {"n_seeds": n_seeds, "level": level, "threshold": threshold, "rtol": rtol, "confidence": confidence,
+              "low": low, "high": cap}
+    config = {**{k: v for k, v in spec.to_dict().items() if k != "n_circuits"}, "circuit_width": spec.circuit_width,
+              "base_width": spec.base_width, **search}
+    jobs = [{"spec": spec.replace(seed=spec.seed + i), "search": search, "index": i, "device": device}
             for i in range(n_seeds)]
-
-    from ._sweep import map_completed
-
     crossings = [None] * n_seeds
     for index, crossing in map_completed(_seed_crossing, jobs, workers=workers, executor=executor,
-                                         progress=f"boundary D={width} z={n_active}" if progress else None):
+                                         progress=f"boundary D={spec.width} z={spec.n_active}" if progress else None):
         crossings[index] = crossing
-    scale = load(1, width, d)
+    scale = (spec.base_width / spec.width) ** 2
     median, lo, hi, coverage = median_interval([c.estimate for c in crossings], confidence)
     reached = math.isinf(median)
     crit = float(cap) if reached else median

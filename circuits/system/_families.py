@@ -1,19 +1,22 @@
-"""Small circuits: the specification of a family of T circuits of width d, and its reference run.
+"""Small circuits: the arrays and codecs of a family of T circuits of width d.
 
 A circuit computes ``a[l] = ReLU(w_t[l] @ a[l-1] + bias)`` for ``l = 1..L`` with
 ``w_t = mean_w + diff_w[t]``. An inactive circuit has ``a[0] = 0`` and (because every bias is
 <= 0) stays zero. The family also says how to encode an input, which neurons form the
-on-indicator and how to decode the on-indicator and the payload from activations.
+on-indicator and how to decode the on-indicator and the payload from activations. A family is
+one part of a :class:`circuits.SmallSystem` (which adds couplings, layer roles and activation
+groups, and runs the reference); the named systems of ``circuits.SYSTEMS`` make their families
+with the functions here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ._errors import CircuitsError, require, require_int
+from ..base import require, require_int
 
 
 def _decode_two_relu_on(a: np.ndarray) -> np.ndarray:
@@ -22,6 +25,10 @@ def _decode_two_relu_on(a: np.ndarray) -> np.ndarray:
 
 def _decode_one_relu_on(a: np.ndarray) -> np.ndarray:
     return a[..., 0]
+
+
+def _no_payload(a: np.ndarray) -> np.ndarray:
+    return a[..., :0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,8 +46,6 @@ class CircuitFamily:
         encode_payload: maps payloads ``(..., payload_dim)`` to active inputs ``(..., d)``.
         decode_on: maps activations ``(..., d)`` to the on-indicator ``(...)``.
         decode_payload: maps activations ``(..., d)`` to payloads ``(..., payload_dim)``.
-        seed: the seed the family was drawn with (``None`` for hand-specified families).
-        params: the family's own parameters (for ``config`` records).
     """
 
     name: str
@@ -53,8 +58,6 @@ class CircuitFamily:
     encode_payload: Callable[[np.ndarray], np.ndarray]
     decode_on: Callable[[np.ndarray], np.ndarray]
     decode_payload: Callable[[np.ndarray], np.ndarray]
-    seed: int | None = None
-    params: dict = field(default_factory=dict)
 
     def __post_init__(self):
         validate_family(self)
@@ -74,6 +77,11 @@ class CircuitFamily:
         """Whether the weights differ per layer (then ``diff_w`` is ``(L, T, d, d)``)."""
         return self.diff_w.ndim == 4
 
+    @property
+    def n_weight_layers(self) -> int | None:
+        """L of a per-layer family (its weights fix the number of layers), else ``None`` (any L)."""
+        return self.diff_w.shape[0] if self.per_layer else None
+
     def layer_weights(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
         """``(mean_w, diff_w)`` of computation step ``layer`` (1-based): ``(d, d)``, ``(T, d, d)``."""
         if self.per_layer:
@@ -90,25 +98,6 @@ class CircuitFamily:
             return np.broadcast_to(self.encode_payload(np.zeros(batch_shape + (0,))),
                                    batch_shape + (self.circuit_width,)).copy()
         return self.encode_payload(payload)
-
-    def run(self, circuits: np.ndarray, inputs: np.ndarray, n_layers: int) -> np.ndarray:
-        """Reference run of the small circuits themselves.
-
-        Args:
-            circuits: circuit indices, any shape ``(...)``, values in ``0..T-1``.
-            inputs: their input activations ``a[0]``, shape ``(..., d)``.
-            n_layers: L, the number of computation steps.
-
-        Returns:
-            activations ``(L+1, ..., d)``; entry 0 is the input.
-        """
-        circuits = np.asarray(circuits)
-        out = [np.asarray(inputs, dtype=np.float64)]
-        for layer in range(1, n_layers + 1):
-            mean, diff = self.layer_weights(layer)
-            w = mean + diff[circuits]
-            out.append(np.maximum(np.einsum("...ij,...j->...i", w, out[-1]) + self.bias, 0.0))
-        return np.stack(out)
 
 
 def validate_family(family: CircuitFamily) -> None:
@@ -140,7 +129,7 @@ def _rotations(n_circuits: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (T, 2, 2)
 
 
-def rotation_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
+def rotation_family(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
     """Rotation circuits (d = 4) with the 2-ReLU step on-indicator.
 
     Neurons 0, 1 hold the on-indicator ``alpha = a0 - a1`` (input ``1.5, 0.5``; each layer
@@ -153,7 +142,7 @@ def rotation_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitF
         b: the payload bias magnitude (bias ``-b`` on neurons 2, 3), b > 0.
 
     Example:
-        >>> fam = rotation_circuits(n_circuits=3, seed=0)
+        >>> fam = rotation_family(n_circuits=3, seed=0)
         >>> fam.circuit_width, fam.n_circuits
         (4, 3)
     """
@@ -182,10 +171,10 @@ def rotation_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitF
         return a[..., 2:] - (a[..., 0] - a[..., 1])[..., None]
 
     return CircuitFamily("rotation", mean, diff, bias, (0, 1), (2, 3), 2, encode,
-                         _decode_two_relu_on, decode_payload, seed, {"b": b})
+                         _decode_two_relu_on, decode_payload)
 
 
-def rotation3_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
+def rotation3_family(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
     """Rotation circuits (d = 3) with a one-neuron on-indicator: the instructive failure.
 
     Neuron 0 is ``ReLU((1+b) a0 - b)``, which has an unstable fixed point at 1 (noise on the
@@ -213,13 +202,13 @@ def rotation3_circuits(n_circuits: int, *, seed: int, b: float = 1.0) -> Circuit
         return a[..., 1:] - a[..., 0][..., None]
 
     return CircuitFamily("rotation-3", mean, diff, bias, (0,), (1, 2), 2, encode,
-                         _decode_one_relu_on, decode_payload, seed, {"b": b})
+                         _decode_one_relu_on, decode_payload)
 
 
-def step_circuits(n_circuits: int, *, seed: int | None = None) -> CircuitFamily:
+def step_family(n_circuits: int) -> CircuitFamily:
     """Step circuits (d = 2): the 2-ReLU on-indicator alone, no payload.
 
-    Every circuit is the same; ``seed`` is accepted for a uniform signature and unused.
+    Every circuit is the same.
     """
     n_circuits = require_int("n_circuits", n_circuits, 1)
     mean = np.array([[2.0, -2.0], [2.0, -2.0]])
@@ -232,10 +221,10 @@ def step_circuits(n_circuits: int, *, seed: int | None = None) -> CircuitFamily:
         return a
 
     return CircuitFamily("step", mean, diff, bias, (0, 1), (), 0, encode, _decode_two_relu_on,
-                         lambda a: a[..., :0], seed, {})
+                         _no_payload)
 
 
-def custom_circuits(
+def custom_family(
     weights: np.ndarray,
     bias: np.ndarray,
     *,
@@ -264,7 +253,7 @@ def custom_circuits(
     Example:
         >>> import numpy as np
         >>> w = np.array([[[2.0, -2.0], [2.0, -2.0]]] * 5)
-        >>> fam = custom_circuits(w, np.array([-0.5, -1.5]), on_neurons=(0, 1),
+        >>> fam = custom_family(w, np.array([-0.5, -1.5]), on_neurons=(0, 1),
         ...                       active_input=np.array([1.5, 0.5]),
         ...                       decode_on=lambda a: a[..., 0] - a[..., 1])
         >>> fam.n_circuits, fam.circuit_width
@@ -293,21 +282,6 @@ def custom_circuits(
                 "payload_dim > 0 needs encode_payload and decode_payload")
     else:
         encode_payload = lambda x: np.broadcast_to(active_input, np.shape(x)[:-1] + active_input.shape).copy()  # noqa: E731
-        decode_payload = lambda a: a[..., :0]  # noqa: E731
+        decode_payload = _no_payload
     return CircuitFamily("custom", mean_w, diff, bias, on_neurons, tuple(payload_neurons), payload_dim,
-                         encode_payload, decode_on, decode_payload, None, {})
-
-
-#: Families that the CLI's ``--family`` can name, each built from ``(n_circuits, seed)``.
-FAMILIES: dict[str, Callable[..., CircuitFamily]] = {
-    "rotation": rotation_circuits,
-    "rotation-3": rotation3_circuits,
-    "step": step_circuits,
-}
-
-
-def make_family(name: str, n_circuits: int, *, seed: int) -> CircuitFamily:
-    """Build a registered family by name (see :data:`FAMILIES`)."""
-    if name not in FAMILIES:
-        raise CircuitsError(f"family must be one of {sorted(FAMILIES)}, got {name!r}")
-    return FAMILIES[name](n_circuits, seed=seed)
+                         encode_payload, decode_on, decode_payload)

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._errors import CircuitsError, require, require_int
+from ..base import CircuitsError, require, require_int
 from ._geometry import finite_field_capacity, finite_field_sets
 
 

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._errors import require_int
+from ..base import require_int
 from ._field import galois_field, prime_powers
 from ._packing_search import PLANE_SUBSETS, decode_subset, plane_subset_sets
 

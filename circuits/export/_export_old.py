@@ -32,9 +32,9 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from ._assignment import Assignment
-from ._errors import CircuitsError, require, require_int
-from ._families import FAMILIES, CircuitFamily
+from ..assignment import Assignment
+from ..base import CircuitsError, require, require_int
+from ..system import FAMILIES, CircuitFamily
 
 #: The newest saved directory layout. Version 2 adds the cross-circuit edges (``graph.*``
 #: arrays, ``"graph"`` in the config). A file records the oldest version that can read it: 1
@@ -657,8 +657,8 @@ def load(path, *, device: str = "cpu"):
         CircuitsError: the directory is incomplete (a file missing), corrupt (bad JSON, checksum
             mismatch, unreadable or inconsistent arrays) or of another format version.
     """
-    from ._builder import NetworkConfig, _check_device, pattern_and_excess
-    from ._network import Network
+    from ..construction import NetworkConfig, _check_device, pattern_and_excess
+    from ..construction import Network
 
     path = Path(path)
     require(path.is_dir(), f"path must be a directory written by save/cis build, got {path}")

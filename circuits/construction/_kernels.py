@@ -1,0 +1,249 @@
+"""Sparse propagation kernels of the forward pass (torch), independent of any weight scheme.
+
+Activations are held slot-major, ``(b, N, d)`` with ``N = D/d``: row ``n`` of a sample holds the
+``d`` neurons of slot ``n`` (one per neuron group). In the working regime almost every neuron is
+off, so a layer starts from the nonzero slots of each sample and reaches, through the slot ->
+circuit incidence, only the circuits that touch one of them (:func:`touched`): their input
+sums ``e[l-1,t]^T A`` are the only per-circuit work. A sample whose nonzero slots reach many
+circuits (a seizure) is cheaper to handle densely: every circuit at once, by a sparse product
+with the incidence matrix. On the CPU the work for one sample is done in the same order
+whatever else is in the batch, so results do not depend on how a batch is chunked.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+#: Most (circuit, nonzero slot) incidences expanded at once (bounds the memory of one step).
+PAIR_BUDGET = 1 << 21
+#: A sample whose nonzero slots reach more than this fraction of the ``T S`` (circuit, slot)
+#: incidences has every circuit read directly (cheaper than walking the incidences).
+DENSE_FRACTION = 0.1
+
+
+class Touched(NamedTuple):
+    """The circuits that touch a nonzero neuron slot at one layer, for a chunk of samples.
+
+    Every other circuit has all its neurons off there. Samples with many nonzero slots are
+    held densely instead: every circuit's sum (``dense``, ``dense_sums``).
+
+    Attributes:
+        sample: ``(Q,)`` row of the chunk (samples not in ``dense``).
+        circuit: ``(Q,)`` circuit index.
+        sums: ``(Q, d)`` ``e[l,t]^T A`` per group (the read-out before its scaling).
+        total: ``(b, d)`` sum of the activations over all slots, per group.
+        rows: ``(n,)`` flat index ``sample * N + slot`` of the nonzero slots (all samples).
+        values: ``(n, d)`` their activations.
+        dense: ``(m,)`` rows of the chunk held densely.
+        dense_sums: ``(T, m, d)`` ``e[l,t]^T A`` of every circuit for those samples.
+    """
+
+    sample: torch.Tensor
+    circuit: torch.Tensor
+    sums: torch.Tensor
+    total: torch.Tensor
+    rows: torch.Tensor
+    values: torch.Tensor
+    dense: torch.Tensor
+    dense_sums: torch.Tensor
+
+
+class Incidence(NamedTuple):
+    """The slot <-> circuit incidence of one layer (torch, on the forward pass's device).
+
+    Attributes:
+        sets: ``(T, S)`` every circuit's slots.
+        indptr: ``(N + 1,)`` CSR row pointers of slot -> circuits.
+        users: ``(T S,)`` the circuits of each slot, slot by slot.
+        by_circuit: ``(T, N)`` sparse CSR 0/1 matrix ``e[t]`` (sums every circuit's slots at once).
+    """
+
+    sets: torch.Tensor
+    indptr: torch.Tensor
+    users: torch.Tensor
+    by_circuit: torch.Tensor
+
+
+def make_incidence(sets: np.ndarray, n_slots: int, device) -> Incidence:
+    """:class:`Incidence` of ``sets`` ``(T, S)`` over ``n_slots`` slots."""
+    T, S = sets.shape
+    dev = torch.device(device)
+    order = np.argsort(sets.ravel(), kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(sets.ravel(), minlength=n_slots))])
+    cols = torch.as_tensor(np.sort(sets, axis=1).ravel(), device=dev)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        by_circuit = torch.sparse_csr_tensor(torch.arange(0, T * S + 1, S, device=dev), cols,
+                                             torch.ones(T * S, device=dev), size=(T, n_slots), check_invariants=False)
+    return Incidence(torch.as_tensor(sets, dtype=torch.long, device=dev),
+                     torch.as_tensor(indptr, dtype=torch.long, device=dev),
+                     torch.as_tensor(order // S, dtype=torch.long, device=dev), by_circuit)
+
+
+def sparse_columns(rows_of_column: np.ndarray, n_rows: int, device) -> torch.Tensor:
+    """``(n_rows, K)`` sparse CSR 0/1 matrix with ones at ``(rows_of_column[k, s], k)``.
+
+    Args:
+        rows_of_column: ``(K, S)`` the rows of each column (e.g. the slots each coupling writes).
+    """
+    K, S = rows_of_column.shape
+    flat = rows_of_column.ravel()
+    order = np.argsort(flat, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=n_rows))])
+    dev = torch.device(device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(torch.as_tensor(indptr, dtype=torch.long, device=dev),
+                                       torch.as_tensor(order // S, dtype=torch.long, device=dev),
+                                       torch.ones(K * S, device=dev), size=(n_rows, K), check_invariants=False)
+
+
+def matvec(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """``w @ r`` for many vectors, each computed the same way whatever the batch.
+
+    Args:
+        w: ``(d, d)`` one matrix for every vector, or ``(Q, d, d)`` one per row of ``r``.
+        r: ``(Q, d)`` or ``(Q, k, d)`` vectors (``k`` per matrix when ``w`` is ``(Q, d, d)``).
+
+    Returns:
+        the products, shaped like ``r``.
+
+    One shared matrix is applied as ``d`` elementwise multiply-adds. Per-row matrices go
+    through ``torch.bmm`` on blocks of at most 16 vectors per matrix, small enough that
+    torch uses its plain loop (no size-dependent kernel); either way a vector's result does
+    not depend on how many others are computed with it.
+    """
+    if w.dim() == 2:
+        out = w[:, 0] * r[..., 0:1]
+        for j in range(1, r.shape[-1]):
+            out = out + w[:, j] * r[..., j:j + 1]
+        return out
+    wt = w.transpose(1, 2)
+    if r.dim() == 2:
+        return torch.bmm(r[:, None, :], wt)[:, 0, :]
+    return torch.cat([torch.bmm(r[:, lo:lo + 16], wt) for lo in range(0, r.shape[1], 16)], 1)
+
+
+def expand(indptr: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Walk a CSR row for every key: returns ``(which key, position in the CSR arrays)``."""
+    start = indptr[keys]
+    count = indptr[keys + 1] - start
+    which = torch.repeat_interleave(torch.arange(len(keys), device=keys.device), count)
+    offset = torch.arange(len(which), device=keys.device) - torch.repeat_interleave(torch.cumsum(count, 0) - count,
+                                                                                    count)
+    return which, start.index_select(0, which) + offset
+
+
+def budget_groups(fan: torch.Tensor, budget: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[lo, hi)`` of rows whose ``fan`` sums stay within ``budget``.
+
+    A single row above the budget gets a range of its own.
+    """
+    if len(fan) == 0:
+        return []
+    ends = torch.cumsum(fan, 0).cpu().numpy()
+    groups, lo, base = [], 0, 0
+    while lo < len(ends):
+        hi = int(np.searchsorted(ends, base + budget, side="right"))
+        hi = max(hi, lo + 1)
+        groups.append((lo, hi))
+        base = int(ends[hi - 1])
+        lo = hi
+    return groups
+
+
+def touched(acts: torch.Tensor, inc: Incidence) -> Touched:
+    """The circuits touching a nonzero slot of ``acts`` (``(b, N, d)``) through ``inc``.
+
+    A sample with few nonzero slots visits each (nonzero slot, circuit using it) incidence
+    once, keeps a circuit at the lowest of its nonzero slots and sums its slots in set order.
+    A sample whose incidences exceed :data:`DENSE_FRACTION` of all ``T S`` has every circuit
+    summed at once by a sparse product with the incidence matrix (``dense``). The choice
+    depends on the sample alone, so each sample's sums are the same whatever else is in the chunk.
+    """
+    b, N, d = acts.shape
+    T, S = inc.sets.shape
+    dev = acts.device
+    flat = acts.reshape(b * N, d)
+    rows = (flat != 0).any(1).nonzero().squeeze(1)
+    values = flat.index_select(0, rows)
+    sample_of_row = torch.div(rows, N, rounding_mode="floor")
+    total = torch.zeros(b, d, device=dev).index_add_(0, sample_of_row, values)
+    slot_of_row = rows - sample_of_row * N
+    fan = inc.indptr[slot_of_row + 1] - inc.indptr[slot_of_row]
+    visits = torch.zeros(b, dtype=torch.long, device=dev).index_add_(0, sample_of_row, fan)
+    is_dense = visits > DENSE_FRACTION * T * S
+    dense = is_dense.nonzero().squeeze(1)
+    if len(dense):
+        keep = (~is_dense).index_select(0, sample_of_row).nonzero().squeeze(1)
+        x = acts.index_select(0, dense).transpose(0, 1).reshape(N, -1)  # (N, m d)
+        dense_sums = (inc.by_circuit @ x).view(T, len(dense), d)
+    else:
+        keep = None
+        dense_sums = torch.zeros(T, 0, d, device=dev)
+    sample, circuit, sums = _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, keep, inc, N)
+    return Touched(sample, circuit, sums, total, rows, values, dense, dense_sums)
+
+
+def _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, subset, inc: Incidence, N: int):
+    """Sparse part of :func:`touched`: walk the circuits of each nonzero row (``subset`` of rows).
+
+    Returns ``(sample, circuit, sums)`` as in :class:`Touched`.
+    """
+    if subset is not None:
+        rows, sample_of_row, slot_of_row, fan = (x.index_select(0, subset) for x in
+                                                 (rows, sample_of_row, slot_of_row, fan))
+    n, d = len(rows), flat.shape[1]
+    dev = flat.device
+    samples = [torch.zeros(0, dtype=torch.long, device=dev)]
+    circuits = [torch.zeros(0, dtype=torch.long, device=dev)]
+    sums = [torch.zeros(0, d, device=dev)]
+    if n == 0:
+        return samples[0], circuits[0], sums[0]
+    where = torch.full((flat.shape[0],), n, dtype=torch.long, device=dev)
+    where[rows] = torch.arange(n, device=dev)
+    values_ext = torch.cat([flat.index_select(0, rows), flat.new_zeros(1, d)])
+    for lo, hi in budget_groups(fan, PAIR_BUDGET):
+        which, pos = expand(inc.indptr, slot_of_row[lo:hi])
+        which = which + lo
+        circ = inc.users.index_select(0, pos)
+        base = sample_of_row.index_select(0, which)
+        at = (base[:, None] * N + inc.sets.index_select(0, circ)).view(-1)
+        found = where.index_select(0, at).view(len(circ), -1)  # (P, S): row of each slot, n if off
+        keep = (found.min(1).values == which).nonzero().squeeze(1)  # the circuit's lowest nonzero row
+        found = found.index_select(0, keep)
+        acc = values_ext.index_select(0, found[:, 0])
+        for s in range(1, found.shape[1]):
+            acc = acc + values_ext.index_select(0, found[:, s])
+        samples.append(base.index_select(0, keep))
+        circuits.append(circ.index_select(0, keep))
+        sums.append(acc)
+    return torch.cat(samples), torch.cat(circuits), torch.cat(sums)
+
+
+def place(sets: torch.Tensor, active: torch.Tensor, values: torch.Tensor, n_slots: int) -> torch.Tensor:
+    """Write ``values`` ``(B, z, d)`` into the slots ``sets[active]`` of a slot-major ``(B, N, d)`` tensor
+    (values of circuits that share a slot add up)."""
+    B, z = active.shape
+    d, S = values.shape[-1], sets.shape[1]
+    slots = sets[active]  # (B, z, S)
+    rows = (torch.arange(B, device=values.device)[:, None, None] * n_slots + slots).reshape(-1)
+    out = torch.zeros(B * n_slots, d, device=values.device)
+    out.index_add_(0, rows, values[:, :, None, :].expand(B, z, S, d).reshape(-1, d))
+    return out.view(B, n_slots, d)
+
+
+def slot_sums(acts: torch.Tensor, sets: torch.Tensor, circuits: torch.Tensor) -> torch.Tensor:
+    """``(b, m, d)`` sums ``e[t]^T A`` of given circuits ``(b, m)`` from slot-major ``acts``, in set order."""
+    b, N, d = acts.shape
+    idx = sets[circuits]  # (b, m, S)
+    rows = torch.arange(b, device=acts.device)[:, None, None] * N + idx
+    flat = acts.reshape(b * N, d)
+    sums = flat[rows[..., 0]]
+    for s in range(1, idx.shape[-1]):
+        sums = sums + flat[rows[..., s]]
+    return sums

@@ -1,0 +1,439 @@
+"""Weight schemes: how the large network's weights are set from the small circuits, one class each.
+
+Every scheme writes ``W[l]`` (layer ``l >= 2``, block ``(i, j)`` of size ``D/d x D/d``) as
+
+    W[l] = sum_t  own_t (x) e[l,t] e[l-1,t]^T   +   sum_edges (B / S) (x) e[l,u] e[l-1,t]^T   +   shared part
+
+The first two sums are the *couplings* ``(receiver, sender, block)``: a circuit's own block and a
+cross-circuit edge are the same thing to the builder, the forward pass, the dense matrix and
+the export. The scheme chooses the own blocks, the shared part and the read-out:
+
+- ``capped`` (the default, DESIGN.md section 1): ``own_t = (diff_w[t] + (1 + chi) mean_w) / S``; the
+  shared part is ``mean_w (C - chi (J - C)) / S`` written as the own blocks' ``(1 + chi) mean_w / S``
+  on every circuit's pairs, minus the same on the pairs covered more than once (the excess
+  ``E = sum_t e e^T - C``), minus ``chi mean_w J / S``. Chi makes the shared part add no net
+  interference between different circuits. Read-out ``e[l,t]^T A / S``.
+- ``uncorrected``: ``W = sum_t (mean_w + diff_w[t]) (x) u[l,t] e[l-1,t]^T`` with the corrected read-out
+  vector ``u = e/S + c (e - 1)`` (``c`` makes different circuits read zero on average).
+- ``split``: the corrected read-out vector for ``mean_w`` only, ``diff_w[t] / S`` on the own pairs.
+
+A scheme owns its per-layer constants (chi, or the correction ``c``), its read-out, the
+sparse structure of ``W`` for export, the dense blocks written straight from its formula (an
+independent check of the forward pass) and each circuit's share of ``W`` (ground truth); its
+:class:`SchemeKernel` adds the shared part in the forward pass. :data:`WEIGHT_SCHEMES` is the
+registry; a new scheme is one class here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from theory import chi_from_counts
+
+from ._kernels import expand, matvec
+
+
+# ------------------------------------------------------------------------ structures
+def _pair_keys(sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int) -> np.ndarray:
+    """Sorted keys ``k * n_slots + j`` of every (receiving slot k, sending slot j) pair of every circuit.
+
+    ``T S^2`` keys, with repeats where several circuits cover the same pair; 32-bit when
+    ``n_slots^2`` fits (36M pairs at T = 10^6, S = 6 take 144 MB).
+    """
+    dtype = np.uint32 if n_slots * (n_slots + 1) < 2**32 else np.int64
+    out = sets_out.astype(dtype) * dtype(n_slots)
+    keys = (out[:, :, None] + sets_in.astype(dtype)[:, None, :]).ravel()
+    del out
+    keys.sort()
+    return keys
+
+
+def pattern_and_excess(sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int) -> tuple[sp.csr_array, sp.csr_array]:
+    """The capped pattern ``C`` and the excess ``E = sum_t e_out[t] e_in[t]^T - C``, from one sort.
+
+    Args:
+        sets_out: ``(T, S)`` slots of every circuit at the receiving layer.
+        sets_in: ``(T, S)`` slots at the sending layer.
+        n_slots: D/d.
+
+    Returns:
+        ``(C, E)``: ``(n_slots, n_slots)`` CSR arrays; ``C`` holds ones (float32), ``E`` how
+        many times beyond the first each pair is covered (float32; few entries: a pair is
+        covered twice only where two circuits share both a receiving and a sending slot).
+        At ``T = 10^6``, ``S = 6``, ``D/d = 25,000``: 36M keys, about 3.5 s on one core.
+
+    Example:
+        >>> C, E = pattern_and_excess(np.array([[0, 1], [0, 2]]), np.array([[0, 1], [0, 2]]), 3)
+        >>> C.toarray().astype(int).tolist(), E.toarray().astype(int).tolist()
+        ([[1, 1, 1], [1, 1, 0], [1, 0, 1]], [[1, 0, 0], [0, 0, 0], [0, 0, 0]])
+    """
+    keys = _pair_keys(sets_out, sets_in, n_slots)
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    extra = keys[~first]
+    keys = keys[first]
+    counts = np.bincount(keys // keys.dtype.type(n_slots), minlength=n_slots)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = keys % keys.dtype.type(n_slots)
+    del keys
+    index_dtype = np.int32 if len(indices) < 2**31 else np.int64
+    pattern = sp.csr_array((np.ones(len(indices), dtype=np.float32), indices.astype(index_dtype, copy=False),
+                            indptr.astype(index_dtype)), shape=(n_slots, n_slots))
+    rows, cols = np.divmod(extra.astype(np.int64), n_slots)
+    excess = sp.csr_array((np.ones(len(extra), dtype=np.float32), (rows, cols)), shape=(n_slots, n_slots))
+    excess.sum_duplicates()
+    return pattern, excess
+
+
+def exact_chi(pattern: sp.csr_array, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int) -> float:
+    """Chi for which ``sum over t != u of e_out[t]^T (C - chi (J - C)) e_in[u] = 0``.
+
+    Uses ``sum_{t,u} e_out[t]^T C e_in[u] = n_out^T C n_in`` (``n``: circuits per slot) and
+    ``e_out[t]^T C e_in[t] = S^2`` for every t, so no ``T x T`` work is needed.
+    """
+    T, S = sets_out.shape
+    n_out = np.bincount(sets_out.ravel(), minlength=n_slots).astype(np.float64)
+    n_in = np.bincount(sets_in.ravel(), minlength=n_slots).astype(np.float64)
+    hits = float(n_out @ (pattern @ n_in)) - T * S * S
+    return chi_from_counts(hits, T, S)
+
+
+def readout_correction(sets: np.ndarray, n_slots: int) -> float:
+    """``c`` in the read-out vector ``u = e/S + c (e - 1)``: ``u[t]^T e[u] = 0`` on average over
+    ordered pairs ``t != u`` at this layer; ``c = m / (S (S - m))``, ``m`` the mean number of slots
+    two circuits share."""
+    T, S = sets.shape
+    if T < 2:
+        return 0.0
+    n = np.bincount(sets.ravel(), minlength=n_slots).astype(np.float64)
+    m = float((n * (n - 1)).sum()) / (T * (T - 1))
+    return m / (S * (S - m))
+
+
+def circuit_pairs(s_out: np.ndarray, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, S*S)`` receiving and sending slots of every ``e_out[k] e_in[k]^T``."""
+    S = s_out.shape[1]
+    return np.repeat(s_out, S, axis=1), np.tile(s_in, (1, s_in.shape[1]))
+
+
+def block_entries(rows: np.ndarray, cols: np.ndarray, blocks: np.ndarray, n_slots: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-zero COO entries of ``sum_k blocks[k] (x) (slot pairs rows[k], cols[k])``.
+
+    Args:
+        rows, cols: ``(K, P)`` receiving and sending slots of the ``P`` slot pairs of term ``k``.
+        blocks: ``(K, d, d)`` the weight that entry ``(i, j)`` of every pair of term ``k`` gets.
+        n_slots: D/d (neuron ``i N + slot``).
+
+    Returns:
+        ``(row, col, value)`` flat arrays (repeats where terms cover the same entry; zeros dropped).
+    """
+    d = blocks.shape[1]
+    groups = np.arange(d)
+    all_rows = (groups[:, None, None, None] * n_slots + rows).repeat(d, 1)  # (d, d, K, P)
+    all_cols = (groups[None, :, None, None] * n_slots + cols).repeat(d, 0)
+    vals = np.broadcast_to(blocks.transpose(1, 2, 0)[..., None], all_rows.shape)
+    keep = vals != 0
+    return all_rows[keep], all_cols[keep], vals[keep]
+
+
+def incidence(sets: np.ndarray, n_slots: int) -> np.ndarray:
+    """``(T, N)`` dense 0/1 matrix of ``e[t]`` (for dense checks only)."""
+    e = np.zeros((len(sets), n_slots))
+    e[np.arange(len(sets))[:, None], sets] = 1.0
+    return e
+
+
+@dataclass(frozen=True, eq=False)
+class LayerWeights:
+    """What a scheme needs about one network layer ``l >= 2``.
+
+    Attributes:
+        layer: l.
+        mean: ``(d, d)`` the shared part ``mean_w`` of layer l.
+        diff: ``(T, d, d)`` the circuits' parts ``diff_w``.
+        sets_out: ``(T, S)`` every circuit's slots at layer l.
+        sets_in: ``(T, S)`` at layer l - 1.
+        n_slots: N = D/d.
+        constants: the scheme's constants at layer l (:meth:`WeightScheme.layer_constants`).
+        structure: the scheme's derived structure at layer l (capped: ``(C, E)``), or ``None``.
+    """
+
+    layer: int
+    mean: np.ndarray
+    diff: np.ndarray
+    sets_out: np.ndarray
+    sets_in: np.ndarray
+    n_slots: int
+    constants: dict
+    structure: object = None
+
+    @property
+    def redundancy(self) -> int:
+        return self.sets_out.shape[1]
+
+
+# ------------------------------------------------------------------------ torch side
+class SchemeKernel:
+    """The shared part of one layer's pre-activations in the forward pass (torch).
+
+    ``constant(touched, b)`` returns ``(b, d)`` added to every slot of each sample;
+    ``correct(touched, flat, n_slots)`` adds sparse corrections in place.
+    """
+
+    def constant(self, touched, b: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def correct(self, touched, flat: torch.Tensor, n_slots: int) -> None:
+        """Nothing by default."""
+
+
+class _CappedKernel(SchemeKernel):
+    def __init__(self, lw: LayerWeights, device):
+        S, chi = lw.redundancy, lw.constants["chi"]
+        self.mean = torch.as_tensor(lw.mean, dtype=torch.float32, device=device)
+        self.chi, self.S = chi, S
+        e_t = sp.csr_array(lw.structure[1].T)  # excess, row = sending slot
+        e_t.sum_duplicates()
+        self.indptr = torch.as_tensor(e_t.indptr, dtype=torch.long, device=device)
+        self.receivers = torch.as_tensor(e_t.indices, dtype=torch.long, device=device)
+        self.counts = torch.as_tensor(e_t.data, dtype=torch.float32, device=device)
+
+    def constant(self, touched, b):
+        return matvec(self.mean, touched.total) * (-self.chi / self.S)
+
+    def correct(self, touched, flat, n_slots):
+        if not len(touched.rows):
+            return
+        sample_of_row = torch.div(touched.rows, n_slots, rounding_mode="floor")
+        which, pos = expand(self.indptr, touched.rows - sample_of_row * n_slots)
+        if len(which):
+            fix = matvec(self.mean, touched.values) * (-(1.0 + self.chi) / self.S)
+            at = sample_of_row.index_select(0, which) * n_slots + self.receivers.index_select(0, pos)
+            flat.index_add_(0, at, fix.index_select(0, which) * self.counts.index_select(0, pos)[:, None])
+
+
+class _ReadVectorKernel(SchemeKernel):
+    """``-c sum_t read_t r_t`` on every slot (uncorrected: ``read_t = mean + diff_t``; split: ``mean``)."""
+
+    def __init__(self, lw: LayerWeights, device, per_circuit: bool):
+        self.c = lw.constants["correction"]
+        self.mean = torch.as_tensor(lw.mean, dtype=torch.float32, device=device)
+        self.read = torch.as_tensor(lw.mean + lw.diff, dtype=torch.float32, device=device) if per_circuit else None
+
+    def constant(self, touched, b):
+        dev = touched.total.device
+        d = touched.total.shape[1]
+        if self.read is None:
+            summed = matvec(self.mean, touched.sums)
+        else:
+            summed = matvec(self.read.index_select(0, touched.circuit), touched.sums)
+        per_sample = torch.zeros(b, d, device=dev).index_add_(0, touched.sample, summed)
+        m = len(touched.dense)
+        if m:  # every circuit of the dense samples, summed in circuit order
+            T = touched.dense_sums.shape[0]
+            every = matvec(self.mean, touched.dense_sums) if self.read is None else matvec(self.read, touched.dense_sums)
+            over = torch.zeros(1, m * d, device=dev).index_add_(
+                0, torch.zeros(T, dtype=torch.long, device=dev), every.reshape(T, m * d))
+            per_sample.index_copy_(0, touched.dense, over.view(m, d))
+        return per_sample * (-self.c)
+
+
+# ------------------------------------------------------------------------- schemes
+class WeightScheme:
+    """A way to set the weights (base class; see the module docstring).
+
+    Class attributes: ``name`` (registry key), ``help`` (one line), ``constant_names`` (the
+    per-layer constants it saves).
+    """
+
+    name: str = ""
+    help: str = ""
+    constant_names: tuple = ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def structure(self, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int):
+        """Derived structure of layer ``l >= 2`` kept with the network (``None`` by default)."""
+        return None
+
+    def layer_constants(self, sets: np.ndarray, layer: int, n_slots: int, chi_scale: float, structure) -> dict:
+        """The constants of network layer ``layer`` (0..L) from the sets ``(L+1, T, S)``."""
+        raise NotImplementedError
+
+    def own_blocks(self, lw: LayerWeights) -> np.ndarray:
+        """``(T, d, d)`` each circuit's own coupling block."""
+        raise NotImplementedError
+
+    def read_coefficients(self, constants: dict, redundancy: int) -> tuple[float, float]:
+        """``(a, c)``: a circuit reads ``a e[l,t]^T A - c sum_slots A`` per group."""
+        return 1.0 / redundancy, 0.0
+
+    def kernel(self, lw: LayerWeights, device) -> SchemeKernel:
+        """The torch kernel that adds the shared part in the forward pass."""
+        raise NotImplementedError
+
+    def dense(self, lw: LayerWeights) -> np.ndarray:
+        """``(d, d, N, N)`` blocks of ``W[l]`` without edges, straight from the formula."""
+        raise NotImplementedError
+
+    def extra_entries(self, lw: LayerWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The shared part beside the coupling blocks: COO entries ``(row, col, value)`` and a
+        ``(d, D)`` broadcast ``R`` (every neuron of group ``i`` also receives ``R[i] @ A``)."""
+        raise NotImplementedError
+
+    def share(self, lw: LayerWeights, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Circuit ``t``'s share of ``W[l]`` as COO entries (see :class:`circuits.export.GroundTruth`)."""
+        raise NotImplementedError
+
+    def residual(self, lw: LayerWeights) -> np.ndarray:
+        """``(D, D)`` the part of ``W[l]`` (without edges) that no circuit's share holds."""
+        N, d = lw.n_slots, lw.mean.shape[0]
+        return np.zeros((d * N, d * N))
+
+
+def _per_circuit_dense(weights: np.ndarray, left: np.ndarray, e_in: np.ndarray) -> np.ndarray:
+    """Blocks ``(i, j)``: ``sum_t weights[t, i, j] left[t] e_in[t]^T``, ``(d, d, N, N)``."""
+    d = weights.shape[1]
+    return np.stack([np.stack([(left * weights[:, i, j, None]).T @ e_in for j in range(d)]) for i in range(d)])
+
+
+def _coo(rows, cols, block, d: int, N: int):
+    """Entries of ``block (d, d, R, C)`` at neurons ``(i N + rows, j N + cols)``, zeros dropped."""
+    groups = np.arange(d)
+    all_rows = np.broadcast_to(groups[:, None, None, None] * N + rows, block.shape)
+    all_cols = np.broadcast_to(groups[None, :, None, None] * N + cols, block.shape)
+    keep = block != 0
+    return all_rows[keep], all_cols[keep], block[keep]
+
+
+class Capped(WeightScheme):
+    name = "capped"
+    help = "shared part on the capped pattern C with the chi correction (default, DESIGN.md)"
+    constant_names = ("chi",)
+
+    def structure(self, sets_out, sets_in, n_slots):
+        return pattern_and_excess(sets_out, sets_in, n_slots)
+
+    def layer_constants(self, sets, layer, n_slots, chi_scale, structure):
+        if layer < 2:
+            return {"chi": 0.0}
+        return {"chi": chi_scale * exact_chi(structure[0], sets[layer], sets[layer - 1], n_slots)}
+
+    def own_blocks(self, lw):
+        return (lw.diff + (1.0 + lw.constants["chi"]) * lw.mean) / lw.redundancy
+
+    def kernel(self, lw, device):
+        return _CappedKernel(lw, device)
+
+    def dense(self, lw):
+        S, N = lw.redundancy, lw.n_slots
+        e_out, e_in = incidence(lw.sets_out, N), incidence(lw.sets_in, N)
+        cap = np.minimum(1.0, e_out.T @ e_in)
+        shared = cap - lw.constants["chi"] * (1.0 - cap)
+        return (_per_circuit_dense(lw.diff, e_out, e_in) + lw.mean[:, :, None, None] * shared) / S
+
+    def extra_entries(self, lw):
+        S, N, d, chi = lw.redundancy, lw.n_slots, lw.mean.shape[0], lw.constants["chi"]
+        excess = lw.structure[1].tocoo()
+        block = (-(1.0 + chi) / S * lw.mean)[:, :, None] * excess.data[None, None, :].astype(np.float64)
+        rows, cols, vals = _coo(excess.row[None, :], excess.col[None, :], block[:, :, None, :], d, N)
+        broadcast = np.repeat(-chi / S * lw.mean, N, axis=1)  # R[i, j N + m] = -chi mean[i, j] / S
+        return rows, cols, vals, broadcast
+
+    def share(self, lw, t):
+        """``(diff_w[t, i, j] + mean_w[i, j] / |K|) / S`` at every pair of ``t``, ``|K|`` the circuits
+        owning that pair (its own part plus an equal share of the shared part)."""
+        S, N, d = lw.redundancy, lw.n_slots, lw.mean.shape[0]
+        s_out, s_in = lw.sets_out[t], lw.sets_in[t]
+        counts = _pair_counts(lw, s_out[:, None] * N + s_in[None, :])  # (S, S) |K|
+        block = (lw.diff[t][:, :, None, None] + lw.mean[:, :, None, None] / counts) / S  # (d, d, S, S)
+        return _coo(s_out[:, None].repeat(S, 1), s_in[None, :].repeat(S, 0), block, d, N)
+
+    def residual(self, lw):
+        unowned = 1.0 - lw.structure[0].toarray()
+        return np.kron(-lw.constants["chi"] / lw.redundancy * lw.mean, unowned)
+
+
+def _pair_counts(lw: LayerWeights, keys: np.ndarray) -> np.ndarray:
+    """How many circuits own each (slot at ``l``, slot at ``l - 1``) pair ``n N + m``."""
+    rows, cols = circuit_pairs(lw.sets_out, lw.sets_in)
+    unique, counts = np.unique(rows.astype(np.int64) * lw.n_slots + cols, return_counts=True)
+    return counts[np.searchsorted(unique, keys)].astype(np.float64)
+
+
+class _ReadVector(WeightScheme):
+    """The two older schemes: a corrected read-out vector ``u = e/S + c (e - 1)``."""
+
+    constant_names = ("correction",)
+    #: whether the read-out vector multiplies the whole weight (``uncorrected``) or ``mean_w`` only.
+    whole = True
+
+    def layer_constants(self, sets, layer, n_slots, chi_scale, structure):
+        return {"correction": readout_correction(sets[layer], n_slots)}
+
+    def read_coefficients(self, constants, redundancy):
+        c = constants["correction"]
+        return 1.0 / redundancy + c, c
+
+    def own_blocks(self, lw):
+        S, c = lw.redundancy, lw.constants["correction"]
+        if self.whole:
+            return (1.0 / S + c) * (lw.mean + lw.diff)
+        return (1.0 / S + c) * lw.mean + lw.diff / S
+
+    def kernel(self, lw, device):
+        return _ReadVectorKernel(lw, device, per_circuit=self.whole)
+
+    def _read_weights(self, lw):
+        return lw.mean + lw.diff if self.whole else np.broadcast_to(lw.mean, lw.diff.shape)
+
+    def dense(self, lw):
+        S, N, c = lw.redundancy, lw.n_slots, lw.constants["correction"]
+        e_out, e_in = incidence(lw.sets_out, N), incidence(lw.sets_in, N)
+        u = e_out * (1.0 / S + c) - c
+        if self.whole:
+            return _per_circuit_dense(lw.mean + lw.diff, u, e_in)
+        return lw.mean[:, :, None, None] * (u.T @ e_in) + _per_circuit_dense(lw.diff, e_out, e_in) / S
+
+    def extra_entries(self, lw):
+        S, N, d, c = lw.redundancy, lw.n_slots, lw.mean.shape[0], lw.constants["correction"]
+        per_slot = np.zeros((N, d, d))  # sum of the read weights of every circuit owning each input slot
+        np.add.at(per_slot, lw.sets_in.ravel(), np.repeat(self._read_weights(lw), S, axis=0))
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), -c * per_slot.transpose(1, 2, 0).reshape(d, d * N)
+
+    def share(self, lw, t):
+        """Circuit ``t``'s term of ``sum_t w_t (x) u_t e[l-1,t]^T`` (its whole column block)."""
+        S, N, d, c = lw.redundancy, lw.n_slots, lw.mean.shape[0], lw.constants["correction"]
+        e_out = np.zeros(N)
+        e_out[lw.sets_out[t]] = 1.0
+        u = (1.0 / S + c) * e_out - c  # (N,) corrected read-out vector
+        if self.whole:
+            block = (lw.mean + lw.diff[t])[:, :, None, None] * u[:, None]
+        else:
+            block = lw.mean[:, :, None, None] * u[:, None] + lw.diff[t][:, :, None, None] * e_out[:, None] / S
+        block = np.broadcast_to(block, (d, d, N, S))
+        return _coo(np.arange(N)[:, None].repeat(S, 1), lw.sets_in[t][None, :].repeat(N, 0), block, d, N)
+
+
+class Uncorrected(_ReadVector):
+    name = "uncorrected"
+    help = "no cap: the corrected read-out vector on every weight"
+    whole = True
+
+
+class Split(_ReadVector):
+    name = "split"
+    help = "the corrected read-out vector for the shared part only"
+    whole = False
+
+
+#: Weight schemes by name: one class each.
+WEIGHT_SCHEMES: dict[str, WeightScheme] = {s.name: s for s in (Capped(), Uncorrected(), Split())}

@@ -1,0 +1,131 @@
+"""From a spec to numbers: build the spec's network (calibrating ``tuned-chi``) and evaluate it.
+
+:func:`build_network` makes the system from the registry with the spec's system seed, applies
+the error correction, chooses chi's multiplier on a calibration batch when the spec asks for
+``tuned-chi`` (:func:`tune_chi`), and builds the network with the network seed.
+:func:`evaluate` measures a spec (or a network in hand) and returns the
+:class:`circuits.Evaluation`, whose ``config`` then holds the spec's fields and derived seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..construction import build, Network
+from ..base import require, require_int
+from ..measurement import evaluate as evaluate_network, failure_rate, Evaluation, SEIZURE_THRESHOLD
+from ._spec import ExperimentSpec
+from ..system import make_system, with_error_correction, SmallSystem
+
+#: Multipliers of chi that ``tuned-chi`` tries, the default (1) first so that it wins ties.
+CHI_GRID = (1.0, 0.0, 0.5, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 16.0, 32.0)
+#: Forward passes in the calibration batch of ``tuned-chi``.
+CALIBRATION_BATCH = 200
+
+
+def tune_chi(system: SmallSystem, *, n_active: int, width: int, redundancy: int, n_layers: int, network_seed: int,
+             calibration_seed: int, chi_scale: float = 1.0, assignment: str = "prime-step", device: str = "cpu",
+             batch_size: int = CALIBRATION_BATCH, threshold: float = SEIZURE_THRESHOLD):
+    """Choose chi's multiplier from :data:`CHI_GRID` on a calibration batch.
+
+    Every candidate ``chi_scale * m`` builds the network (same ``network_seed``, so the same
+    assignment) and evaluates the same ``batch_size`` calibration passes (common random numbers,
+    so differences are the candidates'); the one with the lowest failure rate (an on-indicator off
+    by more than ``threshold``) wins. Ties are broken by the failure rate over layers 2..L alone
+    (chi acts from layer 2 on), then by the on-indicator MSE of the active plus that of the
+    inactive circuits averaged over layers 1..L (so that where every candidate always fails, one
+    that switches the active circuits off does not win), then by grid order (1 first).
+
+    Returns:
+        ``(best chi_scale, rows)`` with ``rows`` ``((chi_scale, failure rate, failure rate at
+        layers 2..L, on-indicator MSE), ...)`` in :data:`CHI_GRID` order.
+    """
+    rows = []
+    for m in CHI_GRID:
+        net = build(system, width=width, redundancy=redundancy, n_layers=n_layers, seed=network_seed,
+                    chi_scale=chi_scale * m, assignment=assignment, device=device)
+        ev = evaluate_network(net, n_active=n_active, batch_size=batch_size, seed=calibration_seed)
+        worst = np.asarray(ev.sample_worst_on)
+        later = float(np.mean(worst[2:].max(axis=0) > threshold)) if net.network_layers >= 2 else 0.0
+        on = ev.table[(ev.table.stat == "mse") & (ev.table.quantity == "on") & (ev.table.layer >= 1)
+                      & ev.table.depth.isna()]
+        on_mse = float(on.groupby("circuit_state").measured.mean().sum())
+        rows.append((chi_scale * m, failure_rate(ev, threshold), later, on_mse))
+    best = min(range(len(rows)), key=lambda i: (*rows[i][1:], i))
+    return rows[best][0], tuple(rows)
+
+
+def build_system(spec: ExperimentSpec) -> SmallSystem:
+    """The spec's small system, drawn with its system seed, error correction applied."""
+    base = make_system(spec.system, spec.n_circuits, seed=spec.seeds().system, **spec.params)
+    return with_error_correction(base, spec.error_correction, n_layers=spec.n_layers)
+
+
+def build_network(spec: ExperimentSpec, *, device: str = "cpu") -> Network:
+    """The network of ``spec`` (see the module docstring); ``device`` is where its forward pass runs.
+
+    Example:
+        >>> build_network(ExperimentSpec(width=400, n_circuits=50, n_layers=2))
+        Network('rotation', D=400, T=50, d=4, S=6, L=2, scheme='capped', assignment='prime-step', load=0.005, device='cpu')
+    """
+    require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
+            parameter="spec")
+    system = build_system(spec)
+    seeds = spec.seeds()
+    chi_scale = spec.chi_scale
+    if system.error_correction.tuned_chi:
+        chi_scale, _ = tune_chi(system, n_active=spec.n_active, width=spec.width, redundancy=spec.redundancy,
+                                n_layers=spec.n_layers, network_seed=seeds.network,
+                                calibration_seed=seeds.calibration, chi_scale=spec.chi_scale,
+                                assignment=spec.assignment, device=device)
+    net = build(system, width=spec.width, redundancy=spec.redundancy, n_layers=spec.n_layers, seed=seeds.network,
+                weight_scheme=spec.weight_scheme, chi_scale=chi_scale, assignment=spec.assignment, device=device)
+    return replace(net, provenance=spec.to_dict())
+
+
+def evaluate(target, *, n_active: int | None = None, batch_size: int | None = None, seed=None, active=None,
+             payloads=None, ideal: bool | None = None, chunk_size: int | None = None, progress: bool = False,
+             device: str = "cpu", network: Network | None = None) -> Evaluation:
+    """Measure the errors of a spec's network, or of a network in hand, against the small system.
+
+    Args:
+        target: an :class:`ExperimentSpec` (everything comes from it: the network, z, B, the
+            draws' seed) or a :class:`circuits.Network` (then give ``n_active`` and
+            ``batch_size``, or ``active``; ``seed`` seeds the draws, default 0).
+        n_active, batch_size, seed, active, payloads, ideal: for a network (see
+            ``circuits.measurement.evaluate``); with a spec they must be left out.
+        chunk_size: samples per forward pass (results do not depend on it).
+        progress: a tqdm bar over chunks.
+        device: where a spec's network runs.
+        network: the spec's network, already built by :func:`build_network` (saves building it again).
+
+    Returns:
+        :class:`circuits.Evaluation`; for a spec its ``config`` holds every spec field (the
+        same keys as :meth:`ExperimentSpec.to_dict`) and the derived seeds.
+
+    Example:
+        >>> ev = evaluate(ExperimentSpec(width=1000, n_circuits=557, n_layers=5, n_active=2, batch_size=50, seed=1))
+        >>> ev.config["n_circuits"], ev.config["seed"], sorted(ev.table.columns)[:3]
+        (557, 1, ['circuit_state', 'computation_layer', 'depth'])
+    """
+    if isinstance(target, Network):
+        return evaluate_network(target, n_active=n_active, batch_size=batch_size, seed=0 if seed is None else seed,
+                                active=active, payloads=payloads, ideal=bool(ideal), chunk_size=chunk_size,
+                                progress=progress)
+    require(isinstance(target, ExperimentSpec), f"evaluate takes an ExperimentSpec or a Network, got "
+                                                f"{type(target).__name__}", parameter="target")
+    given = [name for name, v in (("n_active", n_active), ("batch_size", batch_size), ("seed", seed),
+                                  ("active", active), ("payloads", payloads), ("ideal", ideal)) if v is not None]
+    require(not given, f"{given[0] if given else ''} comes from the spec: give it there (spec.replace(...))",
+            parameter=given[0] if given else None)
+    spec = target
+    net = build_network(spec, device=device) if network is None else network
+    seeds = spec.seeds()
+    ev = evaluate_network(net, n_active=spec.n_active, batch_size=spec.batch_size, seed=seeds.evaluation,
+                          ideal=spec.ideal, chunk_size=None if chunk_size is None else require_int(
+                              "chunk_size", chunk_size, 1), progress=progress)
+    ev.config.update({**spec.to_dict(), "tuned_chi_scale": net.config.chi_scale,
+                      **{f"{part}_seed": value for part, value in seeds._asdict().items()}})
+    return ev

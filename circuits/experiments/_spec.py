@@ -1,0 +1,284 @@
+"""The experiment spec: everything that determines a measurement, as one frozen value, and its seeds.
+
+:class:`ExperimentSpec` names the small system (and its parameters), the error correction,
+the network (width, redundancy, layers, weight scheme, chi, assignment) and the evaluation
+(active circuits, batch, ideal mode) and the one ``seed``. Its field names are the project's
+vocabulary: the command line's flags (``--n-circuits``), the sweep grid's keys, the table
+columns, the JSON keys and the figures' CSV columns are all made from them (:data:`FIELDS`).
+Every check happens once, in ``__post_init__``, before any work.
+
+Seeds. :meth:`ExperimentSpec.seeds` derives every internal seed from ``(spec, seed)``: the
+system's draws from the system's identity, the network's (assignment permutations) from the
+network's, the evaluation's from everything, the calibration's (``tuned-chi``) from the network
+and z. So the same spec and seed give the same numbers from Python, ``cis evaluate``, a sweep,
+the boundary finder and the figures, and two specs that differ only in ``n_active`` share their
+network (paired comparisons).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from theory import load as theory_load
+
+from ..assignment import ASSIGNMENTS, capacity
+from ..construction import check_width, MAX_CHI_SCALE, WEIGHT_SCHEMES
+from ..base import CircuitsError, require, require_choice, require_float, require_int
+from ..system import all_system_params, make_system, parse_error_correction, system_params, with_error_correction, SYSTEMS
+
+#: The largest seed accepted (seeds are 64-bit non-negative integers).
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """How a spec field is written and explained (the command line builds its flags from these)."""
+
+    kind: type
+    help: str
+    symbol: str = ""
+    choices: tuple | None = None
+
+
+#: The spec's fields (system parameters such as ``chain_length`` come from :data:`circuits.SYSTEMS`).
+FIELDS: dict[str, FieldInfo] = {
+    "system": FieldInfo(str, "the small system", choices=tuple(SYSTEMS)),
+    "error_correction": FieldInfo(str, "none, or options joined by + (see circuits.ERROR_CORRECTIONS)"),
+    "width": FieldInfo(int, "network width", "D"),
+    "n_circuits": FieldInfo(int, "number of small circuits", "T"),
+    "redundancy": FieldInfo(int, "network neurons per small-circuit neuron", "S"),
+    "n_layers": FieldInfo(int, "computation layers", "L"),
+    "weight_scheme": FieldInfo(str, "how the weights are set", choices=tuple(WEIGHT_SCHEMES)),
+    "chi_scale": FieldInfo(float, "multiplier on chi (capped scheme)"),
+    "assignment": FieldInfo(str, "which neuron slots each circuit owns", choices=tuple(ASSIGNMENTS)),
+    "n_active": FieldInfo(int, "circuits active per sample (default: 2, or one activation group)", "z"),
+    "batch_size": FieldInfo(int, "samples evaluated", "B"),
+    "ideal": FieldInfo(bool, "replace ReLU by the active-neuron mask"),
+    "seed": FieldInfo(int, "seeds everything (system, assignment, draws, calibration)"),
+}
+
+
+class Seeds(NamedTuple):
+    """The internal seeds of one spec (see the module docstring)."""
+
+    system: int
+    network: int
+    evaluation: int
+    calibration: int
+
+
+def keyed_seed(seed: int, purpose: str, identity: Mapping) -> int:
+    """A 63-bit seed for ``purpose`` from ``seed``, keyed by ``identity`` (a JSON-able mapping).
+
+    ``SeedSequence(seed, spawn_key=(hash words...))``: independent of every other identity.
+
+    Example:
+        >>> a = keyed_seed(0, "network", {"width": 800})
+        >>> a == keyed_seed(0, "network", {"width": 800}), a == keyed_seed(1, "network", {"width": 800})
+        (True, False)
+    """
+    text = json.dumps([purpose, dict(identity)], sort_keys=True)
+    words = np.frombuffer(hashlib.sha256(text.encode()).digest()[:16], dtype="<u4")
+    state = np.random.SeedSequence(int(seed), spawn_key=tuple(int(w) for w in words)).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """Everything that determines one measurement (see the module docstring).
+
+    Attributes:
+        system: a key of :data:`circuits.SYSTEMS`.
+        params: the system's parameters (``{"chain_length": 3}``); defaults filled in.
+        error_correction: ``none`` or options joined by ``+`` (stored in canonical order).
+        width: D, a multiple of the circuit width (which error correction may widen).
+        n_circuits: T.
+        redundancy: S, 1 <= S <= D/d.
+        n_layers: L, computation layers.
+        weight_scheme: a key of :data:`circuits.WEIGHT_SCHEMES`.
+        chi_scale: multiplier on chi, 0..1000 (``tuned-chi`` multiplies its choice into it).
+        assignment: a key of :data:`circuits.ASSIGNMENTS`.
+        n_active: z, circuits active per sample (``None``: 2, or the activation group size).
+        batch_size: B, samples evaluated.
+        ideal: replace ReLU by the active-neuron mask.
+        seed: the one seed (0 .. 2^63 - 1).
+
+    Example:
+        >>> spec = ExperimentSpec(width=1000, n_circuits=557, n_layers=5, n_active=2, batch_size=500, seed=1)
+        >>> spec.load
+        0.008912
+        >>> ExperimentSpec.from_dict(spec.to_dict()) == spec
+        True
+    """
+
+    system: str = "rotation"
+    params: Mapping = field(default_factory=dict)
+    error_correction: str = "none"
+    width: int = 1000
+    n_circuits: int = 557
+    redundancy: int = 6
+    n_layers: int = 5
+    weight_scheme: str = "capped"
+    chi_scale: float = 1.0
+    assignment: str = "prime-step"
+    n_active: int | None = None
+    batch_size: int = 5000
+    ideal: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        require_choice("system", self.system, SYSTEMS)
+        params = system_params(self.system, dict(self.params))
+        set_("params", params)
+        ec = parse_error_correction(self.error_correction)
+        set_("error_correction", ec.spec)
+        require_choice("weight_scheme", self.weight_scheme, WEIGHT_SCHEMES)
+        require_choice("assignment", self.assignment, ASSIGNMENTS)
+        set_("chi_scale", require_float("chi_scale", self.chi_scale, 0.0, MAX_CHI_SCALE))
+        require(isinstance(self.ideal, (bool, np.bool_)), f"ideal must be true or false, got {self.ideal!r}",
+                parameter="ideal")
+        set_("ideal", bool(self.ideal))
+        set_("seed", require_int("seed", self.seed, 0, MAX_SEED))
+        set_("batch_size", require_int("batch_size", self.batch_size, 1))
+        entry = SYSTEMS[self.system]
+        set_("n_circuits", require_int("n_circuits", self.n_circuits, entry.min_circuits(params)))
+        set_("n_layers", require_int("n_layers", self.n_layers, 1))
+        probe = self._probe()  # a tiny system of the same kind, after error correction: d, groups, layers
+        width = check_width(self.width, probe.circuit_width, probe.base_width)
+        set_("width", width)
+        n_slots = width // probe.circuit_width
+        set_("redundancy", require_int("redundancy", self.redundancy, 1, n_slots))
+        probe.network_layers(self.n_layers)
+        if self.n_circuits * self.redundancy > n_slots:
+            cap = capacity(n_slots, self.redundancy, self.assignment)
+            require(self.n_circuits <= cap,
+                    f"n_circuits must be <= {cap}, the capacity of the {self.assignment!r} assignment at D/d = "
+                    f"{n_slots}, S = {self.redundancy}; got {self.n_circuits}", parameter="n_circuits")
+        G = probe.groups.size
+        z = self.n_active if self.n_active is not None else (2 if G == 1 else G)
+        z = require_int("n_active", z, G, (self.n_circuits // G) * G)
+        require(z % G == 0, f"n_active must be a multiple of the group size {G} (whole groups are active together "
+                            f"in the {self.system!r} system), got {z}", parameter="n_active")
+        set_("n_active", z)
+        require(not ec.tuned_chi or self.weight_scheme == "capped",
+                f"error correction tuned-chi needs weight_scheme 'capped' (the others have no chi), got "
+                f"{self.weight_scheme!r}", parameter="error_correction")
+
+    def _probe(self):
+        """A small system of this kind (``min_circuits`` circuits), with the error correction applied."""
+        entry = SYSTEMS[self.system]
+        small = make_system(self.system, entry.min_circuits(self.params), seed=0, **self.params)
+        return with_error_correction(small, self.error_correction, n_layers=self.n_layers)
+
+    # ----------------------------------------------------------------- forms
+    def to_dict(self) -> dict:
+        """Flat JSON-able form: every field, the system's parameters as their own keys.
+
+        Example:
+            >>> ExperimentSpec(system="rotation-chains", params={"chain_length": 3}, n_circuits=30).to_dict()["chain_length"]
+            3
+        """
+        out = asdict(self)
+        params = out.pop("params")
+        out = {"system": out.pop("system"), **params, **out}
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> "ExperimentSpec":
+        """The spec of a flat mapping (:meth:`to_dict`'s form); unknown keys are refused, missing
+        keys take their defaults."""
+        values = dict(values)
+        known = {f.name for f in fields(cls)} - {"params"}
+        param_names = set(all_system_params())
+        unknown = sorted(set(values) - known - param_names)
+        if unknown:
+            raise CircuitsError(f"unknown spec key {unknown[0]!r}; allowed: {', '.join(spec_keys())}",
+                                parameter=unknown[0])
+        system = values.get("system", "rotation")
+        require_choice("system", system, SYSTEMS)
+        takes = set(SYSTEMS[system].params)
+        params = {}
+        for name in sorted(param_names & set(values)):
+            value = values.pop(name)
+            if name in takes:
+                params[name] = value
+            elif value is not None and not (isinstance(value, float) and math.isnan(value)):
+                raise CircuitsError(f"{name} is not a parameter of the {system!r} system", parameter=name)
+        return cls(params=params, **values)
+
+    def replace(self, **changes) -> "ExperimentSpec":
+        """A copy with fields changed (system parameters by name too), checked again."""
+        values = {**self.to_dict(), **changes}
+        if "system" in changes and changes["system"] != self.system:
+            for name in self.params:
+                if name not in changes:
+                    values.pop(name, None)
+        return ExperimentSpec.from_dict(values)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items())
+        return f"ExperimentSpec({items})"
+
+    # ----------------------------------------------------------------- derived
+    @property
+    def base_width(self) -> int:
+        """d of the base circuits (the d of the load)."""
+        return self._probe().base_width
+
+    @property
+    def circuit_width(self) -> int:
+        """d of the circuits as built (error correction may widen them); the network has D/d slots."""
+        return self._probe().circuit_width
+
+    @property
+    def load(self) -> float:
+        """``T (d/D)^2`` with the base d."""
+        return theory_load(self.n_circuits, self.width, self.base_width)
+
+    def identity(self, part: str) -> dict:
+        """The fields that determine ``part``: ``system``, ``network``, ``evaluation`` or ``calibration``."""
+        full = self.to_dict()
+        full.pop("seed")
+        system = {k: full[k] for k in ("system", *self.params, "n_circuits")}
+        network = {**system, **{k: full[k] for k in ("error_correction", "width", "redundancy", "n_layers",
+                                                      "weight_scheme", "chi_scale", "assignment")}}
+        return {"system": system, "network": network, "evaluation": full,
+                "calibration": {**network, "n_active": self.n_active}}[part]
+
+    def seeds(self) -> Seeds:
+        """The internal seeds derived from ``(spec, seed)`` (see the module docstring)."""
+        return Seeds(*(keyed_seed(self.seed, part, self.identity(part))
+                       for part in ("system", "network", "evaluation", "calibration")))
+
+
+def spec_keys() -> list[str]:
+    """Every key a spec's flat form can have, in order: the fields, with the system parameters after ``system``."""
+    names = list(FIELDS)
+    return names[:1] + list(all_system_params()) + names[1:]
+
+
+def spec_value(name: str, text: str) -> Any:
+    """A spec value from its text (command line, grid files): ints, floats, booleans, strings."""
+    info = FIELDS.get(name)
+    kind = info.kind if info is not None else int
+    try:
+        if kind is bool:
+            low = str(text).lower()
+            require(low in ("true", "false", "1", "0", "yes", "no"), f"{name} takes true or false, got {text!r}",
+                    parameter=name)
+            return low in ("true", "1", "yes")
+        if kind is int:
+            value = float(text) if any(c in str(text) for c in ".eE") else int(text)
+            return value
+        if kind is float:
+            return float(text)
+    except ValueError as err:
+        raise CircuitsError(f"{name} must be a {kind.__name__}, got {text!r}", parameter=name) from err
+    return str(text)

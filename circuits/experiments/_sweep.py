@@ -1,0 +1,277 @@
+"""Sweeps: evaluate every spec of a grid into one tidy, resumable table.
+
+A *grid* maps spec keys (:func:`circuits.experiments.spec_keys`: ``system``, ``chain_length``,
+``error_correction``, ``width``, ``n_circuits``, ..., ``seed``; dashes allowed as on the command
+line) to a value or a list of values; its specs are the Cartesian product of the lists, in
+the order of the spec keys. A list of such mappings is the union of their products (the load
+sweep of the study's figures is one: its T range differs per width). A *run* is one spec:
+one system, one network, one evaluation, with the seeds the spec derives
+(:meth:`ExperimentSpec.seeds`), so a run's numbers do not depend on the grid it sits in, on
+its position, or on the number of workers, and ``cis evaluate`` with the row's columns as flags
+prints the same numbers.
+
+Storage. ``out_dir/parts/<run id>.parquet`` holds one finished run; it is written to a
+temporary file and moved into place with ``os.replace``, so a killed sweep leaves finished
+runs whole and nothing half-written under a final name. A rerun skips every run whose part
+exists. ``out_dir/results.parquet`` (and ``results.csv`` on request) is assembled from the
+parts when all runs are done, rows in grid order; ``out_dir/sweep.json`` records the grid, and
+a sweep refuses to write into a directory that another grid made.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import itertools
+import json
+import os
+import pathlib
+from typing import Callable, Iterable, Iterator, Mapping
+
+import pandas as pd
+
+from ..base import CircuitsError, require, require_int
+from ..measurement import failure_rate
+from ._experiment import evaluate
+from ._spec import ExperimentSpec, spec_keys
+
+#: Bump when the rows a run produces change, so old parts are not reused.
+PART_FORMAT = 2
+
+
+# ----------------------------------------------------------------------------- the grid
+def read_grid(path) -> dict | list:
+    """Read a grid from a TOML (``.toml``) or JSON (any other suffix) file.
+
+    Example file (TOML)::
+
+        width = [800, 1000]
+        n_circuits = [100, 200]
+        n_active = [1, 2]
+        batch_size = 200
+        seed = [0, 1]
+    """
+    path = pathlib.Path(path)
+    require(path.is_file(), f"grid file {str(path)!r} does not exist", parameter="grid")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise CircuitsError(f"grid file {str(path)!r} cannot be read as text: {err}", parameter="grid") from err
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise CircuitsError(f"grid file {str(path)!r} is not valid TOML: {err}", parameter="grid") from err
+    try:
+        grid = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CircuitsError(f"grid file {str(path)!r} is not valid JSON: {err}", parameter="grid") from err
+    require(isinstance(grid, (dict, list)), f"grid file {str(path)!r} must hold an object of key: [values] (or a "
+                                            "list of them)", parameter="grid")
+    return grid
+
+
+def grid_specs(grid: Mapping | list) -> list[ExperimentSpec]:
+    """Every spec of a grid (a mapping, or a list of mappings for a union), checked before any work.
+
+    Raises:
+        CircuitsError: an unknown key, a value out of range, or a spec that cannot be built,
+            naming the key and the spec.
+
+    Example:
+        >>> specs = grid_specs({"width": [800, 1000], "n_circuits": 100, "n_layers": 2, "seed": [0, 1]})
+        >>> len(specs), specs[-1].width, specs[-1].seed
+        (4, 1000, 1)
+        >>> grid_specs({"widht": [800]})
+        Traceback (most recent call last):
+        ...
+        circuits.CircuitsError: unknown grid key 'widht'; allowed: system, chain_length, error_correction, width, n_circuits, redundancy, n_layers, weight_scheme, chi_scale, assignment, n_active, batch_size, ideal, seed
+    """
+    parts = grid if isinstance(grid, list) else [grid]
+    require(len(parts) >= 1, "a grid needs at least one mapping of key: [values]", parameter="grid")
+    keys = spec_keys()
+    specs, seen = [], set()
+    for part in parts:
+        require(isinstance(part, Mapping), f"a grid is a mapping of key: [values] (or a list of them), got "
+                                           f"{type(part).__name__}", parameter="grid")
+        axes = {}
+        for raw, values in part.items():
+            key = str(raw).replace("-", "_")
+            if key not in keys:
+                raise CircuitsError(f"unknown grid key {raw!r}; allowed: {', '.join(keys)}", parameter="grid")
+            require(key not in axes, f"grid key {key!r} is given twice", parameter="grid")
+            values = list(values) if isinstance(values, (list, tuple)) else [values]
+            require(len(values) >= 1, f"grid key {key!r} has an empty list of values", parameter="grid")
+            axes[key] = values
+        ordered = [k for k in keys if k in axes]
+        for combo in itertools.product(*(axes[k] for k in ordered)):
+            values = dict(zip(ordered, combo))
+            try:
+                spec = ExperimentSpec.from_dict(values)
+            except CircuitsError as err:
+                where = ", ".join(f"{k}={v}" for k, v in values.items())
+                raise CircuitsError(f"grid key {err.parameter!r}: {err} (spec {where})", parameter="grid") from err
+            ident = json.dumps(spec.to_dict(), sort_keys=True)
+            if ident not in seen:
+                seen.add(ident)
+                specs.append(spec)
+    return specs
+
+
+def run_id(spec: ExperimentSpec) -> str:
+    """The name of a run's part file: a hash of the part format and the spec."""
+    text = json.dumps([PART_FORMAT, spec.to_dict()], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# ----------------------------------------------------------------------------- one run
+def run_rows(spec: ExperimentSpec, device: str = "cpu") -> pd.DataFrame:
+    """Build and evaluate one spec; its long-form rows (see :func:`sweep` for the columns)."""
+    ev = evaluate(spec, device=device)
+    c = ev.config
+    front = {**spec.to_dict(), "circuit_width": c["circuit_width"], "base_width": c["base_width"],
+             "network_layers": c["network_layers"], "load": float(ev.load), "tuned_chi_scale": c["tuned_chi_scale"],
+             "failure_rate": failure_rate(ev), "seizure_layer": ev.seizure_layer,
+             **{k: c[k] for k in ("system_seed", "network_seed", "evaluation_seed", "calibration_seed")}}
+    table = ev.table.reset_index(drop=True)
+    rows = pd.DataFrame({k: [v] * len(table) for k, v in front.items()})
+    rows["seizure_layer"] = rows["seizure_layer"].astype("Int64")
+    return pd.concat([rows, table], axis=1)
+
+
+def _run_task(task: tuple) -> tuple[str, pd.DataFrame]:
+    """One run for a worker (module level, so process pools can pickle it)."""
+    spec, device = task
+    return run_id(spec), run_rows(spec, device)
+
+
+# ------------------------------------------------------------------------ parallel map
+def map_completed(fn: Callable, tasks: Iterable, *, workers: int = 1, executor=None,
+                  progress: str | None = None, done: int = 0) -> Iterator:
+    """``fn(task)`` for every task, yielded as each finishes (order not guaranteed).
+
+    ``executor`` is anything with ``submit(fn, arg)`` returning a future with ``result()``
+    (``concurrent.futures`` executors; for Dask, ``client.get_executor()``); otherwise
+    ``workers`` > 1 uses joblib processes and 1 runs here, in order. ``progress``, if given,
+    labels a tqdm bar (with the time left) that counts ``done`` tasks as already finished.
+    """
+    tasks = list(tasks)
+    if progress is None:
+        yield from _map_completed(fn, tasks, workers, executor)
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(tasks) + done, initial=done, desc=progress) as bar:
+        for result in _map_completed(fn, tasks, workers, executor):
+            yield result
+            bar.update(1)
+
+
+def _map_completed(fn, tasks, workers, executor):
+    if executor is not None:
+        futures = [executor.submit(fn, t) for t in tasks]
+        if all(isinstance(f, cf.Future) for f in futures):
+            for f in cf.as_completed(futures):
+                yield f.result()
+        else:
+            for f in futures:
+                yield f.result()
+    elif workers == 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield fn(t)
+    else:
+        from joblib import Parallel, delayed
+
+        yield from Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(fn)(t) for t in tasks)
+
+
+def write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
+    """Write through a temporary file in the same folder, then move it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ------------------------------------------------------------------------------- sweep
+def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = True, csv: bool = False,
+          device: str = "cpu") -> pd.DataFrame:
+    """Evaluate every spec of ``grid``; resumable; returns the table.
+
+    Args:
+        grid: a mapping of spec keys to a value or a list of values, a list of such mappings (a
+            union), or the path of a TOML/JSON file holding one (:func:`read_grid`).
+        out_dir: folder for ``parts/``, ``results.parquet`` (``results.csv``) and ``sweep.json``.
+        workers: processes on this machine (joblib); the table does not depend on it.
+        executor: run through this ``concurrent.futures``-like executor instead (e.g. Dask:
+            ``distributed.Client(...).get_executor()``).
+        progress: tqdm bar over runs, with the estimated time left.
+        csv: also write ``results.csv``.
+        device: torch device of the forward passes (not part of a run's identity).
+
+    Returns:
+        The long-form table, one row per (spec, layer, circuit_state, depth, quantity, stat):
+        ``run`` (position in the grid), every spec key (:meth:`ExperimentSpec.to_dict`; a system
+        parameter is empty on rows of systems without it), ``circuit_width``, ``base_width``,
+        ``network_layers``, ``load`` (T (d/D)^2, base d), ``tuned_chi_scale`` (chi's multiplier
+        as built), ``failure_rate`` (fraction of samples with an on-indicator error > 0.25 at some
+        layer), ``seizure_layer``, the derived seeds, and the evaluation table's columns
+        (``layer``, ``computation_layer``, ``role``, ``circuit_state``, ``depth``, ``quantity``,
+        ``stat``, ``measured``, ``predicted``).
+
+    Raises:
+        CircuitsError: a bad grid (unknown key, bad value, a spec that cannot be built), an
+            output folder another grid made, or a bad argument, before any work.
+
+    Example:
+        >>> import tempfile
+        >>> table = sweep({"width": 400, "n_circuits": [40, 80], "n_layers": 2, "n_active": 1,
+        ...                "batch_size": 20}, tempfile.mkdtemp(), progress=False)
+        >>> table.groupby("n_circuits").size().to_dict()
+        {40: 24, 80: 24}
+    """
+    if isinstance(grid, (str, os.PathLike)):
+        grid = read_grid(grid)
+    specs = grid_specs(grid)
+    workers = require_int("workers", workers, 1)
+    require(executor is None or callable(getattr(executor, "submit", None)),
+            "executor must have a submit(fn, *args) method (a concurrent.futures-like executor)", parameter="executor")
+    out = pathlib.Path(out_dir)
+    require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
+    record = {"grid": grid, "runs": [run_id(s) for s in specs], "part_format": PART_FORMAT}
+    made = out / "sweep.json"
+    if made.exists():
+        try:
+            before = json.loads(made.read_text())
+        except (OSError, ValueError) as err:
+            raise CircuitsError(f"{made} is not readable ({err}); remove the folder or choose another --out",
+                                parameter="out") from err
+        require(before.get("runs") == record["runs"],
+                f"{out} holds a sweep of another grid (its sweep.json lists other runs); give a new --out or "
+                "remove that folder", parameter="out")
+    parts = out / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    write_atomic(made, lambda p: p.write_text(json.dumps(record, indent=2, default=str)))
+
+    todo = [s for s in specs if not (parts / f"{run_id(s)}.parquet").exists()]
+    for name, rows in map_completed(_run_task, [(s, device) for s in todo], workers=workers, executor=executor,
+                                    progress="sweep" if progress else None, done=len(specs) - len(todo)):
+        write_atomic(parts / f"{name}.parquet", lambda p: rows.to_parquet(p, index=False))
+
+    frames = []
+    for i, spec in enumerate(specs):
+        rows = pd.read_parquet(parts / f"{run_id(spec)}.parquet")
+        rows.insert(0, "run", i)
+        frames.append(rows)
+    table = pd.concat(frames, ignore_index=True)
+    first = ["run", *[k for k in spec_keys() if k in table.columns]]
+    table = table[first + [c for c in table.columns if c not in first]]
+    write_atomic(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
+    if csv:
+        write_atomic(out / "results.csv", lambda p: table.to_csv(p, index=False))
+    return table

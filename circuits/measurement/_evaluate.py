@@ -1,0 +1,327 @@
+"""Evaluation: run many random forward passes and measure the error of every read-out.
+
+Per network layer ``l = 0..L`` and over a batch of samples (each with ``z`` active circuits):
+
+- ``active``/``on``: on-indicator of the active circuits (truth: the small system's own run);
+- ``active``/``payload``: their payload (error: L2 norm of the difference);
+- ``inactive``/``on`` and ``inactive``/``payload``: read from every other circuit (truth: 0);
+
+each as mean squared error (``mse``) and worst absolute error (``worst``), beside the
+prediction of :mod:`theory`. Layer 0 is the input ``a[0]`` written into the network and read
+back (role ``input``). Every row says its network ``layer``, its ``role`` (``input``,
+``computation`` or ``cleanup``) and its ``computation_layer``; ``predicted`` is the formula at the
+computation layer (null on input and clean-up layers, and for circuits that receive
+cross-circuit couplings, where no formula exists). On a system with couplings the active
+payload is also reported per ``depth`` in the coupling graph. Also the fraction of neurons on
+(> 1e-4) per neuron group and the first layer where a worst-case on-indicator error exceeds
+0.25 (the "seizure" layer).
+
+The inactive statistics never form a ``(B, T, d)`` array: circuits none of whose neurons is
+on all read the same value (zero for the capped scheme) and enter as a count times it; the
+others come from the touched circuits of :meth:`Network.trace`. Sums are kept per sample in
+float64 and added up at the end, so the numbers do not depend on the chunk size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from theory import predicted_mse
+
+from ..base import require, require_int
+from ..construction import Network
+from ..system import CLEANUP, COMPUTATION, draw_payloads
+
+#: Neurons above this value count as on.
+ON_THRESHOLD = 1e-4
+#: An on-indicator error above this passes the study's step function: errors start to compound.
+SEIZURE_THRESHOLD = 0.25
+#: The role of layer 0 in the tables.
+INPUT = "input"
+#: The columns of :attr:`Evaluation.table`, in order.
+TABLE_COLUMNS = ["layer", "computation_layer", "role", "circuit_state", "depth", "quantity", "stat", "measured",
+                 "predicted"]
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        table: tidy frame with :data:`TABLE_COLUMNS`: one row per (layer, circuit_state, depth,
+            quantity, stat); ``depth`` is null on rows over all circuits of a state;
+            ``predicted`` NaN where no formula applies; layers 0..L.
+        fraction_on: tidy frame (layer, neuron_group, fraction) for layers 0..L.
+        load: ``T (d/D)^2`` with the base d.
+        seizure_layer: first layer >= 1 whose worst on-indicator error exceeds 0.25, else ``None``.
+        config: every parameter of the network and of the evaluation.
+        active: ``(B, z)`` the active circuits drawn.
+        sample_worst_on: ``(L+1, B)`` worst on-indicator error (any circuit) per sample.
+        truth_on, estimate_on: ``(L+1, B, z)`` on-indicator of the active circuits.
+        truth_payload, estimate_payload: ``(L+1, B, z, k)`` their payloads.
+    """
+
+    table: pd.DataFrame
+    fraction_on: pd.DataFrame
+    load: float
+    seizure_layer: int | None
+    config: dict
+    active: np.ndarray = field(repr=False)
+    sample_worst_on: np.ndarray = field(repr=False)
+    truth_on: np.ndarray = field(repr=False)
+    estimate_on: np.ndarray = field(repr=False)
+    truth_payload: np.ndarray = field(repr=False)
+    estimate_payload: np.ndarray = field(repr=False)
+
+    def rows(self) -> list[dict]:
+        """The table as JSON-able records (NaN and NA as ``None``)."""
+        out = []
+        for rec in self.table.to_dict("records"):
+            out.append({k: (None if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v))
+                            else int(v) if k in ("layer", "computation_layer", "depth") else v)
+                        for k, v in rec.items()})
+        return out
+
+    def to_dict(self) -> dict:
+        """The JSON form printed by ``cis evaluate --format json``."""
+        frac = {}
+        for (layer,), grp in self.fraction_on.groupby(["layer"]):
+            frac[int(layer)] = [float(v) for v in grp.sort_values("neuron_group")["fraction"]]
+        return {"config": self.config, "load": self.load, "seizure_layer": self.seizure_layer, "rows": self.rows(),
+                "fraction_on": [{"layer": k, "fraction": v} for k, v in sorted(frac.items())]}
+
+
+def failure_rate(ev: Evaluation, threshold: float = SEIZURE_THRESHOLD) -> float:
+    """Fraction of samples with an on-indicator error above ``threshold`` at some layer 1..L.
+
+    Uses ``ev.sample_worst_on`` ``(L+1, B)`` (worst error over all circuits, per layer and
+    sample); layer 0, the input, is not counted.
+    """
+    worst = np.asarray(ev.sample_worst_on)[1:].max(axis=0)
+    return float(np.mean(worst > threshold))
+
+
+def default_chunk_size(net: Network, batch_size: int) -> int:
+    """Samples per forward pass: at most the batch, about 8M activations (32 MB) per chunk,
+    and at most 64M per-circuit values (``T d`` per sample, needed where activations are dense).
+    """
+    d = net.circuit_width
+    return max(1, min(batch_size, (1 << 23) // (d * net.n_slots), (1 << 26) // (d * net.n_circuits)))
+
+
+def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | None = None, seed=0,
+             active: np.ndarray | None = None, payloads: np.ndarray | None = None,
+             ideal: bool = False, chunk_size: int | None = None, progress: bool = False) -> Evaluation:
+    """Measure a network's errors against the small system's own run.
+
+    (``circuits.evaluate`` also takes an :class:`circuits.ExperimentSpec`; this is the form for a
+    network in hand.)
+
+    Args:
+        net: the network.
+        n_active: z, circuits active per sample, drawn by ``net.system.draw`` (whole activation
+            groups: a multiple of the group size; payloads on the members that take one).
+        batch_size: B, the number of samples.
+        seed: seeds the draws of active circuits and payloads.
+        active: ``(B, z)`` given active circuits instead of drawing them.
+        payloads: ``(B, z, k)`` given payloads (unit vectors for rotation circuits).
+        ideal: replace ReLU by the active-neuron mask.
+        chunk_size: samples per forward pass (memory bound); results do not depend on it (on
+            the CPU, bit for bit). Default: :func:`default_chunk_size`.
+        progress: show a tqdm bar over chunks.
+
+    Returns:
+        :class:`Evaluation`.
+
+    Example:
+        >>> from circuits import rotation_circuits, build
+        >>> net = build(rotation_circuits(n_circuits=100, seed=0), width=800, redundancy=2, n_layers=2, seed=0)
+        >>> ev = evaluate(net, n_active=2, batch_size=50, seed=1)
+        >>> float(ev.table["measured"].max()) < 1e-5  # T S <= D/d: no shared neurons, exact up to float32
+        True
+    """
+    system = net.system
+    T, d, L = net.n_circuits, net.circuit_width, net.network_layers
+    rng = np.random.default_rng(seed)
+    if active is None:
+        require(n_active is not None and batch_size is not None, "give n_active and batch_size, or active circuits",
+                parameter="n_active")
+        active, drawn = system.draw(n_active, batch_size, rng)
+        payloads = drawn if payloads is None else payloads
+    else:
+        active = system.check_active(active)
+        require(n_active is None or n_active == active.shape[1],
+                f"n_active = {n_active} but active has z = {active.shape[1]}", parameter="n_active")
+        require(batch_size is None or batch_size == active.shape[0],
+                f"batch_size = {batch_size} but active has B = {active.shape[0]}", parameter="batch_size")
+    B, z = active.shape
+    k = system.payload_dim
+    if payloads is None:
+        payloads = draw_payloads((B, z), k, rng)
+    inputs = system.encode(payloads, (B, z))
+    ref = system.run(active, inputs, net.n_layers)  # (L+1, B, z, d)
+    truth_on = system.family.decode_on(ref)
+    truth_payload = system.family.decode_payload(ref)
+    chunk_size = require_int("chunk_size", default_chunk_size(net, B) if chunk_size is None else chunk_size, 1)
+
+    # Per-sample accumulators (float64), summed once at the end: independent of chunking.
+    acc = {key: np.zeros((L + 1, B)) for key in
+           ("a_on_sq", "a_pl_sq", "i_on_sq", "i_pl_sq", "a_on_max", "a_pl_max", "i_on_max", "i_pl_max")}
+    on_count = np.zeros((L + 1, B, d))
+    est_on = np.zeros((L + 1, B, z))
+    est_payload = np.zeros((L + 1, B, z, k))
+    starts = range(0, B, chunk_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="evaluate", unit="chunk")
+    with torch.no_grad():
+        for lo in starts:
+            hi = min(B, lo + chunk_size)
+            act = active[lo:hi]
+            for state in net.trace(act, inputs[lo:hi], ideal=ideal):
+                layer = state.layer
+                _measure(net, state, act, truth_on[layer, lo:hi], truth_payload[layer, lo:hi],
+                         (acc, on_count, est_on, est_payload, lo, hi))
+
+    depth = system.depth()[active]  # (B, z)
+    payload_error = np.linalg.norm(est_payload - truth_payload, axis=-1) if k else None
+    table = _table(net, acc, z, B, depth, payload_error)
+    frac = on_count.mean(axis=1) / net.n_slots  # (L+1, d)
+    fraction_on = pd.DataFrame([{"layer": layer, "neuron_group": i, "fraction": float(frac[layer, i])}
+                                for layer in range(L + 1) for i in range(d)])
+    worst_on = np.maximum(acc["a_on_max"], acc["i_on_max"])  # (L+1, B)
+    over = np.nonzero(worst_on[1:].max(axis=1) > SEIZURE_THRESHOLD)[0]
+    seizure = int(over[0]) + 1 if len(over) else None
+    config = {**describe(net), "n_active": int(z), "batch_size": int(B), "evaluation_seed": _jsonable(seed),
+              "ideal": bool(ideal)}
+    return Evaluation(table=table, fraction_on=fraction_on, load=net.load, seizure_layer=seizure,
+                      config=config, active=active, sample_worst_on=worst_on, truth_on=truth_on,
+                      estimate_on=est_on, truth_payload=truth_payload, estimate_payload=est_payload)
+
+
+def describe(net: Network) -> dict:
+    """The parameters of a network, with the spec's names (``system``, ``width``, ``n_circuits``, ...)."""
+    system = net.system
+    c = net.config
+    return {"system": system.name, **system.params, "error_correction": system.error_correction.spec,
+            "width": c.width, "n_circuits": net.n_circuits, "redundancy": c.redundancy, "n_layers": c.n_layers,
+            "weight_scheme": c.weight_scheme, "chi_scale": c.chi_scale, "assignment": c.assignment,
+            "circuit_width": net.circuit_width, "base_width": system.base_width,
+            "network_layers": net.network_layers, "system_seed": _jsonable(system.seed),
+            "network_seed": _jsonable(c.seed)}
+
+
+def _jsonable(seed):
+    if seed is None or isinstance(seed, (int, str)):
+        return seed
+    if isinstance(seed, np.integer):
+        return int(seed)
+    return str(seed)
+
+
+def _measure(net, state, act, t_on, t_payload, out):
+    """Accumulate the errors of one chunk at one layer into the per-sample accumulators.
+
+    Inactive circuits outside ``state.touched`` all read the same value (zero for the capped
+    scheme), so they enter the sums as a count times one value.
+    """
+    acc, on_count, est_on, est_payload, lo, hi = out
+    fam = net.system.family
+    layer, touched = state.layer, state.touched
+    b, z = act.shape
+    T = net.n_circuits
+    sample_of_row = torch.div(touched.rows, net.n_slots, rounding_mode="floor")  # only nonzero slots can be on
+    on = (touched.values > ON_THRESHOLD).double()
+    on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=on.device).index_add_(
+        0, sample_of_row, on).cpu().numpy()
+    # active circuits
+    small = net.read(state, act).double().cpu().numpy()  # (b, z, d)
+    a_on = fam.decode_on(small)
+    a_pl = fam.decode_payload(small)
+    est_on[layer, lo:hi] = a_on
+    est_payload[layer, lo:hi] = a_pl
+    e_on = np.abs(a_on - t_on)
+    e_pl = np.linalg.norm(a_pl - t_payload, axis=-1)
+    acc["a_on_sq"][layer, lo:hi] = (e_on**2).sum(1)
+    acc["a_on_max"][layer, lo:hi] = e_on.max(1)
+    acc["a_pl_sq"][layer, lo:hi] = (e_pl**2).sum(1)
+    acc["a_pl_max"][layer, lo:hi] = e_pl.max(1) if e_pl.size else 0.0
+    # inactive circuits: the touched ones one by one, the rest as one value per sample
+    values, rest, dense_values = net.read_touched(state)
+    sample = touched.sample.cpu().numpy()
+    circuit = touched.circuit.cpu().numpy()
+    inactive = ~(circuit[:, None] == act[sample]).any(1)
+    sample = sample[inactive]
+    values = values.double().cpu().numpy()[inactive]
+    i_on = np.abs(fam.decode_on(values))
+    i_pl = np.linalg.norm(fam.decode_payload(values), axis=-1)
+    rest = rest.double().cpu().numpy()
+    rest_on = np.abs(fam.decode_on(rest))
+    rest_pl = np.linalg.norm(fam.decode_payload(rest), axis=-1)
+    n_rest = (T - z) - np.bincount(sample, minlength=b)
+    square, worst = {}, {}
+    for key, err, err_rest in (("i_on", i_on, rest_on), ("i_pl", i_pl, rest_pl)):
+        square[key] = np.bincount(sample, weights=err**2, minlength=b) + n_rest * err_rest**2
+        worst[key] = np.where(n_rest > 0, err_rest, 0.0)
+        np.maximum.at(worst[key], sample, err)
+    # samples held densely: every circuit read at once
+    dense = touched.dense.cpu().numpy()
+    step = max(1, (1 << 22) // max(1, T * net.circuit_width))
+    for lo_d in range(0, len(dense), step):
+        rows = dense[lo_d:lo_d + step]
+        small = dense_values[:, lo_d:lo_d + step].transpose(0, 1).double().cpu().numpy()  # (m, T, d)
+        is_active = np.zeros(small.shape[:2], dtype=bool)
+        is_active[np.arange(len(rows))[:, None], act[rows]] = True
+        for key, err_sq in (("i_on", fam.decode_on(small) ** 2), ("i_pl", (fam.decode_payload(small) ** 2).sum(-1))):
+            err_sq[is_active] = 0.0
+            square[key][rows] = [row.sum() for row in err_sq]  # row by row: the same whatever m
+            worst[key][rows] = np.sqrt(err_sq.max(1))
+    for key in square:
+        acc[key + "_sq"][layer, lo:hi] = square[key]
+        acc[key + "_max"][layer, lo:hi] = worst[key]
+
+
+def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_error) -> pd.DataFrame:
+    """The tidy table of :class:`Evaluation` (see :data:`TABLE_COLUMNS`)."""
+    system = net.system
+    T = net.n_circuits
+    has_payload = system.payload_dim > 0
+    roles = (INPUT,) + system.roles(net.n_layers)
+    computation = (0,) + system.computation_layers(net.n_layers)
+    # theory: the formula at the computation layer, with the base d and the network's own slot count
+    width_base = net.n_slots * system.base_width
+    receivers_active = bool(np.any(depth > 1))
+    records = []
+    for layer in range(net.network_layers + 1):
+        role, comp = roles[layer], computation[layer]
+        for state, count in (("active", z), ("inactive", T - z)):
+            for quantity in ("on", "payload"):
+                if (quantity == "payload" and not has_payload) or count == 0:
+                    continue
+                key = ("a_" if state == "active" else "i_") + ("on" if quantity == "on" else "pl")
+                mse = float(acc[key + "_sq"][layer].sum() / (B * count))
+                worst = float(acc[key + "_max"][layer].max())
+                pred = None
+                if role == COMPUTATION and not (state == "active" and quantity == "payload" and receivers_active):
+                    pred = predicted_mse(state, quantity, comp, T, width_base, system.base_width, net.redundancy, z)
+                records.append((layer, comp, role, state, None, quantity, "mse", mse, pred))
+                records.append((layer, comp, role, state, None, quantity, "worst", worst, None))
+        if has_payload and system.couplings is not None:
+            for p in np.unique(depth).tolist():
+                e = payload_error[layer][depth == p]
+                pred = None
+                if role == COMPUTATION and p == 1:
+                    pred = predicted_mse("active", "payload", comp, T, width_base, system.base_width,
+                                         net.redundancy, z)
+                records.append((layer, comp, role, "active", p, "payload", "mse", float(np.mean(e ** 2)), pred))
+                records.append((layer, comp, role, "active", p, "payload", "worst", float(e.max()), None))
+    table = pd.DataFrame(records, columns=TABLE_COLUMNS)
+    table["computation_layer"] = table["computation_layer"].where(table["role"] != CLEANUP).astype("Int64")
+    table["depth"] = table["depth"].astype("Int64")
+    table["predicted"] = table["predicted"].astype("float64")
+    return table
