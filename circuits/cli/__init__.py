@@ -1,19 +1,24 @@
 """The ``cis`` command line. Each subcommand lives in its own module of this package.
 
 A subcommand module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``
-(returning an exit code); list it in :data:`SUBCOMMANDS`.
+(returning an exit code); list it in :data:`SUBCOMMANDS`. Every error the library raises
+(:class:`circuits.CircuitsError`) ends the command with one line on stderr that names the flag
+and exit status 2; a closed standard output (``cis ... | head``) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from .._errors import CircuitsError
+from circuits import CircuitsError
+
+from ._args import flag_message
 
 #: Modules of this package that provide subcommands, in the order ``cis --help`` lists them.
-SUBCOMMANDS = ["demo", "evaluate", "build", "figures", "sweep", "boundary", "bench", "capacity"]
+SUBCOMMANDS = ["demo", "evaluate", "build", "sweep", "boundary", "bench", "capacity", "figures"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(runners[args.command](args) or 0)
     except CircuitsError as err:
-        print(f"cis {args.command}: error: {err}", file=sys.stderr)
+        print(f"cis {args.command}: error: {flag_message(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (cis ... | head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,12 +1,12 @@
 """``cis bench``: how long building and evaluating takes, how much memory, and whether the
 structured forward pass agrees with the dense weight matrices.
 
-One network (``--width --circuits ... --active 1,2,3,4 --batch B``): build time, evaluation
-time (all z together and per z), peak resident memory and, when ``D <= --dense-limit``, the
-largest absolute difference between the read-outs (every circuit, every layer) of the
-structured forward pass and of a float64 forward pass through :meth:`Network.dense_weights`.
-``--figure-sweep``: the same timings for the load sweep of figures 8-11 (41 networks, rotation
-circuits, z = 1..4, batch 500).
+One network (the spec flags, ``--n-active 1 2 3 4``): build time, evaluation time (all z together
+and per z), peak resident memory and, when ``D <= --dense-limit``, the largest absolute
+difference between the read-outs (every circuit, every layer) of the structured forward pass
+and of a float64 forward pass through :meth:`Network.dense_weights`. ``--figure-sweep``: the
+same timings for the load sweep of figures 8-11 (41 networks, rotation circuits, z = 1..4,
+batch 500), run through :func:`circuits.sweep` exactly as the figures run it.
 
 Peak memory is the resident set size of this process, ``getrusage(RUSAGE_SELF).ru_maxrss``
 (the interpreter and torch included, about 0.3 GB before any work); on CUDA also
@@ -17,64 +17,36 @@ from __future__ import annotations
 
 import resource
 import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
 
-from .._errors import CircuitsError, require, require_int
-from .._evaluate import draw_active, draw_payloads, evaluate
-from ._common import add_network_arguments, network_from_args, to_json
+import circuits
+from circuits.base import require_int
+from circuits.experiments import load_sweep_grid, load_sweep_networks
+
+from ._args import add_spec_arguments, spec_from_args, to_json
 
 NAME = "bench"
 HELP = "time build and evaluation, peak memory, and agreement with the dense weights"
-
-#: The load sweep of figures 8-11: (D, first T, last T, step of T); 41 networks.
-FIGURE_SWEEP_ROWS = ((800, 200, 300, 100), (1000, 200, 500, 100), (1200, 200, 700, 100), (1400, 200, 1000, 200),
-                     (1600, 300, 1300, 200), (1800, 300, 1700, 200), (2000, 200, 2000, 200))
-#: z values, samples per (network, z), S and L of the figure sweep.
-FIGURE_SWEEP = {"active": (1, 2, 3, 4), "batch": 500, "redundancy": 6, "n_layers": 4}
-
-
-def figure_sweep_grid() -> list[tuple[int, int]]:
-    """The 41 ``(D, T)`` networks of the figure-8..11 load sweep.
-
-    Example:
-        >>> grid = figure_sweep_grid()
-        >>> len(grid), grid[0], grid[-1]
-        (41, (800, 200), (2000, 2000))
-    """
-    return [(D, T) for D, first, last, step in FIGURE_SWEEP_ROWS for T in range(first, last + 1, step)]
-
-
-def parse_active(text: str) -> list[int]:
-    """``"2"`` -> ``[2]``; ``"1,2,3,4"`` -> ``[1, 2, 3, 4]``; ``"1-4"`` -> ``[1, 2, 3, 4]``."""
-    try:
-        if "-" in text:
-            lo, hi = (int(v) for v in text.split("-"))
-            values = list(range(lo, hi + 1))
-        else:
-            values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    require(len(values) >= 1 and all(v >= 1 for v in values),
-            f"active must be z, a list z1,z2,... or a range z1-z2 of integers >= 1, got {text!r}")
-    return values
+DEFAULTS = {"width": 2000, "n_circuits": 600, "n_layers": 4, "batch_size": 1000}
 
 
 def add_arguments(p) -> None:
-    add_network_arguments(p, width=2000, circuits=600, redundancy=6, layers=4)
+    add_spec_arguments(p, defaults=DEFAULTS, exclude=("n_active",))
     g = p.add_argument_group("benchmark")
-    g.add_argument("--active", default="1,2,3,4",
-                   help="z, or several: 1,2,3,4 or 1-4; each z is one evaluation (default: 1,2,3,4)")
-    g.add_argument("--batch", type=int, default=None,
-                   help="B, samples per z (default: 1000; 500 with --figure-sweep)")
-    g.add_argument("--chunk", type=int, default=None, help="samples per forward pass (default: automatic)")
+    g.add_argument("--n-active", type=int, nargs="+", default=[1, 2, 3, 4],
+                   help="z, one or more: each z is one evaluation (default: 1 2 3 4)")
+    g.add_argument("--chunk-size", type=int, default=None, help="samples per forward pass (default: automatic)")
     g.add_argument("--dense-limit", type=int, default=4000,
                    help="compare with the dense weights when D is at most this (default: 4000)")
     g.add_argument("--dense-batch", type=int, default=100, help="samples per z for the dense comparison (default: 100)")
     g.add_argument("--figure-sweep", action="store_true",
                    help="time the figure-8..11 load sweep (41 networks, z = 1..4, batch 500) instead")
+    g.add_argument("--workers", type=int, default=1, help="processes for --figure-sweep (default: 1)")
+    g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
     g.add_argument("--threads", type=int, default=1,
@@ -103,75 +75,62 @@ def dense_max_abs_diff(net, n_active: int, batch_size: int, seed) -> tuple[float
         ``(max abs difference, max abs read-out)`` (the second gives the scale).
     """
     rng = np.random.default_rng(seed)
-    fam = net.family
-    active = draw_active(net.n_circuits, n_active, batch_size, rng)
-    inputs = fam.encode(draw_payloads((batch_size, n_active), fam.payload_dim, rng), (batch_size, n_active))
+    active, payloads = net.system.draw(n_active, batch_size, rng)
+    inputs = net.system.encode(payloads, active.shape)
     B, d, N = batch_size, net.circuit_width, net.n_slots
+    dense = [None] + [net.dense_weights(layer) for layer in range(1, net.network_layers + 1)]
     with torch.no_grad():
         acts = net.forward(active, inputs)
         x = acts[0].cpu().double().reshape(B, d * N).numpy()
         diff = scale = 0.0
         for layer, a in enumerate(acts):
             if layer >= 1:
-                weights, bias = _dense_cache(net, layer)
+                weights, bias = dense[layer]
                 x = np.maximum(x @ weights.T + bias, 0.0)
             ours = net.read_out(a, layer).cpu().double()
-            dense = net.read_out(torch.as_tensor(x.reshape(B, d, N), device=a.device), layer).cpu().double()
-            diff = max(diff, float((ours - dense).abs().max()))
-            scale = max(scale, float(dense.abs().max()))
+            ref = net.read_out(torch.as_tensor(x.reshape(B, d, N), device=a.device), layer).cpu().double()
+            diff = max(diff, float((ours - ref).abs().max()))
+            scale = max(scale, float(ref.abs().max()))
     return diff, scale
 
 
 def _summary(ev) -> dict:
-    """The seizure layer and the MSE per layer of each (group, quantity) of one evaluation."""
-    table = ev.table[ev.table.stat == "mse"].sort_values("layer")
+    """The seizure layer and the MSE per layer of each (circuit state, quantity) of one evaluation."""
+    table = ev.table[(ev.table.stat == "mse") & ev.table.depth.isna() & (ev.table.layer >= 1)].sort_values("layer")
     out = {"seizure_layer": ev.seizure_layer}
-    for (group, quantity), rows in table.groupby(["group", "quantity"], sort=True):
-        out[f"{group}_{quantity}_mse"] = rows["measured"].tolist()
+    for (state, quantity), rows in table.groupby(["circuit_state", "quantity"], sort=True):
+        out[f"{state}_{quantity}_mse"] = rows["measured"].tolist()
     return out
 
 
-def _seed(*keys: int) -> int:
-    """A seed for the stream named by ``keys`` (non-negative ints)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
-
-
-def _dense_cache(net, layer):
-    key = ("dense", layer)
-    if key not in net._cache:
-        net._cache[key] = net.dense_weights(layer)
-    return net._cache[key]
-
-
-def _bench_network(args, zs: list[int], batch: int) -> dict:
+def _bench_network(args, zs: list[int]) -> dict:
+    specs = [spec_from_args(args, n_active=z) for z in zs]  # every spec checked before any work
     t0 = time.perf_counter()
-    net, eval_seed = network_from_args(args)
+    net = circuits.build_network(specs[0], device=args.device)
     _sync(args.device)
     build_seconds = time.perf_counter() - t0
     per_z, results = {}, {}
-    for z in zs:
+    for spec in specs:
         t = time.perf_counter()
-        ev = evaluate(net, n_active=z, batch_size=batch, seed=eval_seed + z, chunk_size=args.chunk,
-                      progress=args.progress)
+        ev = circuits.evaluate(spec, network=net, chunk_size=args.chunk_size, progress=args.progress)
         _sync(args.device)
-        per_z[z] = time.perf_counter() - t
-        results[z] = _summary(ev)
+        per_z[spec.n_active] = time.perf_counter() - t
+        results[spec.n_active] = _summary(ev)
         del ev
-    out = {
-        "width": args.width, "n_circuits": args.circuits, "redundancy": args.redundancy, "n_layers": args.layers,
-        "method": args.method, "family": args.family, "n_active": zs, "batch_size": batch, "seed": args.seed,
-        "load": net.load, "build_seconds": build_seconds, "evaluate_seconds": sum(per_z.values()),
-        "evaluate_seconds_per_z": per_z, "total_seconds": build_seconds + sum(per_z.values()),
-        "peak_memory_mb": peak_memory_mb(), "peak_memory_kind": "resident (getrusage ru_maxrss, whole process)",
-    }
+    spec = specs[0]
+    out = {**{k: v for k, v in spec.to_dict().items() if k != "n_active"}, "n_active": zs, "load": net.load,
+           "build_seconds": build_seconds, "evaluate_seconds": sum(per_z.values()), "evaluate_seconds_per_z": per_z,
+           "total_seconds": build_seconds + sum(per_z.values()), "peak_memory_mb": peak_memory_mb(),
+           "peak_memory_kind": "resident (getrusage ru_maxrss, whole process)"}
     if torch.device(args.device).type == "cuda":
         out["cuda_peak_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    if args.width <= args.dense_limit:
+    if spec.width <= args.dense_limit:
         t = time.perf_counter()
-        checks = [dense_max_abs_diff(net, z, min(batch, args.dense_batch), eval_seed + 1000 + z) for z in zs]
+        batch = min(spec.batch_size, require_int("dense_batch", args.dense_batch, 1))
+        checks = [dense_max_abs_diff(net, z, batch, spec.seeds().evaluation + z) for z in zs]
         out["dense_max_abs_diff"] = max(c[0] for c in checks)
         out["dense_max_abs_readout"] = max(c[1] for c in checks)
-        out["dense_check_batch"] = min(batch, args.dense_batch)
+        out["dense_check_batch"] = batch
         out["dense_seconds"] = time.perf_counter() - t
     out["results"] = results
     out["device"] = str(torch.device(args.device))
@@ -179,54 +138,27 @@ def _bench_network(args, zs: list[int], batch: int) -> dict:
     return out
 
 
-def _bench_sweep(args, zs: list[int], batch: int) -> dict:
-    from .._builder import build
-    from .._families import make_family
-
-    grid = figure_sweep_grid()
-    if len(grid) != 41:  # pragma: no cover - guards the definition above
-        raise CircuitsError(f"the figure sweep must have 41 networks, found {len(grid)}")
-    build_seconds = evaluate_seconds = 0.0
-    seizures = []
-    networks = grid
-    if args.progress:
-        from tqdm.auto import tqdm
-
-        networks = tqdm(grid, desc="figure sweep", unit="net")
+def _bench_sweep(args, zs: list[int]) -> dict:
+    overrides = {"n_active": zs, "seed": spec_from_args(args, n_active=zs[0]).seed}
+    if "batch_size" in getattr(args, "given", ()):
+        overrides["batch_size"] = args.batch_size
+    grid = load_sweep_grid(**overrides)
     t0 = time.perf_counter()
-    for D, T in networks:
-        t = time.perf_counter()
-        net = build(make_family(args.family, T, seed=_seed(args.seed, 1, D, T)), width=D,
-                    redundancy=args.redundancy, n_layers=args.layers, seed=_seed(args.seed, 2, D, T),
-                    method=args.method, chi_scale=args.chi_scale, assignment=args.assignment, device=args.device)
-        build_seconds += time.perf_counter() - t
-        for z in zs:
-            t = time.perf_counter()
-            ev = evaluate(net, n_active=z, batch_size=batch, seed=_seed(args.seed, 3, D, T, z), chunk_size=args.chunk)
-            _sync(args.device)
-            evaluate_seconds += time.perf_counter() - t
-            seizures.append({"width": D, "n_circuits": T, "n_active": z, "seizure_layer": ev.seizure_layer})
+    with tempfile.TemporaryDirectory() as out:
+        table = circuits.sweep(grid, out, workers=args.workers, progress=args.progress, device=args.device)
     total = time.perf_counter() - t0
-    return {
-        "n_networks": len(grid), "n_evaluations": len(grid) * len(zs), "n_active": zs, "batch_size": batch,
-        "redundancy": args.redundancy, "n_layers": args.layers, "method": args.method, "family": args.family,
-        "seed": args.seed, "total_seconds": total, "build_seconds": build_seconds,
-        "evaluate_seconds": evaluate_seconds, "peak_memory_mb": peak_memory_mb(),
-        "peak_memory_kind": "resident (getrusage ru_maxrss, whole process)",
-        "seizures": sum(s["seizure_layer"] is not None for s in seizures),
-        "device": str(torch.device(args.device)), "torch_threads": torch.get_num_threads(),
-    }
+    runs = table.drop_duplicates("run")
+    return {"n_networks": len(load_sweep_networks()), "n_evaluations": len(runs), "n_active": zs,
+            "batch_size": int(runs.batch_size.iloc[0]), "total_seconds": total, "peak_memory_mb": peak_memory_mb(),
+            "peak_memory_kind": "resident (getrusage ru_maxrss, whole process)",
+            "seizures": int(runs.seizure_layer.notna().sum()), "device": str(torch.device(args.device)),
+            "torch_threads": torch.get_num_threads(), "workers": args.workers}
 
 
 def run(args) -> int:
-    zs = parse_active(args.active)
-    torch.set_num_threads(require_int("threads", args.threads, 1))
-    if args.figure_sweep:
-        batch = FIGURE_SWEEP["batch"] if args.batch is None else args.batch
-        out = _bench_sweep(args, zs, batch)
-    else:
-        batch = 1000 if args.batch is None else args.batch
-        out = _bench_network(args, zs, batch)
+    zs = [require_int("n_active", z, 1) for z in args.n_active]
+    torch.set_num_threads(require_int("threads", args.threads, 1, 1024))
+    out = _bench_sweep(args, zs) if args.figure_sweep else _bench_network(args, zs)
     if args.format == "json":
         print(to_json(out))
         return 0

@@ -3,7 +3,7 @@
 With ``N = D/d`` slots per neuron group and redundancy ``S``, no family of S-sets that pairwise
 share at most one slot has more than ``N (N-1) / (S (S-1))`` sets (``theory.packing_bound``).
 The ``random`` method gives no guarantee; its capacity is the number of distinct S-subsets.
-``--circuits T`` adds, for every method that fits T circuits, how evenly its first T sets use
+``--n-circuits T`` adds, for every method that fits T circuits, how evenly its first T sets use
 the slots, the largest number of slots two of them share (:func:`circuits.max_shared`), and
 how long building those sets and that check took (wall-clock seconds).
 """
@@ -14,9 +14,10 @@ import time
 
 from theory import packing_bound
 
-from .._assignment import ASSIGNMENTS, capacity, max_shared, slot_use
-from .._errors import require_int
-from ._common import to_json
+from circuits.assignment import ASSIGNMENTS, capacity, max_shared, slot_use
+from circuits.base import require_int
+
+from ._args import to_json
 
 NAME = "capacity"
 HELP = "how many circuits each assignment method fits at width D and redundancy S, beside the packing bound"
@@ -27,7 +28,7 @@ def add_arguments(p) -> None:
     p.add_argument("--redundancy", type=int, default=6, help="S, neurons per circuit neuron (default: 6)")
     p.add_argument("--circuit-width", type=int, default=4,
                    help="d, small-circuit width; slots per group N = D // d (default: 4, the rotation circuits)")
-    p.add_argument("--circuits", type=int, default=None,
+    p.add_argument("--n-circuits", type=int, default=None,
                    help="T: also report slot use and max shared slots of each method's first T sets")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
 
@@ -47,7 +48,7 @@ def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: 
            "packing_bound": packing_bound(n_slots, S),
            "capacity": {method: capacity(n_slots, S, method) for method in ASSIGNMENTS}}
     if n_circuits is not None:
-        T = require_int("circuits", n_circuits, 1)
+        T = require_int("n_circuits", n_circuits, 1)
         out["n_circuits"] = T
         out["first_sets"] = {}
         for method, (sets_of, _) in ASSIGNMENTS.items():
@@ -63,7 +64,7 @@ def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: 
 
 
 def run(args) -> int:
-    out = capacities(args.width, args.redundancy, args.circuit_width, args.circuits)
+    out = capacities(args.width, args.redundancy, args.circuit_width, args.n_circuits)
     if args.format == "json":
         print(to_json(out))
         return 0

@@ -1,4 +1,4 @@
-"""``cis figures``: regenerate the figures of the "Rotations in Superposition" study."""
+"""``cis figures``: regenerate the figures of the "Rotations in Superposition" study (and ours)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    import figures
+    import figures  # the figures package sits beside the library, on top of its public API
 
     only = None if args.only is None else [name for name in args.only.split(",") if name.strip()]
     figures.render(args.out, only=only, quick=args.quick, seed=args.seed)

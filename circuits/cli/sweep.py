@@ -1,30 +1,21 @@
-"""``cis sweep``: evaluate every configuration of a grid into DIR/results.parquet (resumable)."""
+"""``cis sweep``: evaluate every spec of a grid into DIR/results.parquet (resumable)."""
 
 from __future__ import annotations
 
-import argparse
+import circuits
+from circuits import CircuitsError
+from circuits.experiments import read_grid
 
-from .._errors import CircuitsError
-from .._sweep import GRID_KEYS, column_name, read_grid, sweep
-from ._common import to_json
+from ._args import add_spec_arguments, given_values, to_json
 
 NAME = "sweep"
-HELP = "evaluate every configuration of a grid (TOML/JSON file or flags) into DIR/results.parquet; resumable"
-
-
-def _bool(text: str) -> bool:
-    low = text.lower()
-    if low in ("true", "1", "yes"):
-        return True
-    if low in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+HELP = "evaluate every spec of a grid (TOML/JSON file and/or flags) into DIR/results.parquet; resumable"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--grid", default=None, help="grid file: TOML (.toml) or JSON, keys = the long flag names below")
+    p.add_argument("--grid", default=None, help="grid file: TOML (.toml) or JSON, keys = the spec's field names "
+                                                "(the flags below without --)")
     p.add_argument("--out", required=True, help="output folder (parts/, results.parquet, sweep.json)")
-    p.add_argument("--seed", type=int, default=0, help="root seed of every run (default: 0)")
     p.add_argument("--workers", type=int, default=1, help="processes on this machine (default: 1)")
     p.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on this Dask scheduler instead (needs the [dask] extra)")
@@ -32,22 +23,18 @@ def add_arguments(p) -> None:
     p.add_argument("--csv", action="store_true", help="also write results.csv")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
-    g = p.add_argument_group("grid (each flag takes one or more values and overrides the file)")
-    for key, default in GRID_KEYS.items():
-        kind = _bool if isinstance(default, bool) else type(default)
-        g.add_argument(f"--{key}", type=kind, nargs="+", default=None, help=f"default: {default}")
-    g.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default: 1)")
+    add_spec_arguments(p, many=True, title="grid (each flag takes one or more values and overrides the file)")
 
 
 def run(args) -> int:
-    grid = dict(read_grid(args.grid)) if args.grid else {}
-    for key in [*GRID_KEYS, "seeds"]:
-        value = getattr(args, column_name(key))
-        if value is not None:
-            grid = {k: v for k, v in grid.items() if k.replace("_", "-") != key}
-            grid[key] = value
-    executor = None
-    client = None
+    grid = read_grid(args.grid) if args.grid else {}
+    flags = given_values(args)
+    if flags:
+        if isinstance(grid, list):
+            grid = [{**{k: v for k, v in part.items() if k.replace("-", "_") not in flags}, **flags} for part in grid]
+        else:
+            grid = {**{k: v for k, v in grid.items() if k.replace("-", "_") not in flags}, **flags}
+    executor = client = None
     if args.dask:
         try:
             from distributed import Client
@@ -57,20 +44,18 @@ def run(args) -> int:
         client = Client(args.dask)
         executor = client.get_executor()
     try:
-        table = sweep(grid, args.out, root_seed=args.seed, workers=args.workers, executor=executor,
-                      progress=not args.no_progress, csv=args.csv, device=args.device)
+        table = circuits.sweep(grid, args.out, workers=args.workers, executor=executor,
+                               progress=not args.no_progress, csv=args.csv, device=args.device)
     finally:
         if client is not None:
             client.close()
-    runs = table[["config", "seed"]].drop_duplicates()
-    summary = {"out": str(args.out), "configurations": int(runs["config"].nunique()), "runs": len(runs),
-               "rows": len(table)}
+    runs = table.drop_duplicates("run")
+    summary = {"out": str(args.out), "runs": len(runs), "rows": len(table)}
     if args.format == "json":
         print(to_json(summary))
         return 0
-    print(f"{summary['rows']} rows from {summary['runs']} runs ({summary['configurations']} configurations) "
-          f"in {args.out}/results.parquet")
-    per_run = table.drop_duplicates(["config", "seed"])
-    cols = [c for c in ("config", "seed", "width", "circuits", "active", "layers", "load", "failure_rate")]
-    print(per_run[cols].to_string(index=False))
+    print(f"{summary['rows']} rows from {summary['runs']} runs in {args.out}/results.parquet")
+    cols = [c for c in ("run", "system", "width", "n_circuits", "n_active", "n_layers", "error_correction", "seed",
+                        "load", "failure_rate") if c in runs.columns]
+    print(runs[cols].to_string(index=False))
     return 0

@@ -121,7 +121,19 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
     require(not given, f"{given[0] if given else ''} comes from the spec: give it there (spec.replace(...))",
             parameter=given[0] if given else None)
     spec = target
-    net = build_network(spec, device=device) if network is None else network
+    if network is None:
+        net = build_network(spec, device=device)
+    else:
+        require(isinstance(network, Network), f"network must be a Network, got {type(network).__name__}",
+                parameter="network")
+        net = network
+        built = net.provenance
+        if built:  # a spec's network: its network fields must be the spec's (the seed may differ: it then
+            # seeds only the evaluation's draws)
+            wanted = spec.identity("calibration" if net.system.error_correction.tuned_chi else "network")
+            wrong = [k for k, v in wanted.items() if built.get(k) != v]
+            require(not wrong, f"the network was built from another spec: it differs in {', '.join(wrong)}",
+                    parameter="network")
     seeds = spec.seeds()
     ev = evaluate_network(net, n_active=spec.n_active, batch_size=spec.batch_size, seed=seeds.evaluation,
                           ideal=spec.ideal, chunk_size=None if chunk_size is None else require_int(

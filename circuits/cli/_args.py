@@ -1,0 +1,151 @@
+"""Flags made from the experiment spec's field names, and output helpers shared by the subcommands.
+
+Every spec key (:func:`circuits.experiments.spec_keys`) is a flag with ``-`` for ``_``
+(``--n-circuits``, ``--chain-length``), so the command line, the sweep grids, the tables and the
+JSON share one vocabulary. An error about a spec field names the flag as typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from circuits import CircuitsError
+from circuits.experiments import FIELDS, ExperimentSpec, spec_keys, spec_value
+from circuits.system import SYSTEMS, all_system_params
+
+
+def flag(key: str) -> str:
+    """``n_circuits`` -> ``--n-circuits``."""
+    return "--" + key.replace("_", "-")
+
+
+class _Given(argparse.Action):
+    """``store`` (or ``append`` for lists), remembering in ``namespace.given`` that the flag was typed."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", frozenset()) | {self.dest}
+
+
+def _kind(key: str):
+    info = FIELDS.get(key)
+    return info.kind if info is not None else int
+
+
+def _parser_for(key: str):
+    def parse(text: str):
+        try:
+            return spec_value(key, text)
+        except CircuitsError as err:
+            raise argparse.ArgumentTypeError(str(err).replace(key, flag(key), 1)) from err
+    parse.__name__ = _kind(key).__name__
+    return parse
+
+
+def add_spec_arguments(p: argparse.ArgumentParser, *, defaults: dict | None = None, exclude=(), many=False,
+                       title: str = "experiment (the spec's fields)") -> None:
+    """One flag per spec key (``--system``, ``--chain-length``, ``--width``, ...), except ``exclude``.
+
+    Args:
+        defaults: per-command defaults (shown in the help); the spec's own otherwise.
+        exclude: keys this command does not take.
+        many: each flag takes one or more values (``cis sweep``).
+    """
+    defaults = {**ExperimentSpec().to_dict(), "n_active": None, **(defaults or {})}
+    params = all_system_params()
+    g = p.add_argument_group(title)
+    for key in spec_keys():
+        if key in exclude:
+            continue
+        if key in params:
+            owners = [name for name, e in SYSTEMS.items() if key in e.params]
+            help_text = f"{params[key].help} (systems {', '.join(owners)}; default {params[key].default})"
+        else:
+            info = FIELDS[key]
+            sym = f"{info.symbol}, " if info.symbol else ""
+            default = defaults.get(key)
+            help_text = f"{sym}{info.help}" + (f" (default: {default})" if default is not None else "")
+            if info.choices:
+                help_text += f"; one of {', '.join(info.choices)}"
+        kind = _kind(key)
+        if kind is bool and not many:
+            g.add_argument(flag(key), dest=key, nargs=0, action=_GivenTrue, default=False, help=help_text)
+            continue
+        g.add_argument(flag(key), dest=key, type=_parser_for(key), default=None, action=_Given,
+                       nargs="+" if many else None, metavar=key.upper() if not many else "VALUE",
+                       help=help_text)
+    p.set_defaults(spec_defaults=defaults)
+
+
+class _GivenTrue(_Given):
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, True, option_string)
+
+
+def given_values(args, keys=None) -> dict:
+    """The spec keys typed on the command line, with their values."""
+    keys = spec_keys() if keys is None else keys
+    given = getattr(args, "given", frozenset())
+    return {k: getattr(args, k) for k in keys if k in given}
+
+
+def spec_from_args(args, **overrides) -> ExperimentSpec:
+    """The spec the flags describe: typed flags, then the command's defaults, then ``overrides``."""
+    defaults = dict(args.spec_defaults)
+    values = {k: v for k, v in defaults.items() if k in FIELDS}
+    values.update(given_values(args))
+    values.update(overrides)
+    return ExperimentSpec.from_dict(values)
+
+
+def flag_message(err: CircuitsError) -> str:
+    """The error's message with a spec field's name written as its flag (``n_active`` -> ``--n-active``)."""
+    text = str(err)
+    name = getattr(err, "parameter", None)
+    if name and name in spec_keys() + ["out", "load", "grid", "threads", "workers", "chunk_size", "device"]:
+        text = text.replace(name, flag(name), 1) if text.startswith(name) else f"{flag(name)}: {text}"
+    return text
+
+
+# --------------------------------------------------------------------------- output
+def to_json(obj) -> str:
+    """JSON with NaN/inf written as null."""
+    def clean(o):
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, (np.integer,)):
+            return int(o)
+        if isinstance(o, (np.bool_,)):
+            return bool(o)
+        if isinstance(o, (float, np.floating)):
+            return None if not math.isfinite(float(o)) else float(o)
+        return o
+    return json.dumps(clean(obj), indent=2)
+
+
+def format_table(table) -> str:
+    """A measured-vs-theory table for a terminal: one line per (layer, circuit state, depth, quantity)."""
+    t = table.copy()
+    t["depth"] = t["depth"].astype("object").where(t["depth"].notna(), "all")
+    keys = ["layer", "role", "circuit_state", "depth", "quantity"]
+    wide = t.pivot_table(index=keys, columns="stat", values="measured", sort=False).reset_index()
+    pred = t[t.stat == "mse"].set_index(keys)["predicted"]
+    lines = [f"{'layer':>5}  {'role':<11} {'circuits':<8} {'depth':>5} {'quantity':<8} {'mse':>10} {'theory':>10} "
+             f"{'worst':>8}"]
+    for rec in wide.to_dict("records"):
+        p = pred.get(tuple(rec[k] for k in keys))
+        p_txt = "-" if p is None or not np.isfinite(p) else f"{p:10.5f}"
+        lines.append(f"{rec['layer']:>5}  {rec['role']:<11} {rec['circuit_state']:<8} {str(rec['depth']):>5} "
+                     f"{rec['quantity']:<8} {rec['mse']:10.5f} {p_txt:>10} {rec['worst']:8.4f}")
+    return "\n".join(lines)
+
+
+def describe_spec(spec: ExperimentSpec) -> str:
+    """One line: the spec's fields as ``key=value``."""
+    return " ".join(f"{k}={v}" for k, v in spec.to_dict().items())
