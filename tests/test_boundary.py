@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from circuits import CircuitsError, build, evaluate, failure_rate, find_boundary, make_family
-from circuits._boundary import Crossing, bisect_threshold, median_interval
+from circuits import CircuitsError, ExperimentSpec, build, evaluate, failure_rate, find_boundary, make_system
 from circuits.cli import main
+from circuits.experiments import Crossing, bisect_threshold, median_interval
 
 
 # ----------------------------------------------------------------------- failure rate
@@ -27,7 +27,7 @@ def _double_shares(net, active):
     sets = net.assignment.sets
     T = sets.shape[1]
     hit = np.zeros(len(active), dtype=bool)
-    for layer in range(1, net.n_layers + 1):
+    for layer in range(1, net.network_layers + 1):
         own = np.zeros((T, net.n_slots), dtype=int)
         own[np.arange(T)[:, None], sets[layer]] = 1
         shared = own @ own.T
@@ -46,7 +46,7 @@ def test_failures_at_z2_are_exactly_the_double_shares(n_circuits):
     1/S = 0.17 < 0.25; sharing with two, 2/S = 0.33 > 0.25. So a forward pass fails exactly when
     at some layer an inactive circuit shares neurons with both active circuits.
     """
-    net = build(make_family("rotation", n_circuits, seed=1), width=400, redundancy=6, n_layers=3, seed=2)
+    net = build(make_system("rotation", n_circuits, seed=1), width=400, redundancy=6, n_layers=3, seed=2)
     ev = evaluate(net, n_active=2, batch_size=400, seed=3)
     failed = ev.sample_worst_on[1:].max(axis=0) > 0.25
     predicted = _double_shares(net, ev.active)
@@ -103,8 +103,12 @@ def test_median_interval_coverage():
 
 
 # ------------------------------------------------------------------------ find_boundary
+def _spec(**kw):
+    return ExperimentSpec(**{"width": 400, "n_circuits": 20, "n_active": 1, "n_layers": 2, "batch_size": 200, **kw})
+
+
 def test_find_boundary_on_a_small_network():
-    b = find_boundary(400, 1, 2, batch_size=200, n_seeds=3, seed=5)
+    b = find_boundary(_spec(seed=5), n_seeds=3)
     scale = (4 / 400) ** 2
     assert b.capacity == 86 and b.capacity_load == pytest.approx(86 * scale)
     assert not b.capacity_reached
@@ -117,13 +121,17 @@ def test_find_boundary_on_a_small_network():
     assert b.critical_load == pytest.approx(estimates[1])
     assert b.interval == pytest.approx((estimates[0], estimates[2]))
     assert b.critical_circuits * scale == pytest.approx(b.critical_load)
-    again = find_boundary(400, 1, 2, batch_size=200, n_seeds=3, seed=5)
+    again = find_boundary(_spec(seed=5, n_circuits=30), n_seeds=3)
     assert again.crossings == b.crossings
+    # every tested point is the evaluation of a spec: seed i is spec.seed + i
+    seed1 = b.crossings[1]
+    T, rate = seed1.rates[-1]
+    assert failure_rate(evaluate(_spec(seed=6, n_circuits=T))) == rate
 
 
 def test_find_boundary_capacity_branch():
     """No on-indicator is read off by more than 5: no failure up to capacity; a lower bound."""
-    b = find_boundary(400, 1, 2, batch_size=50, n_seeds=2, threshold=5.0)
+    b = find_boundary(_spec(batch_size=50), n_seeds=2, threshold=5.0)
     assert b.capacity_reached
     assert b.critical_load == b.capacity_load == pytest.approx(86 * (4 / 400) ** 2)
     assert b.interval == (b.capacity_load, math.inf)
@@ -131,25 +139,25 @@ def test_find_boundary_capacity_branch():
 
 
 def test_find_boundary_rejects_bad_input():
-    for kwargs, name in [({"width": 402}, "width"), ({"n_active": 0}, "n_active"), ({"level": 1.5}, "level"),
-                         ({"n_seeds": 0}, "n_seeds"), ({"family": "x"}, "family"),
-                         ({"redundancy": 200}, "redundancy"), ({"n_active": 500}, "n_active")]:
-        args = {"width": 400, "n_active": 1, "n_layers": 2, **kwargs}
+    for kwargs, name in [({"level": 1.5}, "level"), ({"n_seeds": 0}, "n_seeds"), ({"threshold": -1}, "threshold"),
+                         ({"rtol": float("nan")}, "rtol"), ({"confidence": 1.0}, "confidence")]:
         with pytest.raises(CircuitsError, match=name):
-            find_boundary(args.pop("width"), args.pop("n_active"), args.pop("n_layers"), **args)
+            find_boundary(_spec(), **kwargs)
+    with pytest.raises(CircuitsError, match="spec"):
+        find_boundary({"width": 400})
 
 
 def test_cli_boundary_json(capsys):
-    assert main(["boundary", "--width", "400", "--active", "2", "--layers", "2", "--batch", "100",
-                 "--seeds", "2", "--format", "json"]) == 0
+    assert main(["boundary", "--width", "400", "--n-active", "2", "--n-layers", "2", "--batch-size", "100",
+                 "--n-seeds", "2", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     low, high = out["interval"]
     assert low <= out["critical_load"] <= high
     assert out["capacity"] == 86 and out["capacity_reached"] is False
     assert out["critical_circuits"] * (4 / 400) ** 2 == pytest.approx(out["critical_load"])
-    assert len(out["seeds"]) == 2
-    assert main(["boundary", "--width", "400", "--active", "2", "--layers", "2", "--batch", "100",
-                 "--seeds", "2"]) == 0
+    assert [s["seed"] for s in out["seeds"]] == [0, 1] and "n_circuits" not in out["config"]
+    assert main(["boundary", "--width", "400", "--n-active", "2", "--n-layers", "2", "--batch-size", "100",
+                 "--n-seeds", "2"]) == 0
     text = capsys.readouterr().out
     assert f"critical load T(d/D)^2 = {out['critical_load']:.6f}" in text and "capacity T = 86" in text
 

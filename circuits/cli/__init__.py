@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         runners[mod.NAME] = mod.run
     args = parser.parse_args(argv)
     try:
-        return int(runners[args.command](args) or 0)
+        code = int(runners[args.command](args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except CircuitsError as err:
         print(f"cis {args.command}: error: {flag_message(err)}", file=sys.stderr)
         return 2

@@ -187,6 +187,31 @@ def _map_completed(fn, tasks, workers, executor):
         yield from Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(fn)(t) for t in tasks)
 
 
+def remove_stale(folder: pathlib.Path) -> None:
+    """Remove temporary files (``.<name>.<pid>.tmp``) left by writers that are no longer running.
+
+    A file whose writer process is alive is left alone, so a live sweep is never disturbed.
+    """
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            pid = int(tmp.name.rsplit(".", 2)[-2])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
     """Write through a temporary file in the same folder, then move it into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -256,6 +281,7 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
                 "remove that folder", parameter="out")
     parts = out / "parts"
     parts.mkdir(parents=True, exist_ok=True)
+    remove_stale(parts)
     write_atomic(made, lambda p: p.write_text(json.dumps(record, indent=2, default=str)))
 
     todo = [s for s in specs if not (parts / f"{run_id(s)}.parquet").exists()]
