@@ -14,7 +14,7 @@ Example:
 """
 
 from .assignment import ASSIGNMENTS, capacity
-from .base import CircuitsError
+from .base import CircuitsError, __version__
 from .construction import WEIGHT_SCHEMES, Network, build
 from .experiments import Boundary, ExperimentSpec, build_network, evaluate, find_boundary, sweep
 from .export import GroundTruth, ground_truth, load, save, to_module
@@ -22,8 +22,6 @@ from .measurement import SEIZURE_THRESHOLD, Evaluation, failure_rate
 from .system import (ERROR_CORRECTIONS, SYSTEMS, ActivationGroups, CircuitFamily, Couplings, ErrorCorrection,
                      SmallSystem, custom_circuits, make_system, parse_error_correction, rotation3_circuits,
                      rotation_chains, rotation_circuits, rotation_fan_in, step_circuits, with_error_correction)
-
-__version__ = "0.2.0"
 
 __all__ = [
     "ASSIGNMENTS", "ERROR_CORRECTIONS", "SEIZURE_THRESHOLD", "SYSTEMS", "WEIGHT_SCHEMES",

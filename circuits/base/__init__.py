@@ -1,5 +1,8 @@
-"""Base layer: the library's exception and the checks that raise it."""
+"""Base layer: the library's exception, the checks that raise it, and the package version."""
 
 from ._errors import CircuitsError, require, require_choice, require_float, require_int
 
-__all__ = ["CircuitsError", "require", "require_choice", "require_float", "require_int"]
+#: The package version (written into saved networks; ``circuits.__version__`` re-exports it).
+__version__ = "0.2.0"
+
+__all__ = ["CircuitsError", "__version__", "require", "require_choice", "require_float", "require_int"]

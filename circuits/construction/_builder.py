@@ -25,7 +25,7 @@ def check_width(width: int, circuit_width: int, base_width: int | None = None) -
     """``width`` checked as a multiple of the circuit width; the refusal names the nearest widths that work.
 
     Example:
-        >>> check_width(1000, 6)
+        >>> check_width(1000, 6, base_width=4)
         Traceback (most recent call last):
         ...
         circuits.CircuitsError: width must be a multiple of the circuit width d = 6 (base d = 4 widened by error correction): use 996 or 1002, got 1000

@@ -126,7 +126,7 @@ class Network:
     structures: tuple
     device: str = "cpu"
     provenance: Mapping = field(default_factory=dict, repr=False)
-    _torch: dict = field(default_factory=dict, init=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __repr__(self) -> str:
         c = self.config
@@ -183,10 +183,14 @@ class Network:
     def layer_weights(self, layer: int) -> LayerWeights:
         """What the weight scheme needs about network layer ``layer`` (2..L)."""
         layer = require_int("layer", layer, 2, self.network_layers)
-        mean, diff = self.system.layer_weights(layer)
-        sets = self.assignment.sets
-        return LayerWeights(layer=layer, mean=mean, diff=diff, sets_out=sets[layer], sets_in=sets[layer - 1],
-                            n_slots=self.n_slots, constants=self.constants[layer], structure=self.structures[layer])
+
+        def make():
+            mean, diff = self.system.layer_weights(layer)
+            sets = self.assignment.sets
+            return LayerWeights(layer=layer, mean=mean, diff=diff, sets_out=sets[layer], sets_in=sets[layer - 1],
+                                n_slots=self.n_slots, constants=self.constants[layer],
+                                structure=self.structures[layer])
+        return self._get(("layer_weights", layer), make)
 
     def couplings_at(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(receiver (C,), sender (C,), block (C, d, d))`` of every coupling of ``W[layer]``, by sender:
@@ -205,9 +209,9 @@ class Network:
 
     # ------------------------------------------------------------ torch state
     def _get(self, key, make):
-        if key not in self._torch:
-            self._torch[key] = make()
-        return self._torch[key]
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def _incidence(self, layer: int) -> Incidence:
         sets = self.assignment.sets

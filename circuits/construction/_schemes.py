@@ -27,6 +27,7 @@ registry; a new scheme is one class here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -176,6 +177,13 @@ class LayerWeights:
     @property
     def redundancy(self) -> int:
         return self.sets_out.shape[1]
+
+    @cached_property
+    def pair_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, counts)``: every (slot at ``l``, slot at ``l - 1``) pair ``n N + m`` that some circuit
+        owns, sorted, and how many circuits own it (computed once per layer)."""
+        rows, cols = circuit_pairs(self.sets_out, self.sets_in)
+        return np.unique(rows.astype(np.int64) * self.n_slots + cols, return_counts=True)
 
 
 # ------------------------------------------------------------------------ torch side
@@ -363,8 +371,7 @@ class Capped(WeightScheme):
 
 def _pair_counts(lw: LayerWeights, keys: np.ndarray) -> np.ndarray:
     """How many circuits own each (slot at ``l``, slot at ``l - 1``) pair ``n N + m``."""
-    rows, cols = circuit_pairs(lw.sets_out, lw.sets_in)
-    unique, counts = np.unique(rows.astype(np.int64) * lw.n_slots + cols, return_counts=True)
+    unique, counts = lw.pair_counts
     return counts[np.searchsorted(unique, keys)].astype(np.float64)
 
 

@@ -1,8 +1,60 @@
-"""PLACEHOLDER: the export layer is being ported (module export, ground truth, save/load)."""
+"""Export layer: a network as a plain torch module, its ground truth, and saving/loading it.
 
+A method that decomposes networks (sparse dictionaries, attribution, circuit discovery) needs
+test models whose computation is known exactly. A constructed network is one:
 
-def _todo(*args, **kwargs):
-    raise NotImplementedError("circuits.export is being ported")
+- :func:`to_module` turns a :class:`circuits.Network` into a ``torch.nn.Module``, a stack of
+  (Linear + ReLU) layers on ``(B, D)`` tensors, one per network layer, dense or sparse
+  (:func:`layer_structure` gives each layer's weights as a sparse part plus a group broadcast);
+- :func:`ground_truth` says which neurons carry which circuit at every layer, each circuit's
+  small weights, each circuit's share of every weight matrix, the cross-circuit couplings, how
+  to encode inputs and decode outputs, and what the small system itself computes;
+- :func:`save` / :func:`load` write and read a directory ``weights.safetensors`` +
+  ``config.json`` (format :data:`FORMAT_VERSION`) that reproduces the network bit for bit.
 
+Layout: module input = layer 0 = the active circuits' first pre-activations
+(:meth:`GroundTruth.encode`); module layer ``l`` computes network layer ``l`` from layer
+``l - 1``, ``ReLU(W[l] A + b)`` with ``W[1]`` the identity. Neuron ``i N + n`` (``N = D/d``) is
+slot ``n`` of group ``i`` (small neuron ``i`` of every circuit).
 
-GroundTruth = ground_truth = load = save = to_module = _todo
+Example:
+    >>> import tempfile
+    >>> import numpy as np, torch
+    >>> from circuits import build, rotation_circuits
+    >>> from circuits.export import ground_truth, load, save, to_module
+    >>> net = build(rotation_circuits(n_circuits=200, seed=0), width=1000, redundancy=6, n_layers=3, seed=0)
+    >>> module = to_module(net)                   # 3 x (Linear + ReLU) on (B, 1000) tensors
+    >>> module.layers[1]
+    Linear(in_features=1000, out_features=1000, bias=True)
+    >>> truth = ground_truth(net)
+    >>> active = np.array([[3, 141], [59, 26]])   # (B, z): the circuits on in each sample
+    >>> payloads = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.6, 0.8], [-0.8, 0.6]]])  # (B, z, 2)
+    >>> x = truth.encode(active, payloads)        # (B, D) layer 0
+    >>> with torch.no_grad():
+    ...     acts = module.activations(x)          # layers 0..3, each (B, D)
+    >>> on, payload = truth.decode(acts[3], layer=3, circuits=active)
+    >>> on.round(3)                               # on-indicators: error-corrected to exactly 1
+    array([[1., 1.],
+           [1., 1.]])
+    >>> want_on, want_payload = truth.reference(active, payloads)  # what the small circuits compute
+    >>> np.linalg.norm(payload - want_payload[3], axis=-1).round(1)  # payload error from superposition
+    array([[0.2, 0.3],
+           [0.2, 0.2]])
+    >>> truth.neurons[3, 141, 0]                  # neurons carrying small neuron 0 of circuit 141 at layer 3
+    array([42, 43, 44, 45, 46, 47])
+    >>> truth.contribution(141, 3).shape          # its share of W[3] (scipy sparse)
+    (1000, 1000)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = save(net, folder.name + "/net")    # weights.safetensors + config.json
+    >>> with torch.no_grad():
+    ...     torch.equal(to_module(load(path))(x), module(x))
+    True
+    >>> folder.cleanup()
+"""
+
+from ._ground_truth import GroundTruth, ground_truth
+from ._module import ExportedNetwork, SparseLinear, dense_from_structure, layer_structure, to_module
+from ._saving import FORMAT_VERSION, load, save
+
+__all__ = ["FORMAT_VERSION", "ExportedNetwork", "GroundTruth", "SparseLinear", "dense_from_structure", "ground_truth",
+           "layer_structure", "load", "save", "to_module"]
