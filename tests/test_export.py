@@ -793,8 +793,6 @@ def test_export_package_example_runs():
     assert runner.summarize(verbose=False).failed == 0
 
 
-@pytest.mark.skip(reason="README.md still shows the 0.1 API (net.to_module(), net.save()); it is being rewritten, "
-                         "and test_export_package_example_runs covers the same example meanwhile")
 def test_readme_export_example_runs():
     text = (ROOT / "README.md").read_text()
     match = re.search(r"^## Export\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
