@@ -79,15 +79,47 @@ def prime_step_sets(n_slots: int, redundancy: int, limit: int | None = None) -> 
     return sets if limit is None else sets[:limit]
 
 
-def prime_step_capacity(n_slots: int, redundancy: int) -> int:
-    """How many circuits the prime-step construction can hold (exact count)."""
+def _qualifying_steps(n_slots: int, redundancy: int) -> np.ndarray:
+    """The steps of :func:`_prime_step_steps` as an array, in no particular order (vectorised)."""
     S = redundancy
-    total = 0
-    for step in _prime_step_steps(n_slots, S):
-        span = step * (S - 1)
-        shifts = np.arange(min(step, n_slots - span))
-        total += int(((n_slots - 1 - span - shifts) // (S * step) + 1).sum())
-    return total
+    base = np.arange(1, -(-n_slots // (S - 1)), dtype=np.int64)
+    base = base[base * (S - 1) < n_slots]
+    for p in _small_primes(S):
+        base = base[base % p != 0]
+    if S >= 2 and any(S % q == 0 for q in range(2, int(S**0.5) + 1)):
+        parts, power = [base], base * S
+        while len(power := power[power * (S - 1) < n_slots]):
+            parts.append(power)
+            power = power * S
+        base = np.concatenate(parts)
+    return base
+
+
+def _floor_sums(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``sum_{y=0}^{x} floor(y / q)`` elementwise (0 for x < 0), in closed form."""
+    a, r = np.divmod(np.maximum(x, 0), q)
+    return np.where(x < 0, 0, q * a * (a - 1) // 2 + a * (r + 1))
+
+
+def prime_step_capacity(n_slots: int, redundancy: int) -> int:
+    """How many circuits the prime-step construction can hold (exact count, in closed form per step).
+
+    A step ``s`` with span ``s (S-1)`` has ``m = min(s, N - span)`` shifts; shift ``j`` starts
+    ``floor((N - 1 - span - j) / (S s)) + 1`` progressions.
+
+    Example:
+        >>> prime_step_capacity(250, 6), prime_step_capacity(500, 6)
+        (557, 2101)
+    """
+    S = redundancy
+    if S < 2:
+        return n_slots
+    steps = _qualifying_steps(n_slots, S)
+    span = steps * (S - 1)
+    m = np.minimum(steps, n_slots - span)
+    top = n_slots - 1 - span
+    q = S * steps
+    return int((m + _floor_sums(top, q) - _floor_sums(top - m, q)).sum())
 
 
 def random_sets(n_slots: int, redundancy: int, limit: int | None = None, *, seed: int = 0) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 
 import numpy as np
 
@@ -86,6 +87,16 @@ class _GivenTrue(_Given):
         super().__call__(parser, namespace, True, option_string)
 
 
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` (torch threads; default: the cores free right now) and ``--yes`` (run a spec whose
+    estimated memory or time exceeds the machine instead of refusing it)."""
+    g = p.add_argument_group("resources")
+    g.add_argument("--threads", type=int, default=None,
+                   help="torch threads (per worker); default: the cores not busy with other work right now")
+    g.add_argument("--yes", action="store_true",
+                   help="run even when the estimated memory or time exceeds this machine (refused otherwise)")
+
+
 def given_values(args, keys=None) -> dict:
     """The spec keys typed on the command line, with their values."""
     keys = spec_keys() if keys is None else keys
@@ -103,12 +114,14 @@ def spec_from_args(args, **overrides) -> ExperimentSpec:
 
 
 def flag_message(err: CircuitsError) -> str:
-    """The error's message with a spec field's name written as its flag (``n_active`` -> ``--n-active``)."""
+    """The error's message with spec fields written as flags (``n_active`` -> ``--n-active``): the
+    parameter it starts with, and every field name with an underscore anywhere in it."""
     text = str(err)
     name = getattr(err, "parameter", None)
     if name and name in spec_keys() + ["out", "load", "grid", "threads", "workers", "chunk_size", "device"]:
-        text = text.replace(name, flag(name), 1) if text.startswith(name) else f"{flag(name)}: {text}"
-    return text
+        text = flag(name) + text[len(name):] if text.startswith(name) else f"{flag(name)}: {text}"
+    joined = [k for k in spec_keys() if "_" in k]
+    return re.sub(r"(?<![-\w])(" + "|".join(joined) + r")(?!\w)", lambda m: flag(m.group(1)), text)
 
 
 # --------------------------------------------------------------------------- output

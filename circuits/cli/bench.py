@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 import circuits
-from circuits.base import require_int
+from circuits.base import require_int, using_threads
 from circuits.experiments import load_sweep_grid, load_sweep_networks
 
-from ._args import add_spec_arguments, spec_from_args, to_json
+from ._args import add_run_arguments, add_spec_arguments, spec_from_args, to_json
 
 NAME = "bench"
 HELP = "time build and evaluation, peak memory, and agreement with the dense weights"
@@ -49,9 +49,7 @@ def add_arguments(p) -> None:
     g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
-    g.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default: 1; the per-chunk tensors are small, and on a shared "
-                        "machine threads that wait for a busy core slow every operation down)")
+    add_run_arguments(p)
 
 
 def peak_memory_mb() -> float:
@@ -106,13 +104,14 @@ def _summary(ev) -> dict:
 def _bench_network(args, zs: list[int]) -> dict:
     specs = [spec_from_args(args, n_active=z) for z in zs]  # every spec checked before any work
     t0 = time.perf_counter()
-    net = circuits.build_network(specs[0], device=args.device)
+    net = circuits.build_network(specs[0], device=args.device, allow_large=args.yes)
     _sync(args.device)
     build_seconds = time.perf_counter() - t0
     per_z, results = {}, {}
     for spec in specs:
         t = time.perf_counter()
-        ev = circuits.evaluate(spec, network=net, chunk_size=args.chunk_size, progress=args.progress)
+        ev = circuits.evaluate(spec, network=net, chunk_size=args.chunk_size, progress=args.progress,
+                               threads=torch.get_num_threads())
         _sync(args.device)
         per_z[spec.n_active] = time.perf_counter() - t
         results[spec.n_active] = _summary(ev)
@@ -145,7 +144,8 @@ def _bench_sweep(args, zs: list[int]) -> dict:
     grid = load_sweep_grid(**overrides)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        table = circuits.sweep(grid, out, workers=args.workers, progress=args.progress, device=args.device)
+        table = circuits.sweep(grid, out, workers=args.workers, progress=args.progress, device=args.device,
+                               threads=args.threads, allow_large=args.yes)
     total = time.perf_counter() - t0
     runs = table.drop_duplicates("run")
     return {"n_networks": len(load_sweep_networks()), "n_evaluations": len(runs), "n_active": zs,
@@ -157,8 +157,11 @@ def _bench_sweep(args, zs: list[int]) -> dict:
 
 def run(args) -> int:
     zs = [require_int("n_active", z, 1) for z in args.n_active]
-    torch.set_num_threads(require_int("threads", args.threads, 1, 1024))
-    out = _bench_sweep(args, zs) if args.figure_sweep else _bench_network(args, zs)
+    if args.figure_sweep:
+        out = _bench_sweep(args, zs)
+    else:
+        with using_threads(args.threads):
+            out = _bench_network(args, zs)
     if args.format == "json":
         print(to_json(out))
         return 0

@@ -8,7 +8,7 @@ import circuits
 from circuits import CircuitsError
 from circuits.system import SYSTEMS, make_system, system_params
 
-from ._args import add_spec_arguments, given_values, spec_from_args, to_json
+from ._args import add_run_arguments, add_spec_arguments, given_values, spec_from_args, to_json
 
 NAME = "boundary"
 HELP = ("find the critical load T (d/D)^2 at which forward passes start to fail (rate > 1%), by bisection over "
@@ -30,6 +30,7 @@ def add_arguments(p) -> None:
     g.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_run_arguments(p)
 
 
 def _placeholder_circuits(args) -> int:
@@ -49,7 +50,7 @@ def run(args) -> int:
     spec = spec_from_args(args, n_circuits=_placeholder_circuits(args))
     b = circuits.find_boundary(spec, n_seeds=args.n_seeds, level=args.level, threshold=args.threshold,
                                rtol=args.rtol, confidence=args.confidence, workers=args.workers, device=args.device,
-                               progress=args.progress)
+                               progress=args.progress, threads=args.threads, allow_large=args.yes)
     if args.format == "json":
         print(to_json(b.to_dict()))
         return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import circuits
+from circuits.base import using_threads
 
-from ._args import add_spec_arguments, spec_from_args
+from ._args import add_run_arguments, add_spec_arguments, spec_from_args
 
 NAME = "build"
 HELP = "build a network and save it to a directory that circuits.load and cis evaluate --load read"
@@ -15,11 +16,13 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", required=True, metavar="DIR", help="directory to write (created; must be empty)")
     g.add_argument("--force", action="store_true", help="replace the saved network in a non-empty DIR")
+    add_run_arguments(p)
 
 
 def run(args) -> int:
     spec = spec_from_args(args)
-    net = circuits.build_network(spec)
+    with using_threads(args.threads):  # tuned-chi evaluates calibration batches
+        net = circuits.build_network(spec, allow_large=args.yes)
     path = circuits.save(net, args.out, overwrite=args.force, metadata={"built_by": "cis build"})
     print(f"saved {net!r} to {path} (evaluate it with: cis evaluate --load {path} --seed {spec.seed})")
     return 0

@@ -15,7 +15,8 @@ import time
 from theory import packing_bound
 
 from circuits.assignment import ASSIGNMENTS, capacity, max_shared, slot_use
-from circuits.base import require_int
+from circuits.base import CircuitsError, available_memory, require_int
+from circuits.experiments import LIMITS
 
 from ._args import to_json
 
@@ -41,14 +42,18 @@ def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: 
         >>> out["packing_bound"], out["capacity"]["prime-step"], out["capacity"]["finite-field"]
         (2075, 557, 1969)
     """
-    d = require_int("circuit_width", circuit_width, 1)
-    n_slots = require_int("width", width, d) // d
+    d = require_int("circuit_width", circuit_width, 1, 1000)
+    n_slots = require_int("width", width, d, LIMITS["width"]) // d
     S = require_int("redundancy", redundancy, 1, n_slots)
     out = {"width": width, "circuit_width": d, "n_slots": n_slots, "redundancy": S,
            "packing_bound": packing_bound(n_slots, S),
            "capacity": {method: capacity(n_slots, S, method) for method in ASSIGNMENTS}}
     if n_circuits is not None:
-        T = require_int("n_circuits", n_circuits, 1)
+        T = require_int("n_circuits", n_circuits, 1, LIMITS["n_circuits"])
+        need = 4 * T * S * 8  # the sets, their pair keys and sorting
+        if need > available_memory():
+            raise CircuitsError(f"n_circuits = {T} needs about {need / 2**30:.1f} GiB to build and check its sets, "
+                                f"more than is free here; lower n_circuits", parameter="n_circuits")
         out["n_circuits"] = T
         out["first_sets"] = {}
         for method, (sets_of, _) in ASSIGNMENTS.items():

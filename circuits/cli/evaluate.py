@@ -6,7 +6,7 @@ import circuits
 from circuits import CircuitsError
 from circuits.experiments import ExperimentSpec
 
-from ._args import add_spec_arguments, flag, format_table, given_values, spec_from_args, to_json
+from ._args import add_run_arguments, add_spec_arguments, flag, format_table, given_values, spec_from_args, to_json
 
 NAME = "evaluate"
 HELP = "build (or --load) a network and measure its errors per layer beside the theory"
@@ -26,6 +26,7 @@ def add_arguments(p) -> None:
                                                                 "do not depend on it)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_run_arguments(p)
 
 
 def loaded_spec(args):
@@ -53,7 +54,8 @@ def run(args) -> int:
         spec, net = loaded_spec(args)
     else:
         spec, net = spec_from_args(args), None
-    ev = circuits.evaluate(spec, network=net, device=args.device, chunk_size=args.chunk_size, progress=args.progress)
+    ev = circuits.evaluate(spec, network=net, device=args.device, chunk_size=args.chunk_size, progress=args.progress,
+                           threads=args.threads, allow_large=args.yes)
     if args.format == "json":
         print(to_json(ev.to_dict()))
         return 0

@@ -6,7 +6,7 @@ import circuits
 from circuits import CircuitsError
 from circuits.experiments import read_grid
 
-from ._args import add_spec_arguments, given_values, to_json
+from ._args import add_run_arguments, add_spec_arguments, given_values, to_json
 
 NAME = "sweep"
 HELP = "evaluate every spec of a grid (TOML/JSON file and/or flags) into DIR/results.parquet; resumable"
@@ -23,6 +23,9 @@ def add_arguments(p) -> None:
     p.add_argument("--csv", action="store_true", help="also write results.csv")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
+    p.add_argument("--wait", action="store_true", help="if another sweep is writing into --out, wait for it "
+                                                       "(default: refuse)")
+    add_run_arguments(p)
     add_spec_arguments(p, many=True, title="grid (each flag takes one or more values and overrides the file)")
 
 
@@ -45,7 +48,8 @@ def run(args) -> int:
         executor = client.get_executor()
     try:
         table = circuits.sweep(grid, args.out, workers=args.workers, executor=executor,
-                               progress=not args.no_progress, csv=args.csv, device=args.device)
+                               progress=not args.no_progress, csv=args.csv, device=args.device,
+                               threads=args.threads, wait=args.wait, allow_large=args.yes)
     finally:
         if client is not None:
             client.close()

@@ -17,9 +17,10 @@ from typing import Callable
 import numpy as np
 
 from ..assignment import capacity
-from ..base import require, require_float, require_int
+from ..base import CircuitsError, choose_threads, require, require_float, require_int
 from ..measurement import SEIZURE_THRESHOLD, failure_rate
 from ..system import SYSTEMS
+from ._budget import check_cost
 from ._experiment import evaluate
 from ._spec import ExperimentSpec
 from ._sweep import map_completed
@@ -145,8 +146,8 @@ class Boundary:
         critical_circuits: T at ``critical_load`` (not necessarily an integer).
         capacity: the most circuits the assignment holds at this D/d, S.
         capacity_load: the load at capacity.
-        capacity_reached: True when ``critical_load`` is only a lower bound (no crossing up to
-            capacity).
+        capacity_reached: True when ``critical_load`` is only a lower bound: no crossing up to the
+            search's end (the capacity, or the largest T whose run the machine allows: ``config["high"]``).
         crossings: one :class:`Crossing` per seed (seed ``spec.seed + i``).
         config: the spec's fields (but ``n_circuits``) and the search's parameters.
     """
@@ -179,12 +180,31 @@ class Boundary:
         }
 
 
+def _affordable(spec: ExperimentSpec, low: int, high: int) -> int:
+    """The largest T in ``low..high`` whose run the machine allows (:func:`check_cost`); refuses if even
+    ``low`` is too much. The estimate grows with T, so a bisection on it finds the edge at once."""
+    def fits(T: int) -> bool:
+        try:
+            check_cost(spec.replace(n_circuits=T))
+        except CircuitsError:
+            return False
+        return True
+
+    if fits(high):
+        return high
+    check_cost(spec.replace(n_circuits=low))  # raises, naming the estimate, when nothing fits
+    while high - low > max(1, low // 100):
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
+
+
 def _seed_crossing(job: dict) -> tuple[int, Crossing]:
     """One seed's bisection: ``(seed index, crossing)`` (module level, so process pools can run it)."""
     spec, search = job["spec"], job["search"]
 
     def rate(T: int) -> float:
-        ev = evaluate(spec.replace(n_circuits=T), device=job["device"])
+        ev = evaluate(spec.replace(n_circuits=T), device=job["device"], threads=job["threads"], allow_large=True)
         return failure_rate(ev, search["threshold"])
 
     return job["index"], bisect_threshold(rate, search["low"], search["high"], level=search["level"],
@@ -193,7 +213,8 @@ def _seed_crossing(job: dict) -> tuple[int, Crossing]:
 
 def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01,
                   threshold: float = SEIZURE_THRESHOLD, rtol: float = 0.02, confidence: float = 0.95,
-                  workers: int = 1, executor=None, device: str = "cpu", progress: bool = False) -> Boundary:
+                  workers: int = 1, executor=None, device: str = "cpu", progress: bool = False,
+                  threads: int | None = None, allow_large: bool = False) -> Boundary:
     """The critical load T (d/D)^2 at which the failure rate crosses ``level`` (1%).
 
     Statistical method. For each of ``n_seeds`` seeds (``spec.seed + i``) the failure rate at T
@@ -223,6 +244,9 @@ def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01
         workers, executor: run the seeds in parallel (see :func:`circuits.sweep`).
         device: torch device.
         progress: a tqdm bar over seeds.
+        threads: torch threads per worker (default: the free cores shared among the workers).
+        allow_large: search up to specs whose estimated cost exceeds the machine (refused otherwise,
+            for the largest T the search may reach, before any work).
 
     Example:
         >>> b = find_boundary(ExperimentSpec(width=400, n_circuits=20, n_layers=2, n_active=1, batch_size=50),
@@ -247,8 +271,11 @@ def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01
               "low": low, "high": cap}
     config = {**{k: v for k, v in spec.to_dict().items() if k != "n_circuits"}, "circuit_width": spec.circuit_width,
               "base_width": spec.base_width, **search}
-    jobs = [{"spec": spec.replace(seed=spec.seed + i), "search": search, "index": i, "device": device}
-            for i in range(n_seeds)]
+    high = cap if allow_large else _affordable(spec, low, cap)
+    search["high"] = high
+    per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, n_seeds))
+    jobs = [{"spec": spec.replace(seed=spec.seed + i), "search": search, "index": i, "device": device,
+             "threads": per_task} for i in range(n_seeds)]
     crossings = [None] * n_seeds
     for index, crossing in map_completed(_seed_crossing, jobs, workers=workers, executor=executor,
                                          progress=f"boundary D={spec.width} z={spec.n_active}" if progress else None):
@@ -256,8 +283,8 @@ def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01
     scale = (spec.base_width / spec.width) ** 2
     median, lo, hi, coverage = median_interval([c.estimate for c in crossings], confidence)
     reached = math.isinf(median)
-    crit = float(cap) if reached else median
-    lo = min(lo, float(cap))  # a censored seed's crossing is known only to lie above capacity
+    crit = float(high) if reached else median
+    lo = min(lo, float(high))  # a censored seed's crossing is known only to lie above the search's end
     return Boundary(critical_load=crit * scale, interval=(lo * scale, hi * scale), coverage=coverage,
                     critical_circuits=crit, capacity=cap, capacity_load=cap * scale, capacity_reached=reached,
                     crossings=tuple(crossings), config=config)

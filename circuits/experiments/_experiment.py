@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..construction import build, Network
-from ..base import require, require_int
+from ..base import require, require_int, using_threads
+from ._budget import check_cost
 from ..measurement import evaluate as evaluate_network, failure_rate, Evaluation, SEIZURE_THRESHOLD
 from ._spec import ExperimentSpec
 from ..system import make_system, with_error_correction, SmallSystem
@@ -63,8 +64,11 @@ def build_system(spec: ExperimentSpec) -> SmallSystem:
     return with_error_correction(base, spec.error_correction, n_layers=spec.n_layers)
 
 
-def build_network(spec: ExperimentSpec, *, device: str = "cpu") -> Network:
+def build_network(spec: ExperimentSpec, *, device: str = "cpu", allow_large: bool = False) -> Network:
     """The network of ``spec`` (see the module docstring); ``device`` is where its forward pass runs.
+
+    A spec whose estimated cost exceeds the machine is refused before any work
+    (:func:`circuits.experiments.check_cost`) unless ``allow_large``.
 
     Example:
         >>> build_network(ExperimentSpec(width=400, n_circuits=50, n_layers=2))
@@ -72,6 +76,7 @@ def build_network(spec: ExperimentSpec, *, device: str = "cpu") -> Network:
     """
     require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
             parameter="spec")
+    check_cost(spec, allow=allow_large)
     system = build_system(spec)
     seeds = spec.seeds()
     chi_scale = spec.chi_scale
@@ -87,7 +92,8 @@ def build_network(spec: ExperimentSpec, *, device: str = "cpu") -> Network:
 
 def evaluate(target, *, n_active: int | None = None, batch_size: int | None = None, seed=None, active=None,
              payloads=None, ideal: bool | None = None, chunk_size: int | None = None, progress: bool = False,
-             device: str = "cpu", network: Network | None = None) -> Evaluation:
+             device: str = "cpu", network: Network | None = None, threads: int | None = None,
+             allow_large: bool = False) -> Evaluation:
     """Measure the errors of a spec's network, or of a network in hand, against the small system.
 
     Args:
@@ -100,6 +106,8 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
         progress: a tqdm bar over chunks.
         device: where a spec's network runs.
         network: the spec's network, already built by :func:`build_network` (saves building it again).
+        threads: torch threads; default: the cores free right now (``circuits.base.choose_threads``).
+        allow_large: run a spec whose estimated cost exceeds the machine (refused otherwise, before any work).
 
     Returns:
         :class:`circuits.Evaluation`; for a spec its ``config`` holds every spec field (the
@@ -111,9 +119,10 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
         (557, 1, ['circuit_state', 'computation_layer', 'depth'])
     """
     if isinstance(target, Network):
-        return evaluate_network(target, n_active=n_active, batch_size=batch_size, seed=0 if seed is None else seed,
-                                active=active, payloads=payloads, ideal=bool(ideal), chunk_size=chunk_size,
-                                progress=progress)
+        with using_threads(threads):
+            return evaluate_network(target, n_active=n_active, batch_size=batch_size,
+                                    seed=0 if seed is None else seed, active=active, payloads=payloads,
+                                    ideal=bool(ideal), chunk_size=chunk_size, progress=progress)
     require(isinstance(target, ExperimentSpec), f"evaluate takes an ExperimentSpec or a Network, got "
                                                 f"{type(target).__name__}", parameter="target")
     given = [name for name, v in (("n_active", n_active), ("batch_size", batch_size), ("seed", seed),
@@ -121,8 +130,18 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
     require(not given, f"{given[0] if given else ''} comes from the spec: give it there (spec.replace(...))",
             parameter=given[0] if given else None)
     spec = target
+    if chunk_size is not None:
+        chunk_size = require_int("chunk_size", chunk_size, 1)
     if network is None:
-        net = build_network(spec, device=device)
+        check_cost(spec, allow=allow_large)
+    with using_threads(threads):
+        return _evaluate_spec(spec, network, device, chunk_size, progress)
+
+
+def _evaluate_spec(spec: ExperimentSpec, network: Network | None, device: str, chunk_size, progress) -> Evaluation:
+    """:func:`evaluate` of a spec, on the threads already chosen."""
+    if network is None:
+        net = build_network(spec, device=device, allow_large=True)
     else:
         require(isinstance(network, Network), f"network must be a Network, got {type(network).__name__}",
                 parameter="network")
@@ -136,8 +155,7 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
                     parameter="network")
     seeds = spec.seeds()
     ev = evaluate_network(net, n_active=spec.n_active, batch_size=spec.batch_size, seed=seeds.evaluation,
-                          ideal=spec.ideal, chunk_size=None if chunk_size is None else require_int(
-                              "chunk_size", chunk_size, 1), progress=progress)
+                          ideal=spec.ideal, chunk_size=chunk_size, progress=progress)
     ev.config.update({**spec.to_dict(), "tuned_chi_scale": net.config.chi_scale,
                       **{f"{part}_seed": value for part, value in seeds._asdict().items()}})
     return ev

@@ -34,6 +34,10 @@ from ..system import all_system_params, make_system, parse_error_correction, sys
 
 #: The largest seed accepted (seeds are 64-bit non-negative integers).
 MAX_SEED = 2**63 - 1
+#: The largest value of each size field: far beyond anything that fits in memory, small enough that the
+#: checks themselves (capacities, estimates) answer at once. :func:`circuits.experiments.check_cost` then
+#: measures a spec against the machine.
+LIMITS = {"width": 10**7, "n_circuits": 10**8, "n_layers": 1000, "batch_size": 10**9, "redundancy": 1000}
 
 
 @dataclass(frozen=True)
@@ -146,15 +150,16 @@ class ExperimentSpec:
                 parameter="ideal")
         set_("ideal", bool(self.ideal))
         set_("seed", require_int("seed", self.seed, 0, MAX_SEED))
-        set_("batch_size", require_int("batch_size", self.batch_size, 1))
+        set_("batch_size", require_int("batch_size", self.batch_size, 1, LIMITS["batch_size"]))
         entry = SYSTEMS[self.system]
-        set_("n_circuits", require_int("n_circuits", self.n_circuits, entry.min_circuits(params)))
-        set_("n_layers", require_int("n_layers", self.n_layers, 1))
+        set_("n_circuits", require_int("n_circuits", self.n_circuits, entry.min_circuits(params), LIMITS["n_circuits"]))
+        set_("n_layers", require_int("n_layers", self.n_layers, 1, LIMITS["n_layers"]))
+        require_int("width", self.width, 1, LIMITS["width"])
         probe = self._probe()  # a tiny system of the same kind, after error correction: d, groups, layers
         width = check_width(self.width, probe.circuit_width, probe.base_width)
         set_("width", width)
         n_slots = width // probe.circuit_width
-        set_("redundancy", require_int("redundancy", self.redundancy, 1, n_slots))
+        set_("redundancy", require_int("redundancy", self.redundancy, 1, min(n_slots, LIMITS["redundancy"])))
         probe.network_layers(self.n_layers)
         if self.n_circuits * self.redundancy > n_slots:
             cap = capacity(n_slots, self.redundancy, self.assignment)
@@ -231,6 +236,11 @@ class ExperimentSpec:
     def base_width(self) -> int:
         """d of the base circuits (the d of the load)."""
         return self._probe().base_width
+
+    @property
+    def network_layers(self) -> int:
+        """Network layers (``n_layers``, or more where error correction inserts clean-up layers)."""
+        return self._probe().network_layers(self.n_layers)
 
     @property
     def circuit_width(self) -> int:

@@ -21,16 +21,22 @@ a sweep refuses to write into a directory that another grid made.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import fcntl
 import hashlib
 import itertools
 import json
 import os
 import pathlib
+import time
 from typing import Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
+import torch
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, choose_threads, require, require_int, using_threads
+from ..construction import check_device
+from ._budget import check_cost
 from ..measurement import failure_rate
 from ._experiment import evaluate
 from ._spec import ExperimentSpec, spec_keys
@@ -128,8 +134,8 @@ def run_id(spec: ExperimentSpec) -> str:
 
 # ----------------------------------------------------------------------------- one run
 def run_rows(spec: ExperimentSpec, device: str = "cpu") -> pd.DataFrame:
-    """Build and evaluate one spec; its long-form rows (see :func:`sweep` for the columns)."""
-    ev = evaluate(spec, device=device)
+    """Build and evaluate one spec on the current threads; its long-form rows (see :func:`sweep`)."""
+    ev = evaluate(spec, device=device, threads=torch.get_num_threads(), allow_large=True)
     c = ev.config
     front = {**spec.to_dict(), "circuit_width": c["circuit_width"], "base_width": c["base_width"],
              "network_layers": c["network_layers"], "load": float(ev.load), "tuned_chi_scale": c["tuned_chi_scale"],
@@ -142,9 +148,10 @@ def run_rows(spec: ExperimentSpec, device: str = "cpu") -> pd.DataFrame:
 
 
 def _run_task(task: tuple) -> tuple[str, pd.DataFrame]:
-    """One run for a worker (module level, so process pools can pickle it)."""
-    spec, device = task
-    return run_id(spec), run_rows(spec, device)
+    """One run for a worker (module level, so process pools can pickle it), on its share of threads."""
+    spec, device, threads = task
+    with using_threads(threads):
+        return run_id(spec), run_rows(spec, device)
 
 
 # ------------------------------------------------------------------------ parallel map
@@ -225,7 +232,8 @@ def write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> N
 
 # ------------------------------------------------------------------------------- sweep
 def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = True, csv: bool = False,
-          device: str = "cpu") -> pd.DataFrame:
+          device: str = "cpu", threads: int | None = None, wait: bool = False, allow_large: bool = False
+          ) -> pd.DataFrame:
     """Evaluate every spec of ``grid``; resumable; returns the table.
 
     Args:
@@ -238,6 +246,10 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
         progress: tqdm bar over runs, with the estimated time left.
         csv: also write ``results.csv``.
         device: torch device of the forward passes (not part of a run's identity).
+        threads: torch threads per worker; default: the cores free now, shared among the workers
+            (one each when there are as many workers as cores). The table does not depend on it.
+        wait: when another sweep is writing into ``out_dir``, wait for it instead of refusing.
+        allow_large: run specs whose estimated cost exceeds the machine (refused otherwise).
 
     Returns:
         The long-form table, one row per (spec, layer, circuit_state, depth, quantity, stat):
@@ -266,38 +278,76 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
     workers = require_int("workers", workers, 1)
     require(executor is None or callable(getattr(executor, "submit", None)),
             "executor must have a submit(fn, *args) method (a concurrent.futures-like executor)", parameter="executor")
+    device = check_device(device)
+    for spec in specs:  # every run measured against the machine before any work
+        check_cost(spec, allow=allow_large)
+    per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(specs)))
     out = pathlib.Path(out_dir)
     require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
     record = {"grid": grid, "runs": [run_id(s) for s in specs], "part_format": PART_FORMAT}
-    made = out / "sweep.json"
-    if made.exists():
-        try:
-            before = json.loads(made.read_text())
-        except (OSError, ValueError) as err:
-            raise CircuitsError(f"{made} is not readable ({err}); remove the folder or choose another --out",
-                                parameter="out") from err
-        require(before.get("runs") == record["runs"],
-                f"{out} holds a sweep of another grid (its sweep.json lists other runs); give a new --out or "
-                "remove that folder", parameter="out")
-    parts = out / "parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    remove_stale(parts)
-    write_atomic(made, lambda p: p.write_text(json.dumps(record, indent=2, default=str)))
-
-    todo = [s for s in specs if not (parts / f"{run_id(s)}.parquet").exists()]
-    for name, rows in map_completed(_run_task, [(s, device) for s in todo], workers=workers, executor=executor,
-                                    progress="sweep" if progress else None, done=len(specs) - len(todo)):
-        write_atomic(parts / f"{name}.parquet", lambda p: rows.to_parquet(p, index=False))
-
-    frames = []
-    for i, spec in enumerate(specs):
-        rows = pd.read_parquet(parts / f"{run_id(spec)}.parquet")
-        rows.insert(0, "run", i)
-        frames.append(rows)
-    table = pd.concat(frames, ignore_index=True)
-    first = ["run", *[k for k in spec_keys() if k in table.columns]]
-    table = table[first + [c for c in table.columns if c not in first]]
-    write_atomic(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
-    if csv:
-        write_atomic(out / "results.csv", lambda p: table.to_csv(p, index=False))
+    try:
+        parts = out / "parts"
+        parts.mkdir(parents=True, exist_ok=True)
+        with folder_lock(out, wait=wait):
+            _check_record(out / "sweep.json", record)
+            remove_stale(parts)
+            write_atomic(out / "sweep.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str)))
+            todo = [s for s in specs if not (parts / f"{run_id(s)}.parquet").exists()]
+            tasks = [(s, device, per_task) for s in todo]
+            for name, rows in map_completed(_run_task, tasks, workers=workers, executor=executor,
+                                            progress="sweep" if progress else None, done=len(specs) - len(todo)):
+                write_atomic(parts / f"{name}.parquet", lambda p: rows.to_parquet(p, index=False))
+            frames = []
+            for i, spec in enumerate(specs):
+                rows = pd.read_parquet(parts / f"{run_id(spec)}.parquet")
+                rows.insert(0, "run", i)
+                frames.append(rows)
+            table = pd.concat(frames, ignore_index=True)
+            first = ["run", *[k for k in spec_keys() if k in table.columns]]
+            table = table[first + [c for c in table.columns if c not in first]]
+            write_atomic(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
+            if csv:
+                write_atomic(out / "results.csv", lambda p: table.to_csv(p, index=False))
+    except OSError as err:
+        raise CircuitsError(f"cannot write the sweep into {str(out)!r}: {err.strerror or err}", parameter="out") from err
     return table
+
+
+def _check_record(made: pathlib.Path, record: dict) -> None:
+    """Refuse a folder whose ``sweep.json`` lists other runs (another grid made it)."""
+    if not made.exists():
+        return
+    try:
+        before = json.loads(made.read_text())
+    except (OSError, ValueError) as err:
+        raise CircuitsError(f"{made} is not readable ({err}); remove the folder or choose another --out",
+                            parameter="out") from err
+    require(isinstance(before, dict) and before.get("runs") == record["runs"],
+            f"{made.parent} holds a sweep of another grid (its sweep.json lists other runs); give a new --out or "
+            "remove that folder", parameter="out")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: pathlib.Path, *, wait: bool = False):
+    """Hold an exclusive lock on ``folder`` (``folder/.lock``, ``fcntl.flock``) for the block.
+
+    Another holder makes this refuse at once, naming it (process id and start time), or, with
+    ``wait``, block until it is done. The lock goes with the process, so a killed sweep leaves none.
+    """
+    path = folder / ".lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise CircuitsError(f"another sweep ({holder}) is writing into {str(folder)!r}; wait for it to finish "
+                                "or pass --wait (wait=True)", parameter="out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
