@@ -13,26 +13,6 @@ Example:
     ['1', '2', '3']
 """
 
-from ._runner import Context, figure_modules, figure_names, render
-
-#: The figure modules, in the order ``cis figures`` makes them.
-FIGURES = [
-    "fig_payload_scatter",
-    "fig_rotation",
-    "fig_step",
-    "fig_payload_scatter_z",
-    "fig_payload_error",
-    "fig_on_error",
-    "fig_fraction_on",
-    "fig_load_active_payload",
-    "fig_load_inactive_payload",
-    "fig_load_active_on",
-    "fig_load_inactive_on",
-    "fig_seizure",
-    "fig_capacity",
-    "fig_boundary",
-    "fig_error_correction",
-    "fig_chains",
-]
+from ._runner import FIGURES, Context, figure_modules, figure_names, render
 
 __all__ = ["FIGURES", "Context", "figure_modules", "figure_names", "render"]

@@ -1,54 +1,51 @@
-"""The measurements behind the figures, computed once per run and shared through ``ctx.cache``.
+"""The measurements behind the figures: specs, evaluated once per run and shared through ``ctx.cache``.
 
-Two sources of data, both on the public API of :mod:`circuits` and :mod:`theory`:
+Every number a figure draws comes from an :class:`circuits.ExperimentSpec`, through the public
+API, and every CSV row that comes from an evaluation carries that spec's columns (the keys of
+:meth:`ExperimentSpec.to_dict`), so that ``cis evaluate`` with those columns as flags, or
+``circuits.evaluate(ExperimentSpec.from_dict(columns))``, prints the same numbers:
 
-- the study's network (rotation circuits, D = 1000, T = 557, S = 6, L = 5, capped weights)
-  evaluated at z = 1 (every circuit once), z = 2 and z = 3 (100 T random draws each);
-- the load sweep: 41 networks over (D, T), L = 4, z = 1..4, 500 draws each.
+- the study's network (rotation circuits, D = 1000, T = 557, S = 6, L = 5, capped weights),
+  one spec per z = 1, 2, 3 (:func:`study_spec`), evaluated by :func:`circuits.evaluate` where
+  the figures need per-sample arrays (figures 1, 2, 4-7);
+- sweeps over spec grids (:func:`run_sweep`, :func:`circuits.sweep`): the study's load sweep
+  of 41 networks (:func:`circuits.experiments.load_sweep_grid`, figures 8-12), the
+  error-correction options, the chains; their finished runs are kept on disk under
+  ``ctx.out_dir / "sweeps"``, so a rerun resumes;
+- regime boundaries (:func:`boundary`, :func:`circuits.find_boundary`), kept on disk the same way.
 
-Every random choice is seeded from ``ctx.seed`` through :func:`derive_seed`, so a rerun with
-the same seed draws the same networks, the same samples and the same pictures.
+Seeds: every spec's seed is ``ctx.seed`` (the library derives the system's, the network's and
+the draws' seeds from the spec), so the same seed gives the same files. Figure-level choices
+(which samples a panel shows) come from :func:`rng`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
-import torch
 
-from circuits import SEIZURE_THRESHOLD, build, evaluate, rotation_circuits
-from theory import predicted_mse
+from circuits import ExperimentSpec, build_network, evaluate, find_boundary, sweep
+from circuits.experiments import load_sweep_grid, spec_keys, write_atomic
 
 from ._style import params
 
-#: The study's network: D, T, S, L.
-STUDY = {"width": 1000, "n_circuits": 557, "redundancy": 6, "n_layers": 5}
-#: d, the width of a rotation circuit.
-CIRCUIT_WIDTH = rotation_circuits(1, seed=0).circuit_width
+#: The study's network (every field of the spec but n_active, batch_size and seed).
+STUDY = {"system": "rotation", "width": 1000, "n_circuits": 557, "redundancy": 6, "n_layers": 5}
 #: Numbers of active circuits z evaluated on the study's network.
 STUDY_ACTIVE = (1, 2, 3)
-#: Random draws per z >= 2 on the study's network, as a multiple of T (full run / --quick).
+#: Random draws per z >= 2 on the study's network: a multiple of T (full run), or a number (--quick).
 DRAWS_PER_CIRCUIT = 100
 QUICK_DRAWS = 200
+#: Samples of the load sweep per (network, z) in --quick (the full run uses the library's 500).
+QUICK_SWEEP_BATCH = 20
 
-#: The study's 41 (D, T) networks of the load sweep (figures 8-12).
-LOAD_GRID = tuple(
-    [(800, 200), (800, 300)]
-    + [(1000, t) for t in range(200, 501, 100)]
-    + [(1200, t) for t in range(200, 701, 100)]
-    + [(1400, t) for t in range(200, 1001, 200)]
-    + [(1600, t) for t in range(300, 1301, 200)]
-    + [(1800, t) for t in range(300, 1701, 200)]
-    + [(2000, t) for t in range(200, 2001, 200)]
-)
-#: --quick sweeps 14 of them: the smallest and the largest T of every D.
-QUICK_GRID = tuple((D, T) for D in sorted({D for D, _ in LOAD_GRID})
-                   for T in sorted({f(T for D_, T in LOAD_GRID if D_ == D) for f in (min, max)}))
-#: Layers, z values, S and draws per (network, z) of the load sweep (full run / --quick).
-SWEEP = {"n_layers": 4, "active": (1, 2, 3, 4), "redundancy": 6, "batch": 500, "quick_batch": 20}
-
-# Independent random streams derived from the one seed.
-_FAMILY, _BUILD, _EVAL, _PICK = 1, 2, 3, 4
+# Independent figure-level random streams derived from the one seed.
+_PICK = 4
 
 
 def derive_seed(root: int, *keys: int) -> int:
@@ -62,17 +59,60 @@ def derive_seed(root: int, *keys: int) -> int:
 
 
 def rng(ctx, *keys: int) -> np.random.Generator:
-    """A generator for the figure-level choice named by ``keys`` (e.g. which circuits to show)."""
+    """A generator for the figure-level choice named by ``keys`` (e.g. which samples to show)."""
     return np.random.default_rng(derive_seed(ctx.seed, _PICK, *keys))
 
 
+# ---------------------------------------------------------------------- spec columns
+def spec_columns(table: pd.DataFrame) -> list[str]:
+    """The spec keys among ``table``'s columns, in the spec's order.
+
+    Example:
+        >>> spec_columns(pd.DataFrame(columns=["layer", "seed", "width", "system"]))
+        ['system', 'width', 'seed']
+    """
+    return [k for k in spec_keys() if k in table.columns]
+
+
+def with_spec(frame: pd.DataFrame, spec: ExperimentSpec, **extra) -> pd.DataFrame:
+    """``frame`` with the spec's columns (and ``extra`` columns) in front, on every row.
+
+    Example:
+        >>> f = with_spec(pd.DataFrame({"layer": [0, 1]}), ExperimentSpec(width=800, n_circuits=100), load=0.0025)
+        >>> list(f.columns)[:4], list(f.columns)[-2:], f.width.tolist()
+        (['system', 'error_correction', 'width', 'n_circuits'], ['load', 'layer'], [800, 800])
+    """
+    head = {**spec.to_dict(), **extra}
+    front = pd.DataFrame({k: [v] * len(frame) for k, v in head.items()}, index=frame.index)
+    return pd.concat([front, frame.drop(columns=[c for c in head if c in frame.columns])], axis=1)
+
+
+def row_spec(row) -> ExperimentSpec:
+    """The spec of one CSV row (a mapping or a pandas row): its spec columns, blanks dropped.
+
+    Example:
+        >>> row_spec({"system": "rotation", "width": 800, "n_circuits": 100, "layer": 3}).width
+        800
+    """
+    values = {k: row[k] for k in spec_keys() if k in row.keys()}
+    values = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()
+              if not (isinstance(v, float) and math.isnan(v))}
+    return ExperimentSpec.from_dict(values)
+
+
 # ------------------------------------------------------------------ the study's network
+def study_spec(ctx, n_active: int) -> ExperimentSpec:
+    """The study's network at z = ``n_active``: ``T`` random draws for z = 1,
+    ``100 T`` for z >= 2 (``--quick``: 200)."""
+    T = STUDY["n_circuits"]
+    batch = T if n_active == 1 else (QUICK_DRAWS if ctx.quick else DRAWS_PER_CIRCUIT * T)
+    return ExperimentSpec(**STUDY, n_active=n_active, batch_size=batch, seed=ctx.seed)
+
+
 def study_network(ctx):
-    """The study's network (cached): rotation circuits, D = 1000, T = 557, S = 6, L = 5."""
+    """The study's network (cached; the same for every z: the network's seed does not depend on z)."""
     if "study_network" not in ctx.cache:
-        fam = rotation_circuits(STUDY["n_circuits"], seed=derive_seed(ctx.seed, _FAMILY))
-        ctx.cache["study_network"] = build(fam, width=STUDY["width"], redundancy=STUDY["redundancy"],
-                                           n_layers=STUDY["n_layers"], seed=derive_seed(ctx.seed, _BUILD))
+        ctx.cache["study_network"] = build_network(study_spec(ctx, STUDY_ACTIVE[0]))
     return ctx.cache["study_network"]
 
 
@@ -85,160 +125,113 @@ def study_label() -> str:
 def draws_label(ctx) -> str:
     """``"samples for z = 1, 2, 3: 557, 55700, 55700"``: the evaluations' sizes in a title."""
     return (f"samples for z = {', '.join(map(str, STUDY_ACTIVE))}: "
-            + ", ".join(str(study_draws(ctx, z)) for z in STUDY_ACTIVE))
-
-
-def study_draws(ctx, n_active: int) -> int:
-    """Samples evaluated at ``n_active`` = z: T for z = 1 (every circuit once), else 100 T."""
-    T = STUDY["n_circuits"]
-    if n_active == 1:
-        return T
-    return QUICK_DRAWS if ctx.quick else DRAWS_PER_CIRCUIT * T
+            + ", ".join(str(study_spec(ctx, z).batch_size) for z in STUDY_ACTIVE))
 
 
 def study_evaluation(ctx, n_active: int):
-    """:class:`circuits.Evaluation` of the study's network at z = ``n_active`` (cached).
-
-    z = 1 runs every circuit once (``active = arange(T)[:, None]``); z >= 2 draws
-    :func:`study_draws` random active sets.
-    """
+    """:class:`circuits.Evaluation` of :func:`study_spec` ``(ctx, n_active)`` (cached)."""
     key = ("study_evaluation", n_active)
     if key not in ctx.cache:
-        net = study_network(ctx)
-        seed = derive_seed(ctx.seed, _EVAL, n_active)
-        if n_active == 1:
-            ev = evaluate(net, active=np.arange(net.n_circuits)[:, None], seed=seed)
-        else:
-            ev = evaluate(net, n_active=n_active, batch_size=study_draws(ctx, n_active), seed=seed,
-                          progress=not ctx.quick)
-        ctx.cache[key] = ev
+        ctx.cache[key] = evaluate(study_spec(ctx, n_active), network=study_network(ctx), progress=not ctx.quick)
     return ctx.cache[key]
 
 
-def layer0_errors(net, ev, chunk: int = 2000) -> pd.DataFrame:
-    """Errors of the read-out of the input written into the network (layer 0).
-
-    The active circuits' inputs ``a[0]`` are placed in their ``e[0]`` neurons (values of
-    circuits that share a neuron add up) and every circuit is read back, exactly as
-    :func:`circuits.evaluate` does for its layer-0 read-outs. With one active circuit the
-    active read-out is exact; with more, a neuron shared by two active circuits leaks. The
-    inactive circuits read whatever the active ones left in the neurons they share.
-
-    Returns:
-        rows (group, quantity, stat, measured) for layer 0, same meaning as ``ev.table``.
-    """
-    fam = net.family
-    active = ev.active
-    B, z = active.shape
-    inputs = fam.encode(ev.truth_payload[0], (B, z))
-    sq = {key: 0.0 for key in ("active on", "active payload", "inactive on", "inactive payload")}
-    worst = dict.fromkeys(sq, 0.0)
-    with torch.no_grad():
-        for lo in range(0, B, chunk):
-            act = active[lo:lo + chunk]
-            small = net.read_out(net.place(act, inputs[lo:lo + chunk], 0), 0).double().numpy()
-            on, payload = fam.decode_on(small), fam.decode_payload(small)  # (b, T), (b, T, k)
-            rows = np.arange(len(act))[:, None]
-            is_active = np.zeros(on.shape, dtype=bool)
-            is_active[rows, act] = True
-            errors = {
-                "active on": np.abs(on[rows, act] - ev.truth_on[0, lo:lo + chunk]),
-                "active payload": np.linalg.norm(payload[rows, act] - ev.truth_payload[0, lo:lo + chunk], axis=-1),
-                "inactive on": np.abs(on[~is_active]),
-                "inactive payload": np.linalg.norm(payload[~is_active], axis=-1),
-            }
-            for key, err in errors.items():
-                sq[key] += float((err**2).sum())
-                worst[key] = max(worst[key], float(err.max(initial=0.0)))
-    T = net.n_circuits
-    counts = {"active": B * z, "inactive": B * (T - z)}
-    records = []
-    for key in sq:
-        group, quantity = key.split()
-        if counts[group] == 0:
-            continue
-        records.append((group, quantity, "mse", sq[key] / counts[group]))
-        records.append((group, quantity, "worst", worst[key]))
-    frame = pd.DataFrame(records, columns=["group", "quantity", "stat", "measured"])
-    frame.insert(0, "layer", 0)
-    return frame
-
-
 def study_errors(ctx) -> pd.DataFrame:
-    """Tidy errors of the study's network for z = 1, 2, 3 and layers 0..L (cached).
+    """The evaluation tables of the study's network for z = 1, 2, 3, layers 0..L (cached).
 
-    Columns: ``n_active, layer, group, quantity, stat, measured, predicted, samples``. Layers
-    1..L come from :func:`circuits.evaluate`; layer 0 is measured by :func:`layer0_errors`.
-    ``predicted`` is :func:`theory.predicted_mse` for the MSE rows (0 at layer 0: the input is
-    given exactly) and NaN for the worst-case rows.
+    Columns: the spec's, ``load``, then the table's (``layer, computation_layer, role,
+    circuit_state, quantity, stat, measured, predicted``; layer 0, role ``input``, is the input
+    written into the network and read back, with no prediction).
     """
     if "study_errors" not in ctx.cache:
-        net = study_network(ctx)
         frames = []
         for z in STUDY_ACTIVE:
             ev = study_evaluation(ctx, z)
-            zero = layer0_errors(net, ev)
-            zero["predicted"] = [predicted_mse(g, q, 0, net.n_circuits, net.width, net.circuit_width,
-                                               net.redundancy, z) if s == "mse" else np.nan
-                                 for g, q, s in zip(zero.group, zero.quantity, zero.stat)]
-            frame = pd.concat([zero, ev.table], ignore_index=True)
-            frame.insert(0, "n_active", z)
-            frame["samples"] = len(ev.active)
-            frames.append(frame)
+            frames.append(with_spec(ev.table.drop(columns="depth"), study_spec(ctx, z), load=ev.load))
         ctx.cache["study_errors"] = pd.concat(frames, ignore_index=True)
     return ctx.cache["study_errors"]
 
 
-# ------------------------------------------------------------------------- load sweep
-def first_layer_over(table: pd.DataFrame, group: str, quantity: str) -> int | None:
-    """First layer of ``table`` (an ``Evaluation.table``) whose worst error of ``group`` and
-    ``quantity`` exceeds :data:`circuits.SEIZURE_THRESHOLD`; ``None`` if none does."""
-    rows = table[(table.group == group) & (table.quantity == quantity) & (table.stat == "worst")]
-    over = rows[rows.measured > SEIZURE_THRESHOLD].layer
-    return int(over.min()) if len(over) else None
+# ----------------------------------------------------------------------------- sweeps
+def sweep_dir(ctx, name: str) -> Path:
+    """Where the sweep ``name`` keeps its runs: ``out_dir/sweeps/<name>[-quick]-seed<seed>``."""
+    return Path(ctx.out_dir) / "sweeps" / f"{name}{'-quick' if ctx.quick else ''}-seed{ctx.seed}"
 
 
-def sweep_grid(ctx) -> tuple[tuple[int, int], ...]:
-    """The (D, T) networks of the load sweep: :data:`LOAD_GRID`, or :data:`QUICK_GRID` in --quick."""
-    return QUICK_GRID if ctx.quick else LOAD_GRID
+def run_sweep(ctx, name: str, grid) -> pd.DataFrame:
+    """:func:`circuits.sweep` of ``grid`` into :func:`sweep_dir` (cached; resumes from disk)."""
+    key = ("sweep", name)
+    if key not in ctx.cache:
+        ctx.cache[key] = sweep(grid, sweep_dir(ctx, name), progress=not ctx.quick)
+    return ctx.cache[key]
 
 
-def sweep_batch(ctx) -> int:
-    """Samples per (network, z) of the load sweep."""
-    return SWEEP["quick_batch"] if ctx.quick else SWEEP["batch"]
+def load_sweep_setting(ctx) -> dict:
+    """The overrides of the load sweep's grid: ``--quick`` runs 20 samples per run instead of 500."""
+    return {"batch_size": QUICK_SWEEP_BATCH} if ctx.quick else {}
 
 
-def load_sweep(ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evaluate the networks of :func:`sweep_grid` at z = 1..4 (cached; tqdm progress).
+def load_sweep(ctx) -> pd.DataFrame:
+    """The study's load sweep (:func:`circuits.experiments.load_sweep_grid`): 41 networks (14 in
+    ``--quick``), z = 1..4; the long-form table of :func:`circuits.sweep`, ``shares_neurons``
+    (``T d > D``: the circuits cannot all have neurons of their own) added."""
+    table = run_sweep(ctx, "load", load_sweep_grid(quick=ctx.quick, seed=ctx.seed, **load_sweep_setting(ctx)))
+    return table.assign(shares_neurons=table.n_circuits * table.base_width > table.width)
+
+
+def run_table(table: pd.DataFrame, extra=()) -> pd.DataFrame:
+    """One row per run of a sweep table: the spec's columns, ``load``, ``extra`` columns."""
+    return table.drop_duplicates("run")[[*spec_columns(table), "load", *extra]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- boundaries
+#: The search parameters of :func:`circuits.find_boundary` recorded beside a boundary's spec.
+SEARCH = ("n_seeds", "level", "threshold", "rtol", "confidence")
+
+
+def boundary(ctx, spec: ExperimentSpec, **search) -> dict:
+    """:func:`circuits.find_boundary` ``(spec, **search)``, kept on disk (cached; a rerun reads it back).
 
     Returns:
-        ``(errors, seizures)``. ``errors``: tidy rows ``width, n_circuits, n_active, load,
-        shares_neurons, layer, group, quantity, stat, measured, predicted`` (layers 1..L);
-        ``shares_neurons`` is ``T d > D`` (circuits cannot all have neurons of their own).
-        ``seizures``: one row per (network, z): ``width, n_circuits, n_active, load,
-        shares_neurons, batch_size, seizure_layer`` (first layer whose worst on-indicator
-        error, any circuit, over the batch exceeds 0.25; NaN for none) and
-        ``active_seizure_layer`` (the same for the active circuits' on-indicator alone).
+        :meth:`circuits.Boundary.to_dict`.
     """
-    if "load_sweep" not in ctx.cache:
-        from tqdm.auto import tqdm
+    config = {**{k: v for k, v in spec.to_dict().items() if k != "n_circuits"}, **search}
+    name = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:24]
+    path = Path(ctx.out_dir) / "sweeps" / "boundaries" / f"{name}.json"
+    key = ("boundary", name)
+    if key not in ctx.cache:
+        if path.exists():
+            found = json.loads(path.read_text())
+        else:
+            found = find_boundary(spec, progress=not ctx.quick, **search).to_dict()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, lambda p: p.write_text(json.dumps(found, indent=1)))
+        ctx.cache[key] = found
+    return ctx.cache[key]
 
-        batch, grid = sweep_batch(ctx), sweep_grid(ctx)
-        errors, seizures = [], []
-        for D, T in tqdm(grid, desc=f"load sweep ({len(grid)} networks)", unit="net", leave=False):
-            fam = rotation_circuits(T, seed=derive_seed(ctx.seed, _FAMILY, D, T))
-            net = build(fam, width=D, redundancy=SWEEP["redundancy"], n_layers=SWEEP["n_layers"],
-                        seed=derive_seed(ctx.seed, _BUILD, D, T))
-            for z in SWEEP["active"]:
-                ev = evaluate(net, n_active=z, batch_size=batch, seed=derive_seed(ctx.seed, _EVAL, D, T, z))
-                head = {"width": D, "n_circuits": T, "n_active": z, "load": net.load,
-                        "shares_neurons": T * net.circuit_width > D}
-                errors.append(ev.table.assign(**head))
-                seizures.append({**head, "batch_size": batch, "seizure_layer": ev.seizure_layer,
-                                 "active_seizure_layer": first_layer_over(ev.table, "active", "on")})
-        errors = pd.concat(errors, ignore_index=True)
-        cols = ["width", "n_circuits", "n_active", "load", "shares_neurons"]
-        errors = errors[cols + [c for c in errors.columns if c not in cols]]
-        seizures = pd.DataFrame(seizures).astype({"seizure_layer": "float64", "active_seizure_layer": "float64"})
-        ctx.cache["load_sweep"] = (errors, seizures)
-    return ctx.cache["load_sweep"]
+
+def boundary_rows(found: dict, spec: ExperimentSpec, **extra) -> list[dict]:
+    """One row per seed of a boundary (:func:`boundary`): the spec's columns but ``n_circuits``,
+    the search's parameters, that seed's crossing and the median over seeds.
+
+    Columns: spec columns (``seed``: the first seed, as given to ``cis boundary --seed``), ``n_seeds,
+    level, threshold, rtol, confidence``, ``crossing_seed`` (the seed of this row's bisection),
+    ``crossing_below``, ``crossing_above`` (the largest T that passed, the smallest that failed),
+    ``crossing_load`` (the load at their geometric mean; empty when no T up to capacity failed),
+    ``critical_load``, ``interval_low``, ``interval_high``, ``coverage``, ``critical_circuits``,
+    ``capacity``, ``capacity_load``, ``capacity_reached``, then ``extra``.
+    """
+    head = {k: v for k, v in spec.to_dict().items() if k != "n_circuits"}
+    head.update({k: found["config"][k] for k in SEARCH})
+    low, high = found["interval"]
+    summary = {"critical_load": found["critical_load"], "interval_low": low,
+               "interval_high": math.nan if high is None or math.isinf(high) else high,
+               "coverage": found["coverage"], "critical_circuits": found["critical_circuits"],
+               "capacity": found["capacity"], "capacity_load": found["capacity_load"],
+               "capacity_reached": found["capacity_reached"]}
+    rows = []
+    for s in found["seeds"]:
+        load = s["critical_load"]
+        rows.append({**head, "crossing_seed": s["seed"], "crossing_below": s["below"], "crossing_above": s["above"],
+                     "crossing_load": math.nan if load is None or math.isinf(load) else load, **summary, **extra})
+    return rows

@@ -10,6 +10,26 @@ from typing import Callable
 
 from circuits import CircuitsError
 
+#: The figure modules, in the order ``cis figures`` makes them.
+FIGURES = [
+    "fig_payload_scatter",
+    "fig_rotation",
+    "fig_step",
+    "fig_payload_scatter_z",
+    "fig_payload_error",
+    "fig_on_error",
+    "fig_fraction_on",
+    "fig_load_active_payload",
+    "fig_load_inactive_payload",
+    "fig_load_active_on",
+    "fig_load_inactive_on",
+    "fig_seizure",
+    "fig_capacity",
+    "fig_boundary",
+    "fig_error_correction",
+    "fig_chains",
+]
+
 
 @dataclass(frozen=True)
 class Context:
@@ -20,6 +40,8 @@ class Context:
         quick: small batches (seconds, not minutes): the same figures, noisier numbers.
         seed: the one seed every random choice of the run is derived from.
         cache: shared by all figures of one run (e.g. the study's evaluations, the load sweep).
+            Sweeps also keep their finished runs on disk, under ``out_dir / "sweeps"``, so a
+            rerun into the same folder resumes instead of starting again.
     """
 
     out_dir: Path
@@ -29,9 +51,7 @@ class Context:
 
 
 def figure_modules() -> list:
-    """The modules listed in :data:`figures.FIGURES`, imported, in order."""
-    from . import FIGURES
-
+    """The modules listed in :data:`FIGURES`, imported, in order."""
     return [importlib.import_module(f".{name}", __package__) for name in FIGURES]
 
 

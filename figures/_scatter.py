@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._data import rng, study_evaluation
+from ._data import rng, study_evaluation, study_spec, with_spec
 from ._style import TRUTH
 
 #: Circuits shown per row.
@@ -16,16 +16,36 @@ LIMIT = 1.3
 
 
 def pick_samples(ctx, n_active: int, n: int = PANELS) -> np.ndarray:
-    """``n`` distinct samples of the z = ``n_active`` evaluation, drawn from the run's seed."""
-    ev = study_evaluation(ctx, n_active)
-    return np.sort(rng(ctx, 1, n_active).choice(len(ev.active), size=n, replace=False))
+    """``n`` samples of the z = ``n_active`` evaluation whose first active circuits differ, drawn
+    from the run's seed, in batch order."""
+    return distinct_samples(study_evaluation(ctx, n_active).active, n, rng(ctx, 1, n_active))
+
+
+def distinct_samples(active: np.ndarray, n: int, generator: np.random.Generator) -> np.ndarray:
+    """``n`` samples, in random order drawn by ``generator``, whose first active circuits differ; sorted.
+
+    Example:
+        >>> sorted(np.array([[3], [3], [5], [3]])[distinct_samples(np.array([[3], [3], [5], [3]]), 2,
+        ...                                                        np.random.default_rng(0)), 0].tolist())
+        [3, 5]
+    """
+    picked, seen = [], set()
+    for b in generator.permutation(len(active)).tolist():
+        if int(active[b, 0]) not in seen:
+            seen.add(int(active[b, 0]))
+            picked.append(b)
+            if len(picked) == n:
+                break
+    return np.sort(np.array(picked, dtype=np.int64))
 
 
 def payload_frame(ctx, n_active: int) -> pd.DataFrame:
     """Tidy true and read-out payloads of the first active circuit of :func:`pick_samples`.
 
-    Columns: ``n_active, panel, sample, circuit, layer, kind ("true x" / "read-out x_hat"),
-    x0, x1``; layers 0..L (layer 0: the input written into the network, read back).
+    Columns: the spec's (:func:`figures._data.study_spec`), then ``panel, sample, circuit,
+    layer, kind ("true x" / "read-out x_hat"), x0, x1``; layers 0..L (layer 0: the input
+    written into the network, read back). ``sample`` indexes the evaluation's batch:
+    ``circuits.evaluate(spec).estimate_payload[layer, sample, 0]`` is the read-out.
     """
     ev = study_evaluation(ctx, n_active)
     rows = []
@@ -33,8 +53,9 @@ def payload_frame(ctx, n_active: int) -> pd.DataFrame:
         for kind, values in (("true x", ev.truth_payload), ("read-out x_hat", ev.estimate_payload)):
             for layer in range(values.shape[0]):
                 x = values[layer, b, 0]
-                rows.append((n_active, panel, int(b), int(ev.active[b, 0]), layer, kind, x[0], x[1]))
-    return pd.DataFrame(rows, columns=["n_active", "panel", "sample", "circuit", "layer", "kind", "x0", "x1"])
+                rows.append((panel, int(b), int(ev.active[b, 0]), layer, kind, x[0], x[1]))
+    frame = pd.DataFrame(rows, columns=["panel", "sample", "circuit", "layer", "kind", "x0", "x1"])
+    return with_spec(frame, study_spec(ctx, n_active))
 
 
 def draw_panel(ax, frame: pd.DataFrame, color: str, *, legend: bool = False, label_layers: bool = True) -> None:

@@ -15,6 +15,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from circuits.experiments import FIELDS, spec_keys
+
 #: Colour of a true value (the small circuits' own run).
 TRUTH = "#2ca02c"
 #: Colour of the network's read-out, per number of active circuits z (figures 1 and 4).
@@ -47,8 +49,32 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, panel: tuple[float, float] = (
     return fig, axes
 
 
+#: Columns that hold integers (written without a decimal point, blank where missing): the spec's
+#: integer fields, the system parameters, and the integer columns of tables and boundaries.
+INTEGER_COLUMNS = ({k for k, info in FIELDS.items() if info.kind is int}
+                   | {k for k in spec_keys() if k not in FIELDS}
+                   | {"layer", "computation_layer", "depth", "circuit_width", "base_width", "network_layers",
+                      "seizure_layer", "active_seizure_layer", "n_seeds", "crossing_seed", "crossing_below",
+                      "crossing_above", "capacity"})
+
+
+def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its :data:`INTEGER_COLUMNS` as nullable integers (a blank, not ``1.0``, in a CSV).
+
+    Example:
+        >>> integer_columns(pd.DataFrame({"n_circuits": [60.0, None], "measured": [1.0, 2.0]})).to_csv(index=False)
+        'n_circuits,measured\\n60,1.0\\n,2.0\\n'
+    """
+    frame = frame.copy()
+    for col in INTEGER_COLUMNS & set(frame.columns):
+        if frame[col].dtype.kind == "f" or frame[col].dtype == object:
+            frame[col] = pd.array(frame[col], dtype="Float64").astype("Int64")
+    return frame
+
+
 def save(fig: Figure, data: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``stem.png`` and ``stem.csv`` (the tidy frame behind the figure) into ``out_dir``.
+    """Write ``stem.png`` and ``stem.csv`` (the tidy frame behind the figure, integer columns as
+    integers: :func:`integer_columns`) into ``out_dir``.
 
     The PNG carries no timestamp, so the same data give the same file.
 
@@ -57,7 +83,7 @@ def save(fig: Figure, data: pd.DataFrame, out_dir: Path, stem: str) -> list[Path
     """
     png, csv = Path(out_dir) / f"{stem}.png", Path(out_dir) / f"{stem}.csv"
     fig.savefig(png, dpi=DPI, metadata={"Software": None})
-    data.to_csv(csv, index=False)
+    integer_columns(data).to_csv(csv, index=False)
     return [png, csv]
 
 
@@ -89,3 +115,15 @@ def z_legend(fig, zs, theory_style: str, theory_label: str) -> None:
 def params(**values) -> str:
     """``"D = 1000, T = 557, S = 6"`` from ``D=1000, T=557, S=6`` (the symbols of DESIGN.md)."""
     return ", ".join(f"{k} = {v}" for k, v in values.items())
+
+
+def seeds_phrase(n_seeds: int, coverage: float) -> str:
+    """How a boundary over ``n_seeds`` seeds is summarised, for a title.
+
+    Example:
+        >>> seeds_phrase(6, 0.96875), seeds_phrase(1, 0.0)
+        ('median of 6 seeds with its 97% interval', 'one seed (no interval)')
+    """
+    if n_seeds == 1:
+        return "one seed (no interval)"
+    return f"median of {n_seeds} seeds with its {100 * coverage:.0f}% interval"

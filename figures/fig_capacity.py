@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
 
 from circuits import ASSIGNMENTS, capacity
 from theory import packing_bound
@@ -22,7 +23,7 @@ NAME = "capacity"
 REDUNDANCIES = (3, 6, 10)
 #: Range of N = D/d (slots per neuron group).
 N_RANGE = (50, 25_000)
-#: Methods drawn (every method with the guarantee), and the bound's label.
+#: Assignment methods drawn (every method with the guarantee), and the bound's label.
 METHODS = tuple(m for m in ASSIGNMENTS if m != "random")
 BOUND = "packing bound"
 #: The share of the packing bound the finite-field method aims at.
@@ -30,14 +31,14 @@ TARGET = 0.75
 
 
 def capacity_frame(n_points: int = 160, redundancies=REDUNDANCIES, n_range=N_RANGE) -> pd.DataFrame:
-    """Tidy ``n_slots, redundancy, method, capacity, packing_bound, fraction_of_bound``.
+    """Tidy ``n_slots, redundancy, assignment, capacity, packing_bound, fraction_of_bound``.
 
     ``n_points`` values of N on a log grid over ``n_range`` (rounded, duplicates dropped);
-    one row per (N, S, method), plus rows with ``method == "packing bound"``.
+    one row per (N, S, assignment method of :data:`METHODS`).
 
     Example:
         >>> f = capacity_frame(n_points=3, redundancies=(6,), n_range=(250, 1000))
-        >>> f[f.method == "finite-field"][["n_slots", "capacity", "packing_bound"]].values.tolist()
+        >>> f[f.assignment == "finite-field"][["n_slots", "capacity", "packing_bound"]].values.tolist()
         [[250, 1969, 2075], [500, 8017, 8316], [1000, 32949, 33300]]
     """
     grid = np.unique(np.round(np.geomspace(n_range[0], n_range[1], n_points)).astype(int))
@@ -45,9 +46,9 @@ def capacity_frame(n_points: int = 160, redundancies=REDUNDANCIES, n_range=N_RAN
     for S in redundancies:
         for n in grid.tolist():
             bound = packing_bound(n, S)
-            for method in METHODS + (BOUND,):
-                cap = bound if method == BOUND else capacity(n, S, method)
-                rows.append({"n_slots": n, "redundancy": S, "method": method, "capacity": cap,
+            for method in METHODS:
+                cap = capacity(n, S, method)
+                rows.append({"n_slots": n, "redundancy": S, "assignment": method, "capacity": cap,
                              "packing_bound": bound, "fraction_of_bound": cap / bound})
     return pd.DataFrame(rows)
 
@@ -56,27 +57,28 @@ def make(ctx):
     frame = capacity_frame(n_points=40 if ctx.quick else 160)
     fig, axes = new_figure(2, len(REDUNDANCIES), panel=(3.6, 3.1), sharex=True)
     palette = dict(zip(METHODS, sns.color_palette("deep", len(METHODS))))
-    palette[BOUND] = "black"
-    dashes = {m: "" for m in METHODS} | {BOUND: (3, 2)}
     for col, S in enumerate(REDUNDANCIES):
         part = frame[frame.redundancy == S]
         top, bottom = axes[0, col], axes[1, col]
-        sns.lineplot(data=part, x="n_slots", y="capacity", hue="method", style="method", dashes=dashes,
-                     palette=palette, ax=top, legend=col == 0)
+        bound = part.drop_duplicates("n_slots")
+        top.plot(bound.n_slots, bound.packing_bound, color="black", ls=(0, (3, 2)), lw=1.2)
+        sns.lineplot(data=part, x="n_slots", y="capacity", hue="assignment", palette=palette, ax=top, legend=False)
         top.set(xscale="log", yscale="log", title=f"S = {S}", xlabel="",
                 ylabel="capacity (circuits)" if col == 0 else "")
-        shares = part[part.method != BOUND]
-        sns.lineplot(data=shares, x="n_slots", y="fraction_of_bound", hue="method", palette=palette, ax=bottom,
+        sns.lineplot(data=part, x="n_slots", y="fraction_of_bound", hue="assignment", palette=palette, ax=bottom,
                      legend=False)
         bottom.axhline(TARGET, color="0.5", lw=0.8, ls=":")
         bottom.set(xscale="log", ylim=(0, 1.02), xlabel="N = D/d (slots per neuron group)",
                    ylabel="capacity / packing bound" if col == 0 else "")
-        worst = shares[(shares.method == "finite-field") & (shares.n_slots >= 100)]
+        worst = part[(part.assignment == "finite-field") & (part.n_slots >= 100)]
         low = worst.loc[worst.fraction_of_bound.idxmin()]
         bottom.annotate(f"finite-field lowest on this grid (N >= 100):\n{low.fraction_of_bound:.1%} at N = {low.n_slots}",
                         xy=(0.97, 0.05), xycoords="axes fraction", ha="right", va="bottom", fontsize=7)
-    axes[0, 0].legend(title=None, fontsize=7, loc="upper left")
+    handles = [Line2D([], [], color=palette[m], label=m) for m in METHODS]
+    handles += [Line2D([], [], color="black", ls=(0, (3, 2)), label=BOUND),
+                Line2D([], [], color="0.5", ls=":", label=f"{TARGET:.0%} of the bound")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     fig.suptitle("Assignment capacity: sets of S slots that pairwise share at most one slot\n"
-                 f"packing bound N(N-1)/(S(S-1)); dotted: {TARGET:.0%} of it; random S-subsets "
+                 f"packing bound N(N-1)/(S(S-1)); random S-subsets "
                  "(no guarantee) are not limited and not drawn")
     return save(fig, frame, ctx.out_dir, "fig_capacity")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._data import study_label
+from ._data import study_label, study_spec
 from ._scatter import draw_panel, payload_frame
 from ._style import ESTIMATE, TRUTH, dot_legend, new_figure, save
 
@@ -16,5 +16,5 @@ def make(ctx):
         draw_panel(ax, panel, ESTIMATE[1])
     dot_legend(fig, {"true x": TRUTH, "read-out x_hat": ESTIMATE[1]})
     fig.suptitle("Figure 1: payload of 10 active circuits, a dot per layer 0..5 (number = layer)\n"
-                 f"{study_label()}, z = 1")
+                 f"{study_label()}, z = 1; 10 of {study_spec(ctx, 1).batch_size} random samples")
     return save(fig, frame, ctx.out_dir, "fig01_payload_scatter")

@@ -1,4 +1,8 @@
-"""Figure 2: the true payload x of 5 circuits over layers 0..5, arrows in the direction of rotation."""
+"""Figure 2: the true payload x of 5 circuits over layers 0..5, arrows in the direction of rotation.
+
+The circuits are those of 5 samples of the study's z = 1 evaluation (distinct circuits); the CSV
+row's ``sample`` indexes that evaluation's batch (``truth_payload[layer, sample, 0]``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._data import rng, study_evaluation, study_label
-from ._scatter import LIMIT
+from ._data import rng, study_evaluation, study_label, study_spec, with_spec
+from ._scatter import LIMIT, distinct_samples
 from ._style import TRUTH, new_figure, save
 
 NAME = "2"
@@ -16,17 +20,18 @@ CIRCUITS = 5
 
 
 def make(ctx):
-    ev = study_evaluation(ctx, 1)  # every circuit once: sample b runs circuit b
-    samples = np.sort(rng(ctx, 2).choice(len(ev.active), size=CIRCUITS, replace=False))
+    ev = study_evaluation(ctx, 1)
+    samples = distinct_samples(ev.active, CIRCUITS, rng(ctx, 2))
     rows = []
     for panel, b in enumerate(samples):
         x = ev.truth_payload[:, b, 0]  # (L+1, 2)
         angle = np.arctan2(x[:, 1], x[:, 0])
         turn = np.angle(np.exp(1j * np.diff(angle, prepend=angle[0])))  # step angle in (-pi, pi]
         for layer in range(len(x)):
-            rows.append((panel, int(ev.active[b, 0]), layer, x[layer, 0], x[layer, 1],
+            rows.append((panel, int(b), int(ev.active[b, 0]), layer, x[layer, 0], x[layer, 1],
                          np.degrees(angle[layer]), np.degrees(turn[layer])))
-    frame = pd.DataFrame(rows, columns=["panel", "circuit", "layer", "x0", "x1", "angle_deg", "turn_deg"])
+    frame = pd.DataFrame(rows, columns=["panel", "sample", "circuit", "layer", "x0", "x1", "angle_deg", "turn_deg"])
+    frame = with_spec(frame, study_spec(ctx, 1))
 
     fig, axes = new_figure(1, CIRCUITS, panel=(2.6, 2.8))
     for ax, (_, panel) in zip(axes.flat, frame.groupby("panel")):

@@ -1,6 +1,5 @@
-"""Assignment methods: the at-most-one-shared guarantee, exact capacities, slot use, random sets, CLI."""
+"""Assignment methods: the at-most-one-shared guarantee, exact capacities, slot use, random sets."""
 
-import json
 import math
 from collections import Counter
 
@@ -9,21 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from circuits import (
-    ASSIGNMENTS,
-    CircuitsError,
-    assign,
-    capacity,
-    finite_field_sets,
-    max_shared,
-    random_sets,
-    repeated_pairs,
-    slot_use,
-)
-from circuits._field import galois_field, prime_powers
-from circuits._geometry import _Lines, _plan, _Sunflower, _union
-from circuits._packing_search import PLANE_SUBSETS, decode_subset, encode_subset, plane_lines, search_plane_subset
-from circuits.cli import main as cli_main
+from circuits import ASSIGNMENTS, CircuitsError, build, capacity, rotation_circuits
+from circuits.assignment import assign, finite_field_sets, max_shared, random_sets, repeated_pairs, slot_use
+from circuits.assignment._field import galois_field, prime_powers
+from circuits.assignment._geometry import _Lines, _plan, _Sunflower, _union
+from circuits.assignment._packing_search import (PLANE_SUBSETS, decode_subset, encode_subset, plane_lines,
+                                                 search_plane_subset)
 from theory import packing_bound
 
 GUARANTEED = [m for m in ASSIGNMENTS if m != "random"]
@@ -187,6 +177,19 @@ def test_assignment_is_deterministic_given_the_seed(method):
     assert not np.array_equal(random_sets(100, 5, limit=300, seed=1), random_sets(100, 5, limit=300, seed=2))
 
 
+@pytest.mark.parametrize("method", sorted(ASSIGNMENTS))
+def test_network_uses_the_first_sets_of_the_method_in_every_layer(method):
+    """build(assignment=...) gives every layer a permutation of the method's first T sets."""
+    T, n_slots, S = 100, 100, 5
+    net = build(rotation_circuits(T, seed=0), width=4 * n_slots, redundancy=S, n_layers=3, seed=4, assignment=method)
+    assert net.assignment.method == method and net.assignment.sets.shape == (4, T, S)
+    first = sorted(map(tuple, np.sort(ASSIGNMENTS[method][0](n_slots, S, limit=T), axis=1).tolist()))
+    for layer in range(4):
+        assert sorted(map(tuple, np.sort(net.assignment.sets[layer], axis=1).tolist())) == first
+    if method != "random":
+        assert max(max_shared(net.assignment.sets[layer], n_slots) for layer in range(4)) == 1
+
+
 def test_random_sets_violations_are_detected():
     sets = random_sets(40, 5, limit=300)
     overlap = brute_force_overlap(sets, 40)
@@ -199,48 +202,6 @@ def test_random_sets_violations_are_detected():
     assert max_shared(sparse, 400) == min(2, brute_force_overlap(sparse, 400).max())
     pairs = Counter((a, b) for s in np.sort(sparse, axis=1).tolist() for i, a in enumerate(s) for b in s[i + 1:])
     assert repeated_pairs(sparse, 400) == sum(m - 1 for m in pairs.values())
-
-
-# ----------------------------------------------------------------- CLI
-def test_cli_capacity_json(capsys):
-    assert cli_main(["capacity", "--width", "1000", "--redundancy", "6", "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["packing_bound"] == packing_bound(250, 6) == 2075
-    assert out["capacity"] == {m: capacity(250, 6, m) for m in ASSIGNMENTS}
-    assert cli_main(["capacity", "--width", "900", "--redundancy", "3", "--circuit-width", "3",
-                     "--circuits", "500", "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["n_slots"] == 300 and out["packing_bound"] == packing_bound(300, 3)
-    assert out["first_sets"]["finite-field"]["max_shared"] == 1
-    assert out["first_sets"]["random"]["max_shared"] == 2
-    assert out["first_sets"]["finite-field"]["slot_use"]["mean"] == 500 * 3 / 300
-
-
-def test_cli_capacity_table_and_errors(capsys):
-    assert cli_main(["capacity", "--width", "2000", "--circuits", "3000"]) == 0
-    text = capsys.readouterr().out
-    assert "packing bound N(N-1)/(S(S-1)) = 8316" in text
-    assert "prime-step" in text and "2101" in text and "8017" in text
-    assert "T=3000 does not fit (capacity 2101)" in text
-    assert cli_main(["capacity", "--width", "12", "--redundancy", "6"]) == 2
-    assert "redundancy must be in 1..3" in capsys.readouterr().err
-
-
-# ----------------------------------------------------------------- figure
-def test_capacity_figure_writes_png_and_tidy_frame(tmp_path):
-    import pandas as pd
-
-    from figures import Context, fig_capacity
-
-    png, csv = fig_capacity.make(Context(out_dir=tmp_path, quick=True, seed=0))
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    frame = pd.read_csv(csv)
-    assert set(frame.method) == {"prime-step", "finite-field", fig_capacity.BOUND}
-    assert set(frame.redundancy) == set(fig_capacity.REDUNDANCIES)
-    for rec in frame.sample(12, random_state=0).to_dict("records"):
-        expected = (packing_bound(rec["n_slots"], rec["redundancy"]) if rec["method"] == fig_capacity.BOUND
-                    else capacity(rec["n_slots"], rec["redundancy"], rec["method"]))
-        assert rec["capacity"] == expected and rec["packing_bound"] == packing_bound(rec["n_slots"], rec["redundancy"])
 
 
 # ----------------------------------------------------------------- plane subsets (75% of the bound)

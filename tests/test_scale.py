@@ -1,24 +1,19 @@
-"""The sparse forward pass and read-out against the dense weights; chunking; the builder's C and E."""
-
-import json
+"""The sparse forward pass and read-out against the dense weights; chunking; trace; the builder's C and E."""
 
 import numpy as np
 import pytest
 import torch
 
-import circuits._network as network_module
-from circuits import build, custom_circuits, evaluate, make_family, rotation_circuits
-from circuits._builder import pattern_and_excess
-from circuits._evaluate import draw_active, draw_payloads
-from circuits.cli import main
-from circuits.cli.bench import dense_max_abs_diff, figure_sweep_grid, parse_active
+from circuits import build, custom_circuits, evaluate, make_system, rotation_circuits
+from circuits.construction import _kernels as kernels_module
+from circuits.construction import assemble, pattern_and_excess
 
 # Where each sample goes: every sample through the incidence walk (sparse), every sample
 # with a nonzero slot through the incidence matrix (dense), or the built-in choice.
-PATHS = {"sparse": 2.0, "dense": 0.0, "auto": network_module.DENSE_FRACTION}
+PATHS = {"sparse": 2.0, "dense": 0.0, "auto": kernels_module.DENSE_FRACTION}
 
 
-def _per_layer_family(n_circuits, n_layers, seed=0):
+def _per_layer_system(n_circuits, n_layers, seed=0):
     """Hand-specified d = 3 circuits whose weights differ per layer: a 2-ReLU step and a third
     neuron that copies the on-indicator with a random gain per layer and circuit."""
     gain = np.random.default_rng(seed).uniform(0.5, 1.5, (n_layers, n_circuits))
@@ -30,11 +25,10 @@ def _per_layer_family(n_circuits, n_layers, seed=0):
 
 
 def _batch(net, n_active, batch_size, seed):
-    rng = np.random.default_rng(seed)
-    fam = net.family
-    active = draw_active(net.n_circuits, n_active, batch_size, rng)
-    inputs = fam.encode(draw_payloads((batch_size, n_active), fam.payload_dim, rng), (batch_size, n_active))
-    return active, inputs
+    """The draws ``evaluate(net, n_active=..., batch_size=..., seed=seed)`` makes, and their inputs."""
+    system = net.system
+    active, payloads = system.draw(n_active, batch_size, np.random.default_rng(seed))
+    return active, system.encode(payloads, active.shape)
 
 
 def _dense_forward(net, active, inputs, ideal):
@@ -42,7 +36,7 @@ def _dense_forward(net, active, inputs, ideal):
     B, d, N = len(active), net.circuit_width, net.n_slots
     x = net.embed(active, inputs).double().reshape(B, d * N).numpy()
     out = [x]
-    for layer in range(1, net.n_layers + 1):
+    for layer in range(1, net.network_layers + 1):
         weights, bias = net.dense_weights(layer)
         pre = x @ weights.T + bias
         if ideal:
@@ -54,30 +48,31 @@ def _dense_forward(net, active, inputs, ideal):
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
-@pytest.mark.parametrize("method", ["capped", "uncorrected", "split"])
+@pytest.mark.parametrize("weight_scheme", ["capped", "uncorrected", "split"])
 @pytest.mark.parametrize("ideal", [False, True])
-def test_structured_forward_equals_dense_weights(monkeypatch, path, method, ideal):
+def test_structured_forward_equals_dense_weights(monkeypatch, path, weight_scheme, ideal):
     """Every read-out of every circuit at every layer agrees with the dense matrices to 1e-5.
 
     D = 400, T = 150, S = 4 shares neurons (T S = 600 > D/d = 100) at load 0.015, so later
     layers have many neurons on and both the incidence walk and the dense product are used.
     """
-    monkeypatch.setattr(network_module, "DENSE_FRACTION", PATHS[path])
+    monkeypatch.setattr(kernels_module, "DENSE_FRACTION", PATHS[path])
     net = build(rotation_circuits(n_circuits=150, seed=1), width=400, redundancy=4, n_layers=4, seed=2,
-                method=method)
+                weight_scheme=weight_scheme)
     active, inputs = _batch(net, 3, 24, seed=3)
     with torch.no_grad():
         ours = net.forward(active, inputs, ideal=ideal)
     dense = _dense_forward(net, active, inputs, ideal)
+    assert len(ours) == len(dense) == 5
     assert (ours[-1] > 0).float().mean() > 0.05  # the pass is not trivially sparse here
     for layer, (a, b) in enumerate(zip(ours, dense)):
         assert np.abs(a.double().numpy() - b.numpy()).max() < 1e-5 * max(1.0, float(b.abs().max()))
         assert (net.read_out(a, layer).double() - net.read_out(b, layer)).abs().max() < 1e-5
 
 
-def test_per_layer_custom_family_forward_equals_dense_weights():
-    net = build(_per_layer_family(200, 3), width=3 * 90, redundancy=3, n_layers=3, seed=0)
-    assert net.family.per_layer
+def test_per_layer_custom_system_forward_equals_dense_weights():
+    net = build(_per_layer_system(200, 3), width=3 * 90, redundancy=3, n_layers=3, seed=0)
+    assert net.system.family.per_layer
     active, inputs = _batch(net, 2, 16, seed=1)
     with torch.no_grad():
         ours = net.forward(active, inputs)
@@ -85,13 +80,12 @@ def test_per_layer_custom_family_forward_equals_dense_weights():
         assert (net.read_out(a, layer).double() - net.read_out(b, layer)).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("method", ["capped", "uncorrected"])
-def test_evaluation_does_not_depend_on_chunk_size(method):
+@pytest.mark.parametrize("weight_scheme", ["capped", "uncorrected"])
+def test_evaluation_does_not_depend_on_chunk_size(weight_scheme):
     """Per-sample work is done in the same order whatever else is in the chunk: identical numbers."""
     net = build(rotation_circuits(n_circuits=300, seed=0), width=800, redundancy=6, n_layers=4, seed=1,
-                method=method)
+                weight_scheme=weight_scheme)
     runs = [evaluate(net, n_active=3, batch_size=24, seed=5, chunk_size=c) for c in (1, 7, 24)]
-    dense_samples = 0
     for ev in runs[1:]:
         assert np.array_equal(ev.table["measured"].to_numpy(), runs[0].table["measured"].to_numpy())
         assert np.array_equal(ev.sample_worst_on, runs[0].sample_worst_on)
@@ -99,63 +93,84 @@ def test_evaluation_does_not_depend_on_chunk_size(method):
         assert ev.fraction_on.equals(runs[0].fraction_on)
     # this network seizes: some samples took the dense path, others the sparse one
     active, inputs = _batch(net, 3, 24, seed=5)
+    assert np.array_equal(active, runs[0].active)
+    dense_samples = 0
     with torch.no_grad():
-        acts = net.forward(active, inputs)
-        for layer in range(1, 5):
-            dense_samples += len(net._touched(network_module._slot_major(acts[layer]), layer).dense)
+        for state in net.trace(active, inputs):
+            if state.layer >= 1:
+                dense_samples += len(state.touched.dense)
     assert 0 < dense_samples < 4 * 24
 
 
 def _brute_force_inactive(net, acts, layer, active):
     """Inactive-circuit (squared on error summed, worst on error) per sample from all T read-outs."""
     small = net.read_out(acts, layer).double().numpy()
-    on = np.abs(net.family.decode_on(small))
+    on = np.abs(net.system.family.decode_on(small))
     on[np.arange(len(active))[:, None], active] = 0.0
     return (on**2).sum(1), on.max(1)
 
 
-@pytest.mark.parametrize("method", ["capped", "split"])
-def test_inactive_statistics_match_all_read_outs(method):
+@pytest.mark.parametrize("weight_scheme", ["capped", "split"])
+def test_inactive_statistics_match_all_read_outs(weight_scheme):
     """The evaluation's inactive MSE and worst case equal those of the dense (B, T, d) read-out.
 
     Equal to float32 rounding: the two sum a circuit's S neurons in different orders.
     """
     net = build(rotation_circuits(n_circuits=600, seed=0), width=2000, redundancy=6, n_layers=3, seed=0,
-                method=method)
+                weight_scheme=weight_scheme)
     B = 30
     ev = evaluate(net, n_active=2, batch_size=B, seed=9)
-    rng = np.random.default_rng(9)
-    active = draw_active(net.n_circuits, 2, B, rng)
+    active, inputs = _batch(net, 2, B, seed=9)
     assert np.array_equal(active, ev.active)
-    inputs = net.family.encode(draw_payloads((B, 2), 2, rng), (B, 2))
     with torch.no_grad():
         acts = net.forward(active, inputs)
     t = ev.table
     for layer in (1, 2, 3):
         square, worst = _brute_force_inactive(net, acts[layer], layer, active)
-        rows = t[(t.layer == layer) & (t.group == "inactive") & (t.quantity == "on")].set_index("stat")
+        rows = t[(t.layer == layer) & (t.circuit_state == "inactive") & (t.quantity == "on")].set_index("stat")
         assert rows.loc["mse", "measured"] == pytest.approx(square.sum() / (B * (net.n_circuits - 2)), rel=1e-6)
         assert rows.loc["worst", "measured"] == pytest.approx(worst.max(), rel=1e-6)
+    # layer 0 is the input written into the network and read back: inactive circuits read what
+    # the active circuits' inputs leave in their neurons
+    placed = net.place(active, inputs, 0)
+    square, worst = _brute_force_inactive(net, placed, 0, active)
+    rows = t[(t.layer == 0) & (t.circuit_state == "inactive") & (t.quantity == "on")].set_index("stat")
+    assert (rows.role == "input").all()
+    assert rows.loc["mse", "measured"] == pytest.approx(square.sum() / (B * (net.n_circuits - 2)), rel=1e-6)
+    assert rows.loc["worst", "measured"] == pytest.approx(worst.max(), rel=1e-6)
 
 
 def test_inactive_circuits_without_an_on_neuron_read_exactly_zero():
     net = build(rotation_circuits(n_circuits=600, seed=0), width=2000, redundancy=6, n_layers=3, seed=0)
     active, inputs = _batch(net, 2, 20, seed=4)
     with torch.no_grad():
-        acts = net.forward(active, inputs)
-    for layer, a in enumerate(acts):
+        forward = net.forward(active, inputs)
+        states = list(net.trace(active, inputs))
+    assert [s.layer for s in states] == [0, 1, 2, 3]
+    for state in states:
+        layer = state.layer
+        a = state.acts.transpose(1, 2)  # slot-major -> (B, d, D/d)
+        if layer == 0:  # the input a[0] placed in the e[0] neurons (forward starts from w a[0])
+            assert torch.equal(a, net.place(active, inputs, 0))
+        else:  # the same pass as forward
+            assert torch.equal(a, forward[layer])
         small = net.read_out(a, layer)  # (B, T, d)
         on_slot = (a != 0).any(1)  # (B, N)
         touches = on_slot[:, torch.as_tensor(net.assignment.sets[layer])].any(-1)  # (B, T)
         assert (~touches).any()
         assert torch.all(small[~touches] == 0)
         # the sparse walk finds exactly the circuits that touch an on neuron
-        touched = net._touched(network_module._slot_major(a), layer)
+        touched = state.touched
         found = torch.zeros_like(touches)
         found[touched.sample, touched.circuit] = True
         if len(touched.dense):
             found[touched.dense] = touches[touched.dense]
         assert torch.equal(found, touches)
+        # and the read-outs from the touched circuits are those of the dense read-out
+        values, rest, dense_values = net.read_touched(state)
+        assert torch.allclose(values, small[touched.sample, touched.circuit], atol=1e-6)
+        assert not rest.any()  # capped: an untouched circuit reads exactly zero
+        assert torch.allclose(net.read(state, active), net.read_out(a, layer, active), atol=1e-6)
 
 
 def test_pattern_and_excess_from_the_sets():
@@ -167,9 +182,11 @@ def test_pattern_and_excess_from_the_sets():
     e_out[np.arange(T)[:, None], sets[2]] = 1
     e_in[np.arange(T)[:, None], sets[1]] = 1
     m = e_out.T @ e_in
-    assert np.array_equal(net.patterns[2].toarray(), np.minimum(1, m))
-    assert np.array_equal(net.excess[2].toarray(), m - np.minimum(1, m))
-    assert net.excess[2].sum() > 0
+    pattern, excess = net.structures[2]
+    assert np.array_equal(pattern.toarray(), np.minimum(1, m))
+    assert np.array_equal(excess.toarray(), m - np.minimum(1, m))
+    assert excess.sum() > 0
+    assert net.structures[0] is None and net.structures[1] is None
 
 
 def test_pattern_and_excess_with_64_bit_keys():
@@ -182,57 +199,21 @@ def test_pattern_and_excess_with_64_bit_keys():
     assert E.nnz == 1 and E[69999, 69998] == 1
 
 
-def test_network_without_stored_excess_makes_it():
+def test_network_assembled_again_from_its_assignment_is_the_same():
+    """What load does: the scheme's structures and constants made again from the system, the config
+    and the assignment give the same forward pass, bit for bit."""
     net = build(rotation_circuits(n_circuits=300, seed=0), width=800, redundancy=6, n_layers=3, seed=1)
-    bare = type(net)(net.family, net.config, net.assignment, net.patterns, net.chi, net.corrections)
+    again = assemble(net.system, net.config, net.assignment)
+    assert again.constants == net.constants
     active, inputs = _batch(net, 2, 10, seed=0)
     with torch.no_grad():
-        a, b = net.forward(active, inputs)[-1], bare.forward(active, inputs)[-1]
+        a, b = net.forward(active, inputs)[-1], again.forward(active, inputs)[-1]
     assert torch.equal(a, b)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
-    net = build(make_family("rotation", 300, seed=0), width=800, redundancy=6, n_layers=3, seed=1)
+    net = build(make_system("rotation", 300, seed=0), width=800, redundancy=6, n_layers=3, seed=1)
     a = evaluate(net, n_active=2, batch_size=50, seed=3)
     b = evaluate(net.to("cuda"), n_active=2, batch_size=50, seed=3)
     assert np.allclose(a.table["measured"], b.table["measured"], rtol=1e-4, atol=1e-6)
-
-
-# ------------------------------------------------------------------- cis bench
-def test_bench_json_reports_timings_memory_and_dense_agreement(capsys):
-    assert main(["bench", "--width", "400", "--circuits", "150", "--redundancy", "4", "--layers", "3",
-                 "--active", "1,2", "--batch", "30", "--dense-batch", "10", "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    for key in ("build_seconds", "evaluate_seconds", "peak_memory_mb", "dense_max_abs_diff"):
-        assert out[key] >= 0
-    assert out["n_active"] == [1, 2] and set(out["evaluate_seconds_per_z"]) == {"1", "2"}
-    assert out["dense_max_abs_diff"] < 1e-5
-    assert out["peak_memory_mb"] > 10
-
-
-def test_bench_skips_the_dense_check_above_the_limit(capsys):
-    assert main(["bench", "--width", "400", "--circuits", "150", "--redundancy", "4", "--layers", "2",
-                 "--active", "1", "--batch", "10", "--dense-limit", "100", "--format", "json"]) == 0
-    assert "dense_max_abs_diff" not in json.loads(capsys.readouterr().out)
-
-
-def test_dense_check_detects_a_wrong_forward_pass(monkeypatch):
-    """The agreement figure is a real comparison: a 1% error in the structured pass shows up."""
-    net = build(rotation_circuits(n_circuits=150, seed=0), width=400, redundancy=4, n_layers=3, seed=0)
-    good, _ = dense_max_abs_diff(net, 2, 10, seed=0)
-    assert good < 1e-5
-    matvec = network_module._matvec
-    monkeypatch.setattr(network_module, "_matvec", lambda w, r: 1.01 * matvec(w, r))  # not used by dense_weights
-    bad, _ = dense_max_abs_diff(net, 2, 10, seed=0)
-    assert bad > 1e-3
-
-
-def test_figure_sweep_grid_and_active_parsing():
-    grid = figure_sweep_grid()
-    assert len(grid) == len(set(grid)) == 41
-    assert {D for D, _ in grid} == {800, 1000, 1200, 1400, 1600, 1800, 2000}
-    assert parse_active("3") == [3] and parse_active("1,2,3,4") == [1, 2, 3, 4] and parse_active("1-4") == [1, 2, 3, 4]
-    for bad in ("0", "a", "", "2,-1"):
-        with pytest.raises(ValueError, match="active must be"):
-            parse_active(bad)

@@ -118,6 +118,8 @@ def flag_message(err: CircuitsError) -> str:
     parameter it starts with, and every field name with an underscore anywhere in it."""
     text = str(err)
     name = getattr(err, "parameter", None)
+    if name == "grid":  # a grid file's keys are the field names themselves
+        return text
     if name and name in spec_keys() + ["out", "load", "grid", "threads", "workers", "chunk_size", "device"]:
         text = flag(name) + text[len(name):] if text.startswith(name) else f"{flag(name)}: {text}"
     joined = [k for k in spec_keys() if "_" in k]
