@@ -128,7 +128,8 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
         batch_size: B, the number of samples.
         seed: seeds the draws of active circuits and payloads.
         active: ``(B, z)`` given active circuits instead of drawing them.
-        payloads: ``(B, z, k)`` given payloads (unit vectors for rotation circuits).
+        payloads: ``(B, z, k)`` given payloads (unit vectors for rotation circuits); default with
+            ``active``: a random unit payload for each circuit that takes one in its activation group.
         ideal: replace ReLU by the active-neuron mask.
         chunk_size: samples per forward pass (memory bound); results do not depend on it (on
             the CPU, bit for bit). Default: :func:`default_chunk_size`.
@@ -160,8 +161,8 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
                 f"batch_size = {batch_size} but active has B = {active.shape[0]}", parameter="batch_size")
     B, z = active.shape
     k = system.payload_dim
-    if payloads is None:
-        payloads = draw_payloads((B, z), k, rng)
+    if payloads is None:  # a unit payload for each circuit that takes one in its activation group
+        payloads = draw_payloads((B, z), k, rng) * system.takes_payload(active)[..., None]
     inputs = system.encode(payloads, (B, z))
     ref = system.run(active, inputs, net.n_layers)  # (L+1, B, z, d)
     truth_on = system.family.decode_on(ref)

@@ -259,6 +259,14 @@ class SmallSystem:
         payloads[:, :, takes] = draw_payloads((B, z // G, int(takes.sum())), self.payload_dim, rng)
         return active, payloads.reshape(B, z, self.payload_dim)
 
+    def takes_payload(self, circuits: np.ndarray) -> np.ndarray:
+        """Bool array like ``circuits``: whether each circuit gets a payload when active (its member
+        position in its activation group says; a circuit in no group takes one)."""
+        G = self.groups.size
+        circuits = np.asarray(circuits)
+        member = np.asarray(self.groups.payload)[circuits % G]
+        return np.where(circuits < (self.n_circuits // G) * G, member, True)
+
     def check_active(self, active) -> np.ndarray:
         """``active`` as a checked ``(B, z)`` int64 array of distinct circuit indices per row."""
         arr = np.asarray(active)
