@@ -5,7 +5,6 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from circuits import CircuitsError, ExperimentSpec, build, evaluate, failure_rate, find_boundary, make_system
@@ -108,7 +107,7 @@ def _spec(**kw):
 
 
 def test_find_boundary_on_a_small_network():
-    b = find_boundary(_spec(seed=5), n_seeds=3)
+    b = find_boundary(_spec(seed=5), criterion="worst-readout", n_seeds=3)
     scale = (4 / 400) ** 2
     assert b.capacity == 86 and b.capacity_load == pytest.approx(86 * scale)
     assert not b.capacity_reached
@@ -121,7 +120,7 @@ def test_find_boundary_on_a_small_network():
     assert b.critical_load == pytest.approx(estimates[1])
     assert b.interval == pytest.approx((estimates[0], estimates[2]))
     assert b.critical_circuits * scale == pytest.approx(b.critical_load)
-    again = find_boundary(_spec(seed=5, n_circuits=30), n_seeds=3)
+    again = find_boundary(_spec(seed=5, n_circuits=30), criterion="worst-readout", n_seeds=3)
     assert again.crossings == b.crossings
     # every tested point is the evaluation of a spec: seed i is spec.seed + i
     seed1 = b.crossings[1]
@@ -131,7 +130,7 @@ def test_find_boundary_on_a_small_network():
 
 def test_find_boundary_capacity_branch():
     """No on-indicator is read off by more than 5: no failure up to capacity; a lower bound."""
-    b = find_boundary(_spec(batch_size=50), n_seeds=2, threshold=5.0)
+    b = find_boundary(_spec(batch_size=50), criterion="worst-readout", n_seeds=2, on_error=5.0)
     assert b.capacity_reached
     assert b.critical_load == b.capacity_load == pytest.approx(86 * (4 / 400) ** 2)
     assert b.interval == (b.capacity_load, math.inf)
@@ -139,39 +138,53 @@ def test_find_boundary_capacity_branch():
 
 
 def test_find_boundary_rejects_bad_input():
-    for kwargs, name in [({"level": 1.5}, "level"), ({"n_seeds": 0}, "n_seeds"), ({"threshold": -1}, "threshold"),
-                         ({"rtol": float("nan")}, "rtol"), ({"confidence": 1.0}, "confidence")]:
+    for kwargs, name in [({"level": -1.0}, "level"), ({"n_seeds": 0}, "n_seeds"), ({"on_error": -1}, "on_error"),
+                         ({"rtol": float("nan")}, "rtol"), ({"confidence": 1.0}, "confidence"),
+                         ({"criterion": "bogus"}, "criterion")]:
         with pytest.raises(CircuitsError, match=name):
             find_boundary(_spec(), **kwargs)
     with pytest.raises(CircuitsError, match="spec"):
         find_boundary({"width": 400})
 
 
+def test_find_boundary_finds_a_known_crossing(monkeypatch):
+    """A criterion whose score steps from 0 to 1 at T = 137: every seed brackets exactly 136 | 137."""
+    from circuits.measurement import _criteria
+
+    step = _criteria.Criterion("step-at-137", lambda ev, on_error: float(ev.config["n_circuits"] >= 137), 0.5,
+                               "test")
+    monkeypatch.setitem(_criteria.CRITERIA, step.name, step)
+    b = find_boundary(_spec(width=800, batch_size=5), criterion=step.name, n_seeds=2, rtol=0.0)
+    assert [(c.below, c.above) for c in b.crossings] == [(136, 137), (136, 137)]
+    assert b.critical_circuits == pytest.approx(math.sqrt(136 * 137))
+    assert b.critical_load == pytest.approx(math.sqrt(136 * 137) * (4 / 800) ** 2)
+    assert b.config["criterion"] == step.name and b.config["level"] == 0.5
+
+
+@pytest.mark.parametrize("criterion", ["payload", "compounding"])
+def test_meaningful_criteria_are_not_pinned_at_the_first_shared_neuron(criterion):
+    """At D = 2000, z = 2 the worst-readout criterion trips where circuits first share neurons
+    (T = (D/d)/S = 83); payload and compounding cross well above it (measured: about 4.5x and 2.6x)."""
+    spec = ExperimentSpec(width=2000, n_circuits=20, n_active=2, n_layers=4, batch_size=200)
+    b = find_boundary(spec, criterion=criterion, n_seeds=1, rtol=0.1)
+    no_sharing = (2000 // 4 // 6) * (4 / 2000) ** 2
+    assert b.critical_load > 2 * no_sharing and not b.capacity_reached
+    pinned = find_boundary(spec, criterion="worst-readout", n_seeds=1, rtol=0.1)
+    assert pinned.critical_load < 1.1 * no_sharing
+
+
 def test_cli_boundary_json(capsys):
     assert main(["boundary", "--width", "400", "--n-active", "2", "--n-layers", "2", "--batch-size", "100",
-                 "--n-seeds", "2", "--format", "json"]) == 0
+                 "--n-seeds", "2", "--criterion", "worst-readout", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     low, high = out["interval"]
     assert low <= out["critical_load"] <= high
     assert out["capacity"] == 86 and out["capacity_reached"] is False
     assert out["critical_circuits"] * (4 / 400) ** 2 == pytest.approx(out["critical_load"])
     assert [s["seed"] for s in out["seeds"]] == [0, 1] and "n_circuits" not in out["config"]
+    assert out["config"]["criterion"] == "worst-readout" and out["config"]["level"] == 0.01
     assert main(["boundary", "--width", "400", "--n-active", "2", "--n-layers", "2", "--batch-size", "100",
-                 "--n-seeds", "2"]) == 0
+                 "--n-seeds", "2", "--criterion", "worst-readout"]) == 0
     text = capsys.readouterr().out
     assert f"critical load T(d/D)^2 = {out['critical_load']:.6f}" in text and "capacity T = 86" in text
 
-
-@pytest.mark.slow
-def test_boundary_figure_quick(tmp_path):
-    """The figure's data: every crossing lies above the load below which no neuron is shared."""
-    from figures import Context, fig_boundary
-
-    png, csv = fig_boundary.make(Context(out_dir=tmp_path, quick=True, seed=0))
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    frame = pd.read_csv(csv)
-    setting = fig_boundary.QUICK
-    assert len(frame) == len(setting["widths"]) * len(setting["active"]) * setting["seeds"]
-    assert (frame.disjoint_load == (frame.width // 4 // 6) * (4 / frame.width) ** 2).all()
-    assert (frame.seed_critical_load > frame.disjoint_load).all()
-    assert (frame.low <= frame.critical_load).all() and (frame.critical_load <= frame.high).all()

@@ -29,7 +29,10 @@ def test_evaluate_json_schema(capsys):
             assert key in cfg, key
     assert cfg["width"] == 800 and cfg["n_circuits"] == 150 and cfg["n_active"] == 2 and cfg["seed"] == 4
     assert out["load"] == pytest.approx(150 * (4 / 800) ** 2)
-    rows = out["rows"]
+    spurious = [r for r in out["rows"] if r["circuit_state"] == "unowned"]
+    assert {(r["layer"], r["stat"]) for r in spurious} == {(layer, s) for layer in (1, 2, 3) for s in ("count", "mass")}
+    assert [r["predicted"] is None for r in spurious] == [True, True, False, False, True, True]  # theory: layer 2
+    rows = [r for r in out["rows"] if r["circuit_state"] != "unowned"]
     assert {r["layer"] for r in rows} == {0, 1, 2, 3}
     keys = {(r["layer"], r["circuit_state"], r["quantity"], r["stat"]) for r in rows}
     assert len(keys) == len(rows) == 4 * 2 * 2 * 2

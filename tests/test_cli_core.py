@@ -82,9 +82,10 @@ def test_cli_records_the_option(capsys):
     assert out["config"]["n_layers"] == 3 and out["config"]["network_layers"] == 5
     assert out["load"] == 60 * (4 / 804) ** 2  # the base d
     out = _json(capsys, ["boundary", "--width", "400", "--n-active", "1", "--n-layers", "2", "--batch-size", "20",
-                         "--n-seeds", "1", "--rtol", "0.5", "--error-correction", "step:0.4", "--threshold", "0.4",
+                         "--n-seeds", "1", "--rtol", "0.5", "--error-correction", "step:0.4", "--on-error", "0.4",
+                         "--criterion", "worst-readout",
                          "--format", "json"])
-    assert out["config"]["error_correction"] == "step:0.4" and out["config"]["threshold"] == 0.4
+    assert out["config"]["error_correction"] == "step:0.4" and out["config"]["on_error"] == 0.4
     assert main(["evaluate", "--error-correction", "redundant:0"]) == 2
     assert "K in 2..64" in capsys.readouterr().err
 

@@ -45,7 +45,7 @@ def test_chi_closed_form_close_to_exact_chi():
     from circuits import build, rotation_circuits
 
     net = build(rotation_circuits(n_circuits=600, seed=0), width=2000, redundancy=6, n_layers=2, seed=0)
-    assert net.chi[2] == pytest.approx(theory.chi_closed_form(600, 2000, 4, 6), rel=0.10)
+    assert net.constants[2]["chi"] == pytest.approx(theory.chi_closed_form(600, 2000, 4, 6), rel=0.10)
 
 
 def test_predicted_mse_rows():

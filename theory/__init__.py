@@ -26,6 +26,7 @@ from ._formulas import (
     predicted_mse,
     QUANTITIES,
 )
+from ._boundary import FITTED_MASS, critical_load, hit_distribution, predicted_critical_load, hit_probability, pattern_density, spurious_layer2, step_output
 
 __all__ = [
     "load",
@@ -35,4 +36,12 @@ __all__ = [
     "packing_bound",
     "predicted_mse",
     "QUANTITIES",
+    "FITTED_MASS",
+    "critical_load",
+    "hit_distribution",
+    "hit_probability",
+    "predicted_critical_load",
+    "pattern_density",
+    "spurious_layer2",
+    "step_output",
 ]

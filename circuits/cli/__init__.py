@@ -18,7 +18,7 @@ from circuits import CircuitsError
 from ._args import flag_message
 
 #: Modules of this package that provide subcommands, in the order ``cis --help`` lists them.
-SUBCOMMANDS = ["demo", "evaluate", "build", "sweep", "boundary", "bench", "capacity", "figures"]
+SUBCOMMANDS = ["demo", "evaluate", "build", "sweep", "boundary", "scaling", "bench", "capacity", "figures", "dataset", "zoo"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -161,6 +161,17 @@ def format_table(table) -> str:
     return "\n".join(lines)
 
 
+def where_it_stands(ev) -> str:
+    """One line: the network's load beside theory's critical load for its width and construction."""
+    if not math.isfinite(ev.critical_load):
+        return f"load T(d/D)^2 = {ev.load:.5f} (theory has no fitted critical load for this construction and z)"
+    side = ("below it: errors follow theory" if ev.load < 0.8 * ev.critical_load else
+            "near it: errors start to exceed theory" if ev.load < 1.25 * ev.critical_load else
+            "above it: errors compound beyond theory")
+    return (f"load T(d/D)^2 = {ev.load:.5f}; predicted critical load at this width (payload criterion, "
+            f"z = {ev.config['n_active']}) = {ev.critical_load:.5f}: {side}")
+
+
 def describe_spec(spec: ExperimentSpec) -> str:
     """One line: the spec's fields as ``key=value``."""
     return " ".join(f"{k}={v}" for k, v in spec.to_dict().items())

@@ -6,13 +6,14 @@ import math
 
 import circuits
 from circuits import CircuitsError
+from circuits.measurement import CRITERIA
 from circuits.system import SYSTEMS, make_system, system_params
 
 from ._args import add_run_arguments, add_spec_arguments, given_values, spec_from_args, to_json
 
 NAME = "boundary"
-HELP = ("find the critical load T (d/D)^2 at which forward passes start to fail (rate > 1%), by bisection over "
-        "n_circuits")
+HELP = ("find the critical load T (d/D)^2 at which the construction stops working (by a failure criterion), by "
+        "bisection over n_circuits")
 DEFAULTS = {"width": 1000, "n_layers": 4, "batch_size": 1000}
 
 
@@ -21,9 +22,13 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("search")
     g.add_argument("--n-seeds", type=int, default=6, help="independent bisections, seeds --seed .. --seed + n - 1 "
                                                            "(default: 6)")
-    g.add_argument("--level", type=float, default=0.01, help="failure rate to cross (default: 0.01)")
-    g.add_argument("--threshold", type=float, default=0.25,
-                   help="on-indicator error that makes a pass fail (default: 0.25)")
+    g.add_argument("--criterion", default="payload", choices=list(CRITERIA),
+                   help="what failing means (default: payload): " + "; ".join(f"{c.name}: {c.help}"
+                                                                              for c in CRITERIA.values()))
+    g.add_argument("--level", type=float, default=None,
+                   help="the criterion's score to cross (default: 2 for the ratio criteria, 0.01 for worst-readout)")
+    g.add_argument("--on-error", type=float, default=0.25,
+                   help="on-indicator error that makes a pass fail, for --criterion worst-readout (default: 0.25)")
     g.add_argument("--rtol", type=float, default=0.02, help="relative resolution in T (default: 0.02)")
     g.add_argument("--confidence", type=float, default=0.95, help="confidence of the interval (default: 0.95)")
     g.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
@@ -48,7 +53,8 @@ def _placeholder_circuits(args) -> int:
 
 def run(args) -> int:
     spec = spec_from_args(args, n_circuits=_placeholder_circuits(args))
-    b = circuits.find_boundary(spec, n_seeds=args.n_seeds, level=args.level, threshold=args.threshold,
+    b = circuits.find_boundary(spec, criterion=args.criterion, n_seeds=args.n_seeds, level=args.level,
+                               on_error=args.on_error,
                                rtol=args.rtol, confidence=args.confidence, workers=args.workers, device=args.device,
                                progress=args.progress, threads=args.threads, allow_large=args.yes)
     if args.format == "json":

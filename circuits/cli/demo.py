@@ -6,7 +6,7 @@ import time
 
 import circuits
 
-from ._args import add_run_arguments, add_spec_arguments, format_table, spec_from_args
+from ._args import add_run_arguments, add_spec_arguments, format_table, spec_from_args, where_it_stands
 
 NAME = "demo"
 HELP = "the study's network at z = 1, 2, 3: measured errors beside theory"
@@ -27,7 +27,7 @@ def run(args) -> int:
     for spec in specs:
         ev = circuits.evaluate(spec, network=net if not net.system.error_correction.tuned_chi else None,
                                threads=args.threads, allow_large=args.yes)
-        print(f"\nz = {spec.n_active} active circuits, {spec.batch_size} samples")
+        print(f"\nz = {spec.n_active} active circuits, {spec.batch_size} samples; {where_it_stands(ev)}")
         print(format_table(ev.table))
         print("first seizure layer (worst on-indicator error > 0.25):", ev.seizure_layer or "none")
     print(f"\n({time.perf_counter() - t0:.1f} s)")

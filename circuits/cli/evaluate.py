@@ -6,7 +6,8 @@ import circuits
 from circuits import CircuitsError
 from circuits.experiments import ExperimentSpec
 
-from ._args import add_run_arguments, add_spec_arguments, flag, format_table, given_values, spec_from_args, to_json
+from ._args import (add_run_arguments, add_spec_arguments, flag, format_table, given_values, spec_from_args, to_json,
+                    where_it_stands)
 
 NAME = "evaluate"
 HELP = "build (or --load) a network and measure its errors per layer beside the theory"
@@ -60,7 +61,8 @@ def run(args) -> int:
         print(to_json(ev.to_dict()))
         return 0
     c = ev.config
-    print(" ".join(f"{k}={c[k]}" for k in spec.to_dict()) + f"  load T(d/D)^2={ev.load:.5f}")
+    print(" ".join(f"{k}={c[k]}" for k in spec.to_dict()))
+    print(where_it_stands(ev))
     if spec.error_correction != "none":
         print(f"error correction {spec.error_correction}: d={c['circuit_width']} (base d={c['base_width']}), "
               f"{c['network_layers']} network layers, chi_scale as built {c['tuned_chi_scale']:g}")

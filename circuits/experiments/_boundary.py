@@ -1,11 +1,10 @@
-"""The regime boundary: the load T (d/D)^2 at which forward passes start to fail.
+"""The regime boundary: the load T (d/D)^2 at which the construction stops working.
 
-A forward pass *fails* when some circuit's on-indicator, active or inactive, is read off by
-more than ``threshold`` (0.25, :data:`circuits.SEIZURE_THRESHOLD`) at some layer 1..L: past that
-the step function no longer cleans it and errors compound. :func:`find_boundary` takes a spec
-(everything but ``n_circuits``) and finds the load at which the failure rate crosses ``level``
-(1%) by bisection over T; the runs it makes are specs too, so each tested point is one
-``cis evaluate`` away.
+What "stops working" means is a failure criterion (``circuits.measurement.CRITERIA``: ``payload``
+by default, ``compounding``, ``fraction-on``, ``worst-readout``): a score of one evaluation and
+the level it must not exceed. :func:`find_boundary` takes a spec (everything but
+``n_circuits``) and finds, by bisection over T, the load at which the score crosses the level;
+the runs it makes are specs too, so each tested point is one ``cis evaluate`` away.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ import numpy as np
 
 from ..assignment import capacity
 from ..base import CircuitsError, choose_threads, require, require_float, require_int
-from ..measurement import SEIZURE_THRESHOLD, failure_rate
+from ..measurement import SEIZURE_THRESHOLD
+from ..measurement import criterion as measurement_criterion
 from ..system import SYSTEMS
 from ._budget import check_cost
 from ._experiment import evaluate
@@ -202,25 +202,26 @@ def _affordable(spec: ExperimentSpec, low: int, high: int) -> int:
 def _seed_crossing(job: dict) -> tuple[int, Crossing]:
     """One seed's bisection: ``(seed index, crossing)`` (module level, so process pools can run it)."""
     spec, search = job["spec"], job["search"]
+    score = measurement_criterion(search["criterion"]).score
 
     def rate(T: int) -> float:
         ev = evaluate(spec.replace(n_circuits=T), device=job["device"], threads=job["threads"], allow_large=True)
-        return failure_rate(ev, search["threshold"])
+        return score(ev, search["on_error"])
 
     return job["index"], bisect_threshold(rate, search["low"], search["high"], level=search["level"],
                                           rtol=search["rtol"])
 
 
-def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01,
-                  threshold: float = SEIZURE_THRESHOLD, rtol: float = 0.02, confidence: float = 0.95,
+def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: float | None = None,
+                  on_error: float = SEIZURE_THRESHOLD, n_seeds: int = 6, rtol: float = 0.02, confidence: float = 0.95,
                   workers: int = 1, executor=None, device: str = "cpu", progress: bool = False,
                   threads: int | None = None, allow_large: bool = False) -> Boundary:
-    """The critical load T (d/D)^2 at which the failure rate crosses ``level`` (1%).
+    """The critical load T (d/D)^2 at which the criterion's score crosses ``level``.
 
-    Statistical method. For each of ``n_seeds`` seeds (``spec.seed + i``) the failure rate at T
+    Statistical method. For each of ``n_seeds`` seeds (``spec.seed + i``) the score at T
     circuits is that of ``evaluate(spec.replace(n_circuits=T, seed=spec.seed + i))``: a fresh
     system, network and ``spec.batch_size`` forward passes, all drawn from that spec (so each
-    seed's rate is a fixed function of T, and every tested point can be rerun with
+    seed's score is a fixed function of T, and every tested point can be rerun with
     ``cis evaluate``). T is searched over integers from ``max(z, (D/d)/S)`` (below which circuits
     share no neuron and the network is exact) up to the assignment's capacity by
     :func:`bisect_threshold` (doubling, then geometric bisection to a relative resolution
@@ -230,15 +231,19 @@ def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01
     distribution-free order-statistic interval of :func:`median_interval` (with 6 seeds, the
     range of the 6 crossings, coverage 96.9%). A seed that sees no crossing up to capacity
     counts as +inf; when the median is +inf, ``critical_load`` is the capacity's load and
-    ``capacity_reached`` is True. One measured rate near 1% has a standard error
-    ``sqrt(0.01 * 0.99 / B)`` (0.3% at B = 1000). Error correction is counted at its cost: with
+    ``capacity_reached`` is True. For ``worst-readout`` one measured rate near 1% has a standard
+    error ``sqrt(0.01 * 0.99 / B)`` (0.3% at B = 1000); the ratio criteria are means over ``B``
+    samples (the payload MSE's relative standard error is about ``sqrt(2 / (z B))`` when the
+    errors are Gaussian). Error correction is counted at its cost: with
     ``redundant:K`` the wider circuits get fewer slots of the same D, and the load keeps the base d.
 
     Args:
         spec: everything but ``n_circuits`` (which is searched; its value is ignored).
+        criterion: a key of ``circuits.measurement.CRITERIA``.
+        level: the score to cross (default: the criterion's level, 2 for the ratios, 0.01 for
+            ``worst-readout``).
+        on_error: the on-indicator error that counts for ``worst-readout`` (default 0.25).
         n_seeds: independent bisections.
-        level: the failure rate to cross, in (0, 1).
-        threshold: on-indicator error that counts as a failure (default 0.25).
         rtol: relative resolution of each bisection in T.
         confidence: asked-for confidence of the interval (the actual one is ``coverage``).
         workers, executor: run the seeds in parallel (see :func:`circuits.sweep`).
@@ -249,17 +254,18 @@ def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01
             for the largest T the search may reach, before any work).
 
     Example:
-        >>> b = find_boundary(ExperimentSpec(width=400, n_circuits=20, n_layers=2, n_active=1, batch_size=50),
-        ...                   n_seeds=2, rtol=0.5)
+        >>> b = find_boundary(ExperimentSpec(width=2000, n_circuits=20, n_layers=3, n_active=1, batch_size=100),
+        ...                   criterion="payload", n_seeds=2, rtol=0.2)
         >>> b.capacity, b.capacity_reached, b.interval[0] <= b.critical_load <= b.interval[1]
-        (86, False, True)
+        (2101, False, True)
     """
     require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
             parameter="spec")
     n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
     workers = require_int("workers", workers, 1)
-    level = require_float("level", level, 0.0, 1.0, open_low=True, open_high=True)
-    threshold = require_float("threshold", threshold, 0.0, open_low=True)
+    chosen = measurement_criterion(criterion)
+    level = require_float("level", chosen.level if level is None else level, 0.0, open_low=True)
+    on_error = require_float("on_error", on_error, 0.0, open_low=True)
     confidence = require_float("confidence", confidence, 0.0, 1.0, open_low=True, open_high=True)
     rtol = require_float("rtol", rtol, 0.0)
     n_slots = spec.width // spec.circuit_width
@@ -267,8 +273,8 @@ def find_boundary(spec: ExperimentSpec, *, n_seeds: int = 6, level: float = 0.01
     cap = max(capacity(n_slots, S, spec.assignment), n_slots // S)
     low = max(spec.n_active, n_slots // S, SYSTEMS[spec.system].min_circuits(spec.params))
     require(low <= cap, f"n_active = {spec.n_active} exceeds the most circuits that fit ({cap})", parameter="n_active")
-    search = {"n_seeds": n_seeds, "level": level, "threshold": threshold, "rtol": rtol, "confidence": confidence,
-              "low": low, "high": cap}
+    search = {"criterion": chosen.name, "level": level, "on_error": on_error, "n_seeds": n_seeds, "rtol": rtol,
+              "confidence": confidence, "low": low, "high": cap}
     config = {**{k: v for k, v in spec.to_dict().items() if k != "n_circuits"}, "circuit_width": spec.circuit_width,
               "base_width": spec.base_width, **search}
     high = cap if allow_large else _affordable(spec, low, cap)

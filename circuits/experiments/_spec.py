@@ -155,7 +155,7 @@ class ExperimentSpec:
         set_("n_circuits", require_int("n_circuits", self.n_circuits, entry.min_circuits(params), LIMITS["n_circuits"]))
         set_("n_layers", require_int("n_layers", self.n_layers, 1, LIMITS["n_layers"]))
         require_int("width", self.width, 1, LIMITS["width"])
-        probe = self._probe()  # a tiny system of the same kind, after error correction: d, groups, layers
+        probe = self.probe()  # a tiny system of the same kind, after error correction: d, groups, layers
         width = check_width(self.width, probe.circuit_width, probe.base_width)
         set_("width", width)
         n_slots = width // probe.circuit_width
@@ -176,8 +176,9 @@ class ExperimentSpec:
                 f"error correction tuned-chi needs weight_scheme 'capped' (the others have no chi), got "
                 f"{self.weight_scheme!r}", parameter="error_correction")
 
-    def _probe(self):
-        """A small system of this kind (``min_circuits`` circuits), with the error correction applied."""
+    def probe(self):
+        """A small system of this kind (``min_circuits`` circuits, seed 0), with the error correction applied:
+        what the spec's checks read (circuit width, activation groups, layer roles, step margin)."""
         entry = SYSTEMS[self.system]
         small = make_system(self.system, entry.min_circuits(self.params), seed=0, **self.params)
         return with_error_correction(small, self.error_correction, n_layers=self.n_layers)
@@ -235,17 +236,17 @@ class ExperimentSpec:
     @property
     def base_width(self) -> int:
         """d of the base circuits (the d of the load)."""
-        return self._probe().base_width
+        return self.probe().base_width
 
     @property
     def network_layers(self) -> int:
         """Network layers (``n_layers``, or more where error correction inserts clean-up layers)."""
-        return self._probe().network_layers(self.n_layers)
+        return self.probe().network_layers(self.n_layers)
 
     @property
     def circuit_width(self) -> int:
         """d of the circuits as built (error correction may widen them); the network has D/d slots."""
-        return self._probe().circuit_width
+        return self.probe().circuit_width
 
     @property
     def load(self) -> float:

@@ -10,7 +10,12 @@ test models whose computation is known exactly. A constructed network is one:
   small weights, each circuit's share of every weight matrix, the cross-circuit couplings, how
   to encode inputs and decode outputs, and what the small system itself computes;
 - :func:`save` / :func:`load` write and read a directory ``weights.safetensors`` +
-  ``config.json`` (format :data:`FORMAT_VERSION`) that reproduces the network bit for bit.
+  ``config.json`` (format :data:`FORMAT_VERSION`) that reproduces the network bit for bit;
+- the module names every activation (:class:`HookPoint`: ``hook_input``, ``layers.{i}.hook_pre``,
+  ``layers.{i}.hook_post``) and caches them (:meth:`ExportedNetwork.run_with_cache`);
+- :meth:`GroundTruth.dataset` draws a :class:`Dataset` (inputs, active circuits, payloads, every
+  layer, the reference run) that saves as one safetensors file (:func:`load_dataset`);
+- :func:`score_decomposition` scores a method's weight components against the truth's.
 
 Layout: module input = layer 0 = the active circuits' first pre-activations
 (:meth:`GroundTruth.encode`); module layer ``l`` computes network layer ``l`` from layer
@@ -24,8 +29,12 @@ Example:
     >>> from circuits.export import ground_truth, load, save, to_module
     >>> net = build(rotation_circuits(n_circuits=200, seed=0), width=1000, redundancy=6, n_layers=3, seed=0)
     >>> module = to_module(net)                   # 3 x (Linear + ReLU) on (B, 1000) tensors
-    >>> module.layers[1]
-    Linear(in_features=1000, out_features=1000, bias=True)
+    >>> module.layers[1]                          # network layer 2, with its two hook points
+    Linear(
+      in_features=1000, out_features=1000, bias=True
+      (hook_pre): HookPoint()
+      (hook_post): HookPoint()
+    )
     >>> truth = ground_truth(net)
     >>> active = np.array([[3, 141], [59, 26]])   # (B, z): the circuits on in each sample
     >>> payloads = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.6, 0.8], [-0.8, 0.6]]])  # (B, z, 2)
@@ -52,9 +61,12 @@ Example:
     >>> folder.cleanup()
 """
 
+from ._dataset import DATASET_FORMAT, DATASET_VERSION, Dataset, load_dataset
 from ._ground_truth import GroundTruth, ground_truth
-from ._module import ExportedNetwork, SparseLinear, dense_from_structure, layer_structure, to_module
+from ._module import ExportedNetwork, HookPoint, SparseLinear, dense_from_structure, layer_structure, to_module
 from ._saving import FORMAT_VERSION, load, save
+from ._scoring import DecompositionScore, score_decomposition
 
-__all__ = ["FORMAT_VERSION", "ExportedNetwork", "GroundTruth", "SparseLinear", "dense_from_structure", "ground_truth",
-           "layer_structure", "load", "save", "to_module"]
+__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "Dataset", "DecompositionScore", "ExportedNetwork",
+           "GroundTruth", "HookPoint", "SparseLinear", "dense_from_structure", "ground_truth", "layer_structure",
+           "load", "load_dataset", "save", "score_decomposition", "to_module"]

@@ -19,6 +19,7 @@ import torch
 from ..base import require, require_int
 from ..construction import Network, block_entries, circuit_pairs
 from ..system import Couplings
+from ._dataset import Dataset, make_dataset
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +138,83 @@ class GroundTruth:
         r, c, v = block_entries(rows, cols, g.block[e][None] / net.redundancy, net.n_slots)
         return sp.csr_array((v, (r, c)), shape=(net.width, net.width))
 
+    def edges_at(self, layer: int) -> np.ndarray:
+        """``(E_l,)`` the indices of the edges at network layer ``layer`` (empty without couplings)."""
+        layer = require_int("layer", layer, 1, self.network.network_layers)
+        if self.couplings is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.nonzero(np.asarray(self.couplings.layer) == layer)[0].astype(np.int64)
+
+    def components(self, layers=None) -> dict[int, list[sp.csr_array]]:
+        """The truth's own decomposition: per layer, every circuit's share and every edge's term.
+
+        At layer ``l`` the list is ``[contribution(0, l), ..., contribution(T-1, l)]`` followed by
+        ``edge_contribution(e)`` for the edges at ``l`` (:meth:`edges_at`), in that order; they add
+        up to ``W[l] - residual(l)``. :func:`circuits.score_decomposition` scores this perfectly.
+
+        Args:
+            layers: network layers (1..L) to include; default ``2..L``, the constructed weights
+                (layer 1 is the identity; ``[1]`` for a one-layer network).
+
+        Returns:
+            ``{layer: [(D, D) float64 CSR, ...]}``.
+        """
+        L = self.network.network_layers
+        layers = (list(range(2, L + 1)) or [1]) if layers is None else [require_int("layers", v, 1, L) for v in layers]
+        return {layer: [self.contribution(t, layer) for t in range(self.network.n_circuits)]
+                + [self.edge_contribution(int(e)) for e in self.edges_at(layer)] for layer in layers}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The ground truth as named arrays (written to ``truth.safetensors`` in a zoo entry).
+
+        ``neurons`` ``(L+1, T, d, S)`` int64, ``circuit_weights`` ``(L+1, T, d, d)`` and ``bias``
+        ``(d,)`` float64 (see the class doc); with couplings also ``couplings.layer``,
+        ``couplings.receiver``, ``couplings.sender`` ``(E,)`` int64, ``couplings.block``
+        ``(E, d, d)`` float64, ``receiver_neurons`` and ``sender_neurons`` ``(E, d, S)`` int64.
+        The shares :meth:`contribution` are not stored: they follow from the saved network.
+        """
+        out = {"neurons": self.neurons, "circuit_weights": self.circuit_weights, "bias": self.bias}
+        g = self.couplings
+        if g is not None:
+            out.update({"couplings.layer": np.asarray(g.layer, dtype=np.int64),
+                        "couplings.receiver": np.asarray(g.receiver, dtype=np.int64),
+                        "couplings.sender": np.asarray(g.sender, dtype=np.int64),
+                        "couplings.block": np.asarray(g.block, dtype=np.float64),
+                        "receiver_neurons": self.receiver_neurons, "sender_neurons": self.sender_neurons})
+        return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
     # ------------------------------------------------------------ inputs, outputs
+    def dataset(self, batch_size: int, *, seed: int = 0, n_active: int | None = None, activations: bool = False,
+                reference: bool = False) -> Dataset:
+        """A data set of ``batch_size`` samples: the module's inputs and what they mean.
+
+        Samples are drawn as :func:`circuits.evaluate` draws them (whole activation groups, a
+        uniform unit payload for each member that takes one) from ``numpy.random.default_rng(seed)``.
+
+        Args:
+            batch_size: B, the number of samples.
+            seed: seeds the draws (an integer; the same seed gives the same data set).
+            n_active: z, circuits active per sample; default the ``n_active`` of the spec the
+                network was built from, else 2 (or one activation group).
+            activations: also every network layer ``(L+1, B, D)`` (the framework's forward pass).
+            reference: also the small circuits' own run, its on-indicators and payloads.
+
+        Returns:
+            :class:`circuits.export.Dataset` (``.save(path)`` writes it as safetensors; the schema
+            is in ``circuits/export/_dataset.py`` and the README).
+
+        Example:
+            >>> from circuits import build, ground_truth, rotation_circuits
+            >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
+            >>> data = ground_truth(net).dataset(16, seed=0, activations=True, reference=True)
+            >>> data.inputs.shape, data.active.shape, data.payloads.shape, data.activations.shape
+            (torch.Size([16, 160]), (16, 2), (16, 2, 2), torch.Size([4, 16, 160]))
+            >>> float(data.reference_on[3].min())   # every active circuit is on at layer 3
+            1.0
+        """
+        return make_dataset(self.network, batch_size, seed=seed, n_active=n_active, activations=activations,
+                            reference=reference)
+
     def encode(self, active, payloads=None) -> torch.Tensor:
         """Layer 0, the module's input: the active circuits' first pre-activations in their neurons.
 

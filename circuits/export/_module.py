@@ -12,6 +12,18 @@ identity. :func:`to_module` stacks the layers into an :class:`ExportedNetwork`.
 
 Layout: neuron ``i N + n`` (``N = D/d``) is slot ``n`` of group ``i`` (small neuron ``i`` of every
 circuit), the ``(B, D)`` form of the framework's ``(B, d, D/d)`` activations.
+
+Hook points. Every activation the module computes passes through a named :class:`HookPoint` (an
+``nn.Identity``), so forward hooks, :meth:`ExportedNetwork.run_with_cache` and tracing libraries
+(nnsight) see it under a stable dotted name, the module path:
+
+    hook_input             (B, D)  network layer 0, the module's input
+    layers.{i}.hook_pre    (B, D)  pre-activation of network layer i + 1: W[i+1] x + b
+    layers.{i}.hook_post   (B, D)  network layer i + 1 itself: ReLU of the pre-activation
+
+for ``i = 0 .. L-1`` (``layers[i]`` is the Linear that computes network layer ``i + 1``;
+:meth:`ExportedNetwork.hook_name` maps a network layer to its name). Hook points hold no
+tensors, so the state dict is unchanged.
 """
 
 from __future__ import annotations
@@ -139,12 +151,27 @@ class SparseLinear(nn.Module):
         return f"width={self.width}, nnz={self.values.numel()}, groups={self.n_groups}"
 
 
+class HookPoint(nn.Identity):
+    """A named point of the forward pass: returns its input unchanged.
+
+    It exists so that forward hooks (``register_forward_hook``), :meth:`ExportedNetwork.run_with_cache`
+    and tracing libraries such as nnsight can read (or replace) the activation that passes through
+    it under the module path's name (see the module docstring). No parameters, no buffers.
+    """
+
+
+#: The kinds of hook point of a computed layer: its pre-activation and its activation.
+HOOK_KINDS = ("pre", "post")
+
+
 class ExportedNetwork(nn.Module):
-    """The constructed network as a plain module: layers ``x <- ReLU(layer(x))``.
+    """The constructed network as a plain module: layers ``x <- ReLU(layer(x))``, every activation named.
 
     ``layers[l - 1]`` maps network layer ``l - 1`` to the pre-activations of layer ``l``
     (``l = 1..net.network_layers``): an ``nn.Linear`` (dense) or a :class:`SparseLinear`; all
-    weights are frozen (no gradients).
+    weights are frozen (no gradients). Each layer carries two :class:`HookPoint` children,
+    ``hook_pre`` (its pre-activation) and ``hook_post`` (its activation), and the module a
+    ``hook_input`` (layer 0); see the module docstring for the names.
 
     Args:
         layers: the layers, in order.
@@ -152,28 +179,102 @@ class ExportedNetwork(nn.Module):
         circuit_width: d.
 
     Input: ``(B, D)`` layer 0 (see :meth:`circuits.export.GroundTruth.encode`). ``forward``
-    returns the last layer ``(B, D)``; :meth:`activations` returns every layer.
+    returns the last layer ``(B, D)``; :meth:`activations` returns every layer;
+    :meth:`run_with_cache` returns the output and every named activation.
+
+    Example:
+        >>> import torch
+        >>> from circuits import build, rotation_circuits, to_module
+        >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
+        >>> module = to_module(net)
+        >>> names = list(module.hook_points())
+        >>> len(names), names[:3], names[-1]
+        (7, ['hook_input', 'layers.0.hook_pre', 'layers.0.hook_post'], 'layers.2.hook_post')
+        >>> module.hook_name(3), module.hook_name(3, "pre"), module.hook_name(0)
+        ('layers.2.hook_post', 'layers.2.hook_pre', 'hook_input')
+        >>> out, cache = module.run_with_cache(torch.zeros(2, 160))
+        >>> cache["layers.2.hook_post"].shape, torch.equal(cache["layers.2.hook_post"], out)
+        (torch.Size([2, 160]), True)
     """
 
     def __init__(self, layers: list[nn.Module], *, width: int, circuit_width: int):
         super().__init__()
+        self.hook_input = HookPoint()
+        for layer in layers:
+            layer.hook_pre = HookPoint()
+            layer.hook_post = HookPoint()
         self.layers = nn.ModuleList(layers)
         self.width = width
         self.circuit_width = circuit_width
+
+    def hook_points(self) -> dict[str, HookPoint]:
+        """Every :class:`HookPoint` by name, in the order the forward pass reaches them."""
+        return {name: module for name, module in self.named_modules() if isinstance(module, HookPoint)}
+
+    def hook_name(self, layer: int, kind: str = "post") -> str:
+        """The name of network layer ``layer``'s activation (``kind="post"``) or pre-activation (``"pre"``).
+
+        Args:
+            layer: network layer 0..L (layer 0, the input, has only ``"post"``: ``hook_input``).
+            kind: ``"post"`` or ``"pre"``.
+        """
+        layer = require_int("layer", layer, 0, len(self.layers))
+        require(kind in HOOK_KINDS, f"kind must be one of {', '.join(HOOK_KINDS)}, got {kind!r}", parameter="kind")
+        if layer == 0:
+            require(kind == "post", "layer 0 is the input: it has no pre-activation", parameter="kind")
+            return "hook_input"
+        return f"layers.{layer - 1}.hook_{kind}"
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Layers ``0..L`` as ``(B, D)`` tensors (entry 0 is ``x`` itself; ``L = len(layers)``)."""
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.width:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise CircuitsError(f"input must have shape (B, {self.width}), got {shape}", parameter="x")
-        out = [x]
+        out = [self.hook_input(x)]
         for layer in self.layers:
-            out.append(torch.relu(layer(out[-1])))
+            pre = layer.hook_pre(layer(out[-1]))
+            out.append(layer.hook_post(torch.relu(pre)))
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer ``(B, D)`` of ``(B, D)`` inputs."""
         return self.activations(x)[-1]
+
+    def run_with_cache(self, x: torch.Tensor, *, names=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Run the module and keep the activations that pass its hook points.
+
+        Args:
+            x: ``(B, D)`` input (layer 0).
+            names: which hook points to keep: ``None`` (all), an iterable of names, or a function
+                ``name -> bool``.
+
+        Returns:
+            ``(out, cache)``: the last layer ``(B, D)`` and ``{name: (B, D) tensor}`` in forward
+            order, detached from any autograd graph.
+
+        Raises:
+            CircuitsError: a name that is not a hook point, or an input of the wrong shape.
+        """
+        points = self.hook_points()
+        if names is None:
+            keep = list(points)
+        elif callable(names):
+            keep = [name for name in points if names(name)]
+        else:
+            keep = [names] if isinstance(names, str) else list(names)
+            unknown = [name for name in keep if name not in points]
+            if unknown:
+                raise CircuitsError(f"names must be hook points of this module ({', '.join(list(points)[:3])}, ...); "
+                                    f"got {unknown[0]!r}", parameter="names")
+        cache: dict[str, torch.Tensor] = {}
+        handles = [points[name].register_forward_hook(
+            lambda _module, _inputs, output, name=name: cache.__setitem__(name, output.detach())) for name in keep]
+        try:
+            out = self(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return out, {name: cache[name] for name in points if name in cache}
 
 
 def to_module(net: Network, *, dense: bool | None = None, dtype: torch.dtype = torch.float32,
@@ -197,8 +298,8 @@ def to_module(net: Network, *, dense: bool | None = None, dtype: torch.dtype = t
         >>> from circuits import build, rotation_circuits
         >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
         >>> module = to_module(net)
-        >>> len(module.layers), module.layers[0]
-        (3, Linear(in_features=160, out_features=160, bias=True))
+        >>> len(module.layers), type(module.layers[0]).__name__
+        (3, 'Linear')
     """
     require(isinstance(net, Network), f"net must be a circuits.Network, got {type(net).__name__}", parameter="net")
     D = net.width

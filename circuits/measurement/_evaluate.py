@@ -24,17 +24,19 @@ float64 and added up at the end, so the numbers do not depend on the chunk size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
-from theory import predicted_mse
+from theory import predicted_critical_load as theory_critical_load
+from theory import predicted_mse, spurious_layer2
 
-from ..base import require, require_int
+from ..base import CircuitsError, require, require_int
 from ..construction import Network
-from ..system import CLEANUP, COMPUTATION, draw_payloads
+from ..system import CLEANUP, COMPUTATION, draw_payloads, step_neurons
 
 #: Neurons above this value count as on.
 ON_THRESHOLD = 1e-4
@@ -57,6 +59,9 @@ class Evaluation:
             ``predicted`` NaN where no formula applies; layers 0..L.
         fraction_on: tidy frame (layer, neuron_group, fraction) for layers 0..L.
         load: ``T (d/D)^2`` with the base d.
+        critical_load: theory's critical load (payload criterion) for this network's width,
+            construction and z (:func:`predicted_critical_load`), NaN where theory has none: where
+            the network stands is ``load`` beside it.
         seizure_layer: first layer >= 1 whose worst on-indicator error exceeds 0.25, else ``None``.
         config: every parameter of the network and of the evaluation.
         active: ``(B, z)`` the active circuits drawn.
@@ -68,6 +73,7 @@ class Evaluation:
     table: pd.DataFrame
     fraction_on: pd.DataFrame
     load: float
+    critical_load: float
     seizure_layer: int | None
     config: dict
     active: np.ndarray = field(repr=False)
@@ -91,7 +97,8 @@ class Evaluation:
         frac = {}
         for (layer,), grp in self.fraction_on.groupby(["layer"]):
             frac[int(layer)] = [float(v) for v in grp.sort_values("neuron_group")["fraction"]]
-        return {"config": self.config, "load": self.load, "seizure_layer": self.seizure_layer, "rows": self.rows(),
+        return {"config": self.config, "load": self.load, "critical_load": self.critical_load,
+                "seizure_layer": self.seizure_layer, "rows": self.rows(),
                 "fraction_on": [{"layer": k, "fraction": v} for k, v in sorted(frac.items())]}
 
 
@@ -171,7 +178,8 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
 
     # Per-sample accumulators (float64), summed once at the end: independent of chunking.
     acc = {key: np.zeros((L + 1, B)) for key in
-           ("a_on_sq", "a_pl_sq", "i_on_sq", "i_pl_sq", "a_on_max", "a_pl_max", "i_on_max", "i_pl_max")}
+           ("a_on_sq", "a_pl_sq", "i_on_sq", "i_pl_sq", "a_on_max", "a_pl_max", "i_on_max", "i_pl_max",
+            "s_count", "s_mass")}
     on_count = np.zeros((L + 1, B, d))
     est_on = np.zeros((L + 1, B, z))
     est_payload = np.zeros((L + 1, B, z, k))
@@ -200,7 +208,8 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
     seizure = int(over[0]) + 1 if len(over) else None
     config = {**describe(net), "n_active": int(z), "batch_size": int(B), "evaluation_seed": _jsonable(seed),
               "ideal": bool(ideal)}
-    return Evaluation(table=table, fraction_on=fraction_on, load=net.load, seizure_layer=seizure,
+    return Evaluation(table=table, fraction_on=fraction_on, load=net.load,
+                      critical_load=predicted_critical_load(net, z), seizure_layer=seizure,
                       config=config, active=active, sample_worst_on=worst_on, truth_on=truth_on,
                       estimate_on=est_on, truth_payload=truth_payload, estimate_payload=est_payload)
 
@@ -240,6 +249,14 @@ def _measure(net, state, act, t_on, t_payload, out):
     on = (touched.values > ON_THRESHOLD).double()
     on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=on.device).index_add_(
         0, sample_of_row, on).cpu().numpy()
+    # spurious on-indicators: nonzero slots that no active circuit owns at this layer
+    rows = touched.rows.cpu().numpy()
+    owned = (np.arange(b)[:, None, None] * net.n_slots + net.assignment.sets[layer][act]).ravel()
+    unowned = ~np.isin(rows, owned)
+    alpha = fam.decode_on(touched.values.double().cpu().numpy()[unowned])
+    where = sample_of_row.cpu().numpy()[unowned]
+    acc["s_count"][layer, lo:hi] = np.bincount(where, weights=alpha > ON_THRESHOLD, minlength=b)
+    acc["s_mass"][layer, lo:hi] = np.bincount(where, weights=alpha**2, minlength=b)
     # active circuits
     small = net.read(state, act).double().cpu().numpy()  # (b, z, d)
     a_on = fam.decode_on(small)
@@ -287,6 +304,37 @@ def _measure(net, state, act, t_on, t_payload, out):
         acc[key + "_max"][layer, lo:hi] = worst[key]
 
 
+def _capped_step(net: Network) -> bool:
+    """Whether the layer-2 theory applies: capped weights, independent circuits, a 2-ReLU step on-indicator."""
+    if net.config.weight_scheme != "capped" or net.system.couplings is not None:
+        return False
+    try:
+        step_neurons(net.system.family)
+    except CircuitsError:
+        return False
+    return True
+
+
+def predicted_critical_load(net: Network, n_active: int, criterion: str = "payload") -> float:
+    """Theory's critical load ``T (d/D)^2`` (base d) for this network's width, S, step and ``n_active``
+    (:func:`theory.predicted_critical_load`); NaN where the theory does not apply or has no fitted constant."""
+    if not _capped_step(net):
+        return math.nan
+    lam = theory_critical_load(criterion, net.n_slots, net.redundancy, n_active,
+                               margin=net.system.error_correction.margin)
+    return lam * (net.system.base_width / net.circuit_width) ** 2
+
+
+def spurious_prediction(net: Network, n_active: int) -> tuple[float | None, float | None]:
+    """Theory's expected spurious count and mass at layer 2 (:func:`theory.spurious_layer2`) for a capped
+    network whose on-indicator is a 2-ReLU step, with the network's own chi and step margin; else ``None``."""
+    if not _capped_step(net):
+        return None, None
+    system = net.system
+    return spurious_layer2(net.n_slots, net.n_circuits, net.redundancy, n_active, chi=net.constants[2]["chi"],
+                           margin=system.error_correction.margin)
+
+
 def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_error) -> pd.DataFrame:
     """The tidy table of :class:`Evaluation` (see :data:`TABLE_COLUMNS`)."""
     system = net.system
@@ -321,6 +369,10 @@ def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_e
                                          net.redundancy, z)
                 records.append((layer, comp, role, "active", p, "payload", "mse", float(np.mean(e ** 2)), pred))
                 records.append((layer, comp, role, "active", p, "payload", "worst", float(e.max()), None))
+        if layer >= 1:  # spurious on-indicators: slots no active circuit owns (zero at layers 0 and 1)
+            pred = spurious_prediction(net, z) if layer == 2 and role == COMPUTATION else (None, None)
+            for stat, key, p in (("count", "s_count", pred[0]), ("mass", "s_mass", pred[1])):
+                records.append((layer, comp, role, "unowned", None, "on", stat, float(acc[key][layer].mean()), p))
     table = pd.DataFrame(records, columns=TABLE_COLUMNS)
     table["computation_layer"] = table["computation_layer"].where(table["role"] != CLEANUP).astype("Int64")
     table["depth"] = table["depth"].astype("Int64")

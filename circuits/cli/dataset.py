@@ -1,0 +1,53 @@
+"""``cis dataset``: draw a data set for a network (--load DIR, or built from the flags) into a safetensors file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import circuits
+from circuits.base import using_threads
+
+from ._args import add_run_arguments, add_spec_arguments, spec_from_args, to_json
+from .evaluate import loaded_spec
+
+NAME = "dataset"
+HELP = ("draw a data set for a network (--load DIR, or built from the spec's flags): inputs, active circuits, "
+        "payloads, optionally every layer's activations and the small circuits' reference run, as safetensors")
+DEFAULTS = {"batch_size": 1000}
+
+
+def add_arguments(p) -> None:
+    add_spec_arguments(p, defaults=DEFAULTS, exclude=("ideal",))
+    g = p.add_argument_group("data set")
+    g.add_argument("--load", metavar="DIR", default=None,
+                   help="the network saved in DIR (by cis build or cis zoo); the spec's other flags, if given, must "
+                        "match it; --batch-size, --n-active and --seed set the draws")
+    g.add_argument("--out", required=True, metavar="FILE", help="the .safetensors file to write")
+    g.add_argument("--activations", action="store_true", help="also every network layer's activations (L+1, B, D)")
+    g.add_argument("--reference", action="store_true", help="also the small circuits' own run (on-indicators, "
+                                                            "payloads, activations)")
+    g.add_argument("--force", action="store_true", help="replace an existing FILE")
+    g.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
+    add_run_arguments(p)
+    p.set_defaults(device="cpu")  # --load reads the network onto the CPU
+
+
+def run(args) -> int:
+    if Path(args.out).exists() and not args.force:
+        raise circuits.CircuitsError(f"--out {args.out} exists; pass --force to replace it")
+    if args.load is not None:
+        spec, net = loaded_spec(args)
+    else:
+        spec = spec_from_args(args)
+        with using_threads(args.threads):
+            net = circuits.build_network(spec, allow_large=args.yes)
+    truth = circuits.ground_truth(net)
+    with using_threads(args.threads):
+        data = truth.dataset(spec.batch_size, seed=spec.seed, n_active=spec.n_active, activations=args.activations,
+                             reference=args.reference)
+    path = data.save(args.out, overwrite=args.force)
+    if args.format == "json":
+        print(to_json({"path": str(path), "info": data.info}))
+    else:
+        print(f"wrote {data!r} to {path}")
+    return 0

@@ -1,0 +1,56 @@
+"""``cis zoo``: write the model zoo (networks spanning the regimes, with ground truth, data and errors) to a folder."""
+
+from __future__ import annotations
+
+import time
+
+import circuits
+from circuits.zoo import CATALOGUE, build_zoo, index_table
+
+from ._args import to_json
+
+NAME = "zoo"
+HELP = ("write the model zoo to a folder: saved networks of every regime (exact, working, strained, failing) for "
+        "independent circuits, chains and fan-in, with and without error correction, each with its ground truth, a "
+        "data set and its measured errors (index.json, index.md); --list shows the catalogue")
+
+
+def add_arguments(p) -> None:
+    g = p.add_argument_group("zoo")
+    g.add_argument("--out", metavar="DIR", default=None, help="folder to write (created; must be empty or a zoo "
+                                                              "with --force)")
+    g.add_argument("--only", metavar="NAMES", default=None,
+                   help="comma-separated names of the networks to build (default: all; see --list)")
+    g.add_argument("--list", action="store_true", help="print the catalogue (no building)")
+    g.add_argument("--force", action="store_true", help="replace the zoo in DIR")
+    g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    g.add_argument("--threads", type=int, default=None, help="torch threads; default: the cores free right now")
+
+
+def run(args) -> int:
+    names = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names or () if n not in CATALOGUE]
+    if unknown or names == []:
+        raise circuits.CircuitsError(f"--only must list networks of the catalogue ({', '.join(CATALOGUE)}); got "
+                                     f"{unknown[0] if unknown else 'none'!r}")
+    if args.list:
+        entries = [CATALOGUE[n].to_dict() for n in names or CATALOGUE]
+        if args.format == "json":
+            print(to_json(entries))
+            return 0
+        for e in entries:
+            s = e["spec"]
+            print(f"{e['name']:<27} {e['regime']:<9} T={s['n_circuits']:<4} load={e['load']:.4f}  {e['description']}")
+        return 0
+    if args.out is None:
+        raise circuits.CircuitsError("give --out DIR to build the zoo (or --list to see the catalogue)",
+                                     parameter="out")
+    start = time.perf_counter()
+    index = build_zoo(args.out, names=names, overwrite=args.force, progress=args.format == "table",
+                      threads=args.threads)
+    if args.format == "json":
+        print(to_json(index))
+        return 0
+    print(index_table(index))
+    print(f"wrote {len(index['entries'])} networks to {args.out} in {time.perf_counter() - start:.1f} s")
+    return 0

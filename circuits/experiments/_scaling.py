@@ -1,0 +1,192 @@
+"""The scaling study: the critical load at every width, the law it follows, and theory beside it.
+
+:func:`scaling` runs :func:`circuits.find_boundary` for each construction (a spec: everything
+but ``width`` and ``n_circuits``) at each width, fits ``critical load = a D^b`` by least squares
+on the logarithms (the exponent ``b`` with its standard error from the residuals, censored
+widths left out), and puts theory's prediction beside every measurement
+(:func:`theory.critical_load` with the criterion's fitted mass, where one was fitted). Each
+(construction, width) is one part file under ``out_dir`` written atomically as it finishes, so
+an interrupted study resumes; processes and Dask as for :func:`circuits.sweep`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from theory import predicted_critical_load as theory_critical_load
+
+from ..base import CircuitsError, require, require_int
+from ._boundary import find_boundary
+from ._spec import ExperimentSpec
+from ._sweep import folder_lock, map_completed, remove_stale, write_atomic
+
+#: Bump when a part's content changes, so old parts are not reused.
+PART_FORMAT = 1
+#: The study's working load, marked on the figure.
+STUDY_LOAD = 0.004
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """What :func:`scaling` found.
+
+    Attributes:
+        table: one row per (construction, width): the spec's fields but ``width``/``n_circuits``,
+            ``construction`` (a label), ``width``, ``criterion``, ``critical_load``, ``low``,
+            ``high``, ``coverage``, ``critical_circuits``, ``capacity_reached``, ``seed_loads``
+            (each seed's crossing, JSON), ``predicted`` (theory's critical load or NaN).
+        fits: one row per construction: ``construction``, ``exponent``, ``exponent_se``,
+            ``prefactor`` (the load at D = 1), ``n_widths`` used, ``widths`` range.
+    """
+
+    table: pd.DataFrame
+    fits: pd.DataFrame = field(repr=False)
+
+
+def construction_label(spec: ExperimentSpec, varied: list[str]) -> str:
+    """A short label of a construction: the fields that vary between the constructions of a study."""
+    d = spec.to_dict()
+    return ", ".join(f"{k}={d[k]}" for k in varied) or "baseline"
+
+
+def fit_power_law(widths, loads) -> tuple[float, float, float]:
+    """``(b, se(b), a)`` of ``load = a D^b`` fitted by least squares on ``(log D, log load)``.
+
+    The standard error comes from the residuals (NaN with fewer than three points).
+
+    Example:
+        >>> b, se, a = fit_power_law([1000, 2000, 4000], [0.004, 0.002, 0.001])
+        >>> round(b, 6), round(a * 1000 ** b, 6)
+        (-1.0, 0.004)
+    """
+    x, y = np.log(np.asarray(widths, float)), np.log(np.asarray(loads, float))
+    n = len(x)
+    require(n >= 2, "a power law needs at least two widths with a crossing", parameter="widths")
+    slope, intercept = np.polyfit(x, y, 1)
+    if n < 3:
+        return float(slope), math.nan, float(math.exp(intercept))
+    resid = y - (slope * x + intercept)
+    se = math.sqrt(float(resid @ resid) / (n - 2) / float(((x - x.mean()) ** 2).sum()))
+    return float(slope), se, float(math.exp(intercept))
+
+
+def predicted_critical_load(spec: ExperimentSpec, criterion: str) -> float:
+    """Theory's critical load for ``spec`` under ``criterion`` (NaN where no mass was fitted or the
+    theory does not apply: schemes other than capped, systems with couplings)."""
+    if spec.weight_scheme != "capped" or spec.system not in ("rotation", "step"):
+        return math.nan
+    lam = theory_critical_load(criterion, spec.width // spec.circuit_width, spec.redundancy, spec.n_active,
+                               margin=spec.probe().error_correction.margin)
+    return lam * (spec.base_width / spec.circuit_width) ** 2  # T / n^2 in the base d's units
+
+
+def _part_id(spec: ExperimentSpec, search: dict) -> str:
+    text = json.dumps([PART_FORMAT, spec.to_dict(), search], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _boundary_task(task: tuple) -> tuple[str, dict]:
+    """One (construction, width) boundary (module level, so process pools can pickle it)."""
+    part, spec, search, device, threads = task
+    b = find_boundary(spec, criterion=search["criterion"], level=search["level"], n_seeds=search["n_seeds"],
+                      rtol=search["rtol"], device=device, threads=threads, allow_large=search["allow_large"])
+    scale = b.capacity_load / b.capacity
+    return part, {"critical_load": b.critical_load, "low": b.interval[0],
+                  "high": b.interval[1] if math.isfinite(b.interval[1]) else None,
+                  "coverage": b.coverage, "critical_circuits": b.critical_circuits,
+                  "capacity_reached": b.capacity_reached, "capacity": b.capacity,
+                  "seed_loads": [c.estimate * scale if math.isfinite(c.estimate) else None for c in b.crossings],
+                  "search_high": b.config["high"]}
+
+
+def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float | None = None, n_seeds: int = 2,
+            rtol: float = 0.05, workers: int = 1, executor=None, progress: bool = True, device: str = "cpu",
+            threads: int | None = 1, allow_large: bool = False) -> Scaling:
+    """Find the critical load of every construction at every width and fit its power law.
+
+    Args:
+        specs: one :class:`ExperimentSpec` or a list (one construction each; their ``width`` and
+            ``n_circuits`` are replaced).
+        widths: the widths D (each a multiple of every construction's circuit width).
+        out_dir: folder for ``parts/``, ``results.parquet``, ``fits.parquet`` and ``scaling.json``.
+        criterion, level, n_seeds, rtol: as for :func:`circuits.find_boundary`.
+        workers, executor, progress, device: as for :func:`circuits.sweep` (one task per
+            construction and width).
+        threads: torch threads per task (default 1: tasks are many and small).
+        allow_large: search up to sizes whose estimated cost exceeds the machine.
+
+    Returns:
+        :class:`Scaling`.
+    """
+    specs = [specs] if isinstance(specs, ExperimentSpec) else list(specs)
+    require(len(specs) >= 1 and all(isinstance(s, ExperimentSpec) for s in specs),
+            "specs must be an ExperimentSpec or a list of them", parameter="specs")
+    widths = sorted({require_int("widths", w, 1) for w in widths})
+    require(len(widths) >= 2, "widths must name at least two widths", parameter="widths")
+    n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
+    workers = require_int("workers", workers, 1)
+    dicts = [s.to_dict() for s in specs]
+    varied = [k for k in dicts[0] if k not in ("width", "n_circuits") and len({json.dumps(d.get(k)) for d in dicts}) > 1]
+    search = {"criterion": criterion, "level": level, "n_seeds": n_seeds, "rtol": rtol, "allow_large": allow_large}
+    tasks, rows = [], []
+    for spec in specs:  # every spec checked (widths valid for every construction) before any work
+        label = construction_label(spec, varied)
+        for width in widths:
+            at = spec.replace(width=width, n_circuits=max(spec.n_active, 1))
+            part = _part_id(at, search)
+            tasks.append((part, at, search, device, threads))
+            rows.append({**{k: v for k, v in at.to_dict().items() if k != "n_circuits"}, "construction": label,
+                         "criterion": criterion, "part": part})
+    out = pathlib.Path(out_dir)
+    require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
+    try:
+        parts = out / "parts"
+        parts.mkdir(parents=True, exist_ok=True)
+        with folder_lock(out):
+            remove_stale(parts)
+            write_atomic(out / "scaling.json", lambda p: p.write_text(json.dumps(
+                {"specs": dicts, "widths": widths, "search": search}, indent=2)))
+            todo = [t for t in tasks if not (parts / f"{t[0]}.json").exists()]
+            for part, result in map_completed(_boundary_task, todo, workers=workers, executor=executor,
+                                              progress="scaling" if progress else None, done=len(tasks) - len(todo)):
+                write_atomic(parts / f"{part}.json", lambda p, r=result: p.write_text(json.dumps(r)))
+            for row in rows:
+                row.update(json.loads((parts / f"{row['part']}.json").read_text()))
+            table = pd.DataFrame(rows).drop(columns="part")
+            table["seed_loads"] = table["seed_loads"].map(json.dumps)
+            table["high"] = table["high"].astype(float)
+            table["predicted"] = [predicted_critical_load(ExperimentSpec.from_dict(
+                {k: r[k] for k in dicts[0] if k != "n_circuits"} | {"n_circuits": max(r["n_active"], 1)}), criterion)
+                for r in table.to_dict("records")]
+            fits = _fits(table)
+            write_atomic(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
+            write_atomic(out / "fits.parquet", lambda p: fits.to_parquet(p, index=False))
+    except OSError as err:
+        raise CircuitsError(f"cannot write the scaling study into {str(out)!r}: {err.strerror or err}",
+                            parameter="out") from err
+    return Scaling(table=table, fits=fits)
+
+
+def _fits(table: pd.DataFrame) -> pd.DataFrame:
+    """One power-law fit per construction over its uncensored widths."""
+    out = []
+    for label, grp in table.groupby("construction", sort=False):
+        used = grp[~grp.capacity_reached]
+        row = {"construction": label, "n_widths": len(used), "min_width": int(grp.width.min()),
+               "max_width": int(grp.width.max()), "exponent": math.nan, "exponent_se": math.nan,
+               "prefactor": math.nan, "predicted_exponent": math.nan}
+        if len(used) >= 2:
+            row["exponent"], row["exponent_se"], row["prefactor"] = fit_power_law(used.width, used.critical_load)
+            pred = used[np.isfinite(used.predicted)]
+            if len(pred) >= 2:
+                row["predicted_exponent"] = fit_power_law(pred.width, pred.predicted)[0]
+        out.append(row)
+    return pd.DataFrame(out)

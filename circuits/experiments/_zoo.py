@@ -1,0 +1,462 @@
+"""The model zoo: saved networks that span the regimes, each with its ground truth, a data set and its errors.
+
+People who build decomposition and interpretability methods need multi-layer models whose
+computation in superposition is known exactly, in every regime: clean, working, strained and
+broken. :data:`CATALOGUE` names such networks, each one :class:`ZooEntry` (a name, a regime, a
+description and the :class:`circuits.ExperimentSpec` that builds it, so its numbers are one
+``cis evaluate`` away); :func:`build_zoo` (``cis zoo --out DIR``) writes them all; :func:`load`
+gives one back, from a built folder or built afresh in memory (the same network, bit for bit).
+
+Regimes (:data:`REGIMES`), decided from measurements (:func:`measure`, :func:`classify`) made on
+the spec's own evaluation (``batch_size`` samples at the spec's seed), at the last network layer:
+
+- ``exact``: no two circuits share a neuron (``T S <= D/d``); every read-out is exact up to
+  float32 round-off (worst error below :data:`EXACT_ERROR`).
+- ``working``: below the critical load: at most 1% of samples have an active circuit whose
+  on-indicator is read off by more than 0.25, and the active payload MSE is within 2x theory.
+- ``strained``: near the critical load: neither working nor failing.
+- ``failing``: above it: more than half of the samples lose an active on-indicator, or the
+  payload MSE exceeds 5x theory.
+
+The on-indicator criterion counts *active* circuits only: an inactive circuit that shares a
+neuron with each of two active ones reads 2/S at every layer (0.33 at S = 6), so a criterion over
+all circuits fails as soon as circuits share neurons at all. Theory here is
+``theory.predicted_mse`` at the last computation layer (for systems with couplings, the depth-1
+circuits; it counts computation layers only, so clean-up layers add error it does not predict).
+
+The loads of each family were chosen from a scan of T at D = 1000, S = 6, L = 4 (see
+:data:`CATALOGUE`'s descriptions); ``tests/test_zoo.py`` checks that the measured regime is the
+catalogued one.
+
+A built zoo is a folder::
+
+    index.json              format "circuits-zoo", format_version, circuits_version, the rule, the
+                            data sets' size, and one record per network: name, regime,
+                            measured_regime, description, spec (every field), load, measured
+                            (the errors above and more), files, bytes
+    index.md                the same as a table
+    NAME/network/           the saved network (circuits.load; weights.safetensors + config.json)
+    NAME/truth.safetensors  the ground truth's arrays (GroundTruth.arrays: neurons, circuit
+                            weights, bias, couplings and their neurons)
+    NAME/dataset.safetensors  DATASET_SIZE samples at the spec's seed and n_active, with every
+                            layer's activations and the reference run (circuits.export.load_dataset)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save as st_save
+
+from ..base import CircuitsError, __version__, require, require_choice, using_threads
+from ..construction import Network
+from ..export import Dataset, GroundTruth, ground_truth, load as load_network, load_dataset, save, to_module
+from ..measurement import Evaluation, failure_rate
+from ._experiment import build_network, evaluate
+from ._spec import ExperimentSpec
+
+#: The regimes, from clean to broken.
+REGIMES = ("exact", "working", "strained", "failing")
+#: Samples in each network's data set.
+DATASET_SIZE = 200
+#: The worst read-out error of an ``exact`` network is below this (float32 round-off).
+EXACT_ERROR = 1e-4
+#: The on-indicator error that counts as losing an active circuit (the step's margin).
+ON_ERROR = 0.25
+#: The thresholds of :func:`classify`.
+WORKING_FAILURES, FAILING_FAILURES = 0.01, 0.5
+WORKING_PAYLOAD, FAILING_PAYLOAD = 2.0, 5.0
+#: A predicted payload MSE of 0 (no shared neuron) counts as this much (float32 round-off is below it).
+PAYLOAD_FLOOR = 1e-6
+#: How each regime is decided (written into the index).
+REGIME_RULE = {
+    "measured_on": "the spec's own evaluation (batch_size samples, the spec's seed), at the last network layer",
+    "exact": f"T S <= D/d (no two circuits share a neuron) and every worst read-out error < {EXACT_ERROR:g}",
+    "working": f"active_failure_rate <= {WORKING_FAILURES:g} and payload_ratio <= {WORKING_PAYLOAD:g}",
+    "failing": f"active_failure_rate > {FAILING_FAILURES:g} or payload_ratio > {FAILING_PAYLOAD:g}",
+    "strained": "neither working nor failing",
+    "active_failure_rate": f"fraction of samples with an active circuit's on-indicator off by more than {ON_ERROR:g}",
+    "payload_ratio": "active payload MSE over theory.predicted_mse at the last computation layer (depth-1 "
+                     f"circuits where circuits receive couplings; a prediction of 0 counts as {PAYLOAD_FLOOR:g})",
+}
+
+_FORMAT, _VERSION = "circuits-zoo", 1
+_INDEX, _TABLE = "index.json", "index.md"
+#: What every catalogued network shares: D, S, L and the evaluation's batch and seed.
+_BASE = {"width": 1000, "redundancy": 6, "n_layers": 4, "batch_size": 1000, "seed": 0}
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One catalogued network.
+
+    Attributes:
+        name: its name (``rotation-working``), the folder it is written to.
+        regime: one of :data:`REGIMES`, as measured when the catalogue was made.
+        description: one sentence: the system, the error correction, the regime.
+        spec: the :class:`circuits.ExperimentSpec` that builds it and measures it.
+    """
+
+    name: str
+    regime: str
+    description: str
+    spec: ExperimentSpec = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """``name``, ``regime``, ``description``, ``spec`` (flat) and ``load``."""
+        return {"name": self.name, "regime": self.regime, "description": self.description,
+                "spec": self.spec.to_dict(), "load": self.spec.load}
+
+
+def _entry(name: str, regime: str, description: str, **fields) -> ZooEntry:
+    return ZooEntry(name, regime, description, ExperimentSpec.from_dict({**_BASE, **fields}))
+
+
+_ROT = "independent rotation circuits (d = 4), z = 2 active"
+_CHAIN = "rotation chains of 3 circuits (each rotates the previous one's vector), one chain active (z = 3)"
+_FAN = "fan-in triples (a receiver rotates the mean of two senders' vectors), one triple active (z = 3)"
+_CLEAN = "; clean-up layers between computation layers (error correction, 7 network layers)"
+
+#: The catalogue, by name. D = 1000, S = 6, L = 4 computation layers, seed 0, evaluated on 1000 samples.
+CATALOGUE: dict[str, ZooEntry] = {e.name: e for e in (
+    _entry("rotation-exact", "exact", f"{_ROT}; T S <= D/d: no shared neuron, exact", n_circuits=41),
+    _entry("rotation-working", "working", f"{_ROT}; below the critical load", n_circuits=200),
+    _entry("rotation-strained", "strained", f"{_ROT}; near the critical load: some active circuits are lost",
+           n_circuits=300),
+    _entry("rotation-failing", "failing", f"{_ROT}; above the critical load: errors compound", n_circuits=450),
+    _entry("chains-exact", "exact", f"{_CHAIN}; no shared neuron, exact", system="rotation-chains",
+           chain_length=3, n_circuits=39),
+    _entry("chains-working", "working", f"{_CHAIN}; below the critical load", system="rotation-chains",
+           chain_length=3, n_circuits=150),
+    _entry("chains-strained", "strained", f"{_CHAIN}; near the critical load", system="rotation-chains",
+           chain_length=3, n_circuits=225),
+    _entry("chains-failing", "failing", f"{_CHAIN}; above the critical load", system="rotation-chains",
+           chain_length=3, n_circuits=360),
+    _entry("fan-in-exact", "exact", f"{_FAN}; no shared neuron, exact", system="rotation-fan-in", n_circuits=39),
+    _entry("fan-in-working", "working", f"{_FAN}; below the critical load", system="rotation-fan-in", n_circuits=150),
+    _entry("fan-in-strained", "strained", f"{_FAN}; near the critical load", system="rotation-fan-in",
+           n_circuits=225),
+    _entry("fan-in-failing", "failing", f"{_FAN}; above the critical load", system="rotation-fan-in",
+           n_circuits=360),
+    _entry("rotation-cleanup-working", "working", f"{_ROT}{_CLEAN}; below the critical load",
+           error_correction="cleanup", n_circuits=150),
+    _entry("rotation-cleanup-strained", "strained", f"{_ROT}{_CLEAN}; near the critical load",
+           error_correction="cleanup", n_circuits=250),
+    _entry("rotation-cleanup-failing", "failing", f"{_ROT}{_CLEAN}; above the critical load",
+           error_correction="cleanup", n_circuits=350),
+    _entry("chains-cleanup-working", "working", f"{_CHAIN}{_CLEAN}; below the critical load",
+           system="rotation-chains", chain_length=3, error_correction="cleanup", n_circuits=150),
+    _entry("chains-cleanup-strained", "strained", f"{_CHAIN}{_CLEAN}; near the critical load",
+           system="rotation-chains", chain_length=3, error_correction="cleanup", n_circuits=200),
+    _entry("chains-cleanup-failing", "failing", f"{_CHAIN}{_CLEAN}; above the critical load",
+           system="rotation-chains", chain_length=3, error_correction="cleanup", n_circuits=300),
+    _entry("fan-in-cleanup-working", "working", f"{_FAN}{_CLEAN}; below the critical load",
+           system="rotation-fan-in", error_correction="cleanup", n_circuits=150),
+    _entry("fan-in-cleanup-strained", "strained", f"{_FAN}{_CLEAN}; near the critical load",
+           system="rotation-fan-in", error_correction="cleanup", n_circuits=200),
+    _entry("fan-in-cleanup-failing", "failing", f"{_FAN}{_CLEAN}; above the critical load",
+           system="rotation-fan-in", error_correction="cleanup", n_circuits=300),
+)}
+
+
+def names() -> list[str]:
+    """The catalogued networks' names, in catalogue order."""
+    return list(CATALOGUE)
+
+
+# ============================================================================ regimes
+def measure(ev: Evaluation) -> dict:
+    """The errors the index records for one evaluation (see the module docstring).
+
+    Returns:
+        ``active_payload_mse`` (all active circuits, last network layer), ``compared_payload_mse``
+        and ``active_payload_theory`` (the active payload MSE that theory predicts, at the last
+        computation layer: all active circuits, or the depth-1 ones where circuits receive
+        couplings, and the prediction), ``payload_ratio`` (their ratio), ``active_on_mse``,
+        ``inactive_on_mse``, ``inactive_payload_mse`` (last network layer), ``active_failure_rate``,
+        ``worst_readout_rate`` (the fraction of
+        samples with any on-indicator, active or inactive, off by more than 0.25 at some layer:
+        :func:`circuits.failure_rate`), ``max_error`` (the worst read-out error at layers 1..L),
+        ``fraction_on`` (neurons on at the last layer) and ``seizure_layer``.
+    """
+    t = ev.table
+    last = int(t.layer.max())
+    computation = int(t.loc[t.role == "computation", "layer"].max())
+
+    def value(layer, state, quantity, stat="mse", depth=None):
+        rows = t[(t.layer == layer) & (t.circuit_state == state) & (t.quantity == quantity) & (t.stat == stat)]
+        rows = rows[rows.depth.isna()] if depth is None else rows[rows.depth == depth]
+        return (float(rows.measured.iloc[0]), float(rows.predicted.iloc[0])) if len(rows) else (math.nan, math.nan)
+
+    whole = value(computation, "active", "payload")
+    measured, predicted = whole if np.isfinite(whole[1]) else value(computation, "active", "payload", depth=1)
+    on_error = np.abs(np.asarray(ev.estimate_on)[last] - np.asarray(ev.truth_on)[last]).max(axis=1)
+    worst = t[(t.stat == "worst") & (t.layer >= 1) & t.circuit_state.isin(["active", "inactive"])].measured
+    frac = ev.fraction_on
+    return {
+        "active_payload_mse": value(last, "active", "payload")[0],
+        "compared_payload_mse": measured,
+        "active_payload_theory": predicted,
+        "payload_ratio": measured / max(predicted, PAYLOAD_FLOOR) if np.isfinite(predicted) else math.nan,
+        "active_on_mse": value(last, "active", "on")[0],
+        "inactive_on_mse": value(last, "inactive", "on")[0],
+        "inactive_payload_mse": value(last, "inactive", "payload")[0],
+        "active_failure_rate": float(np.mean(on_error > ON_ERROR)),
+        "worst_readout_rate": failure_rate(ev),
+        "max_error": float(worst.max()),
+        "fraction_on": float(frac[frac.layer == last].fraction.mean()),
+        "seizure_layer": ev.seizure_layer,
+    }
+
+
+def classify(spec: ExperimentSpec, measured: dict) -> str:
+    """The regime of a network from its spec and :func:`measure`'s numbers (rule: the module docstring).
+
+    Example:
+        >>> spec = CATALOGUE["rotation-exact"].spec
+        >>> classify(spec, measure(evaluate(spec)))
+        'exact'
+    """
+    n_slots = spec.width // spec.circuit_width
+    if spec.n_circuits * spec.redundancy <= n_slots and measured["max_error"] < EXACT_ERROR:
+        return "exact"
+    fail, ratio = measured["active_failure_rate"], measured["payload_ratio"]
+    ratio = 0.0 if not np.isfinite(ratio) else ratio
+    if fail <= WORKING_FAILURES and ratio <= WORKING_PAYLOAD:
+        return "working"
+    if fail > FAILING_FAILURES or ratio > FAILING_PAYLOAD:
+        return "failing"
+    return "strained"
+
+
+# ============================================================================ loading
+@dataclass(frozen=True, eq=False)
+class ZooModel:
+    """One zoo network with everything that comes with it.
+
+    Attributes:
+        entry: its :class:`ZooEntry` (name, regime, description, spec).
+        network: the :class:`circuits.Network`.
+        truth: its :class:`circuits.GroundTruth`.
+        dataset: its :class:`circuits.export.Dataset` (``DATASET_SIZE`` samples with activations
+            and reference), or ``None`` when not asked for.
+        measured: the index's errors (:func:`measure`) when loaded from a built zoo, else ``None``
+            (``circuits.evaluate(model.spec)`` measures them).
+    """
+
+    entry: ZooEntry
+    network: Network = field(repr=False)
+    truth: GroundTruth = field(repr=False)
+    dataset: Dataset | None = field(default=None, repr=False)
+    measured: dict | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def regime(self) -> str:
+        return self.entry.regime
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        return self.entry.spec
+
+    def module(self, **kwargs):
+        """The network as a torch module (:func:`circuits.to_module`; keyword arguments go to it)."""
+        return to_module(self.network, **kwargs)
+
+
+def _dataset(truth: GroundTruth, spec: ExperimentSpec) -> Dataset:
+    return truth.dataset(DATASET_SIZE, seed=spec.seed, n_active=spec.n_active, activations=True, reference=True)
+
+
+def load(name: str, path=None, *, dataset: bool = True) -> ZooModel:
+    """One zoo network: from the built zoo in ``path``, or built now from its spec (a few seconds).
+
+    Both give the same network bit for bit (the spec and its seed determine it) and the same data
+    set; only a built zoo has the measured errors.
+
+    Args:
+        name: a key of :data:`CATALOGUE`.
+        path: a folder written by :func:`build_zoo` (``cis zoo --out``), or ``None``.
+        dataset: also load (or draw) its data set.
+
+    Returns:
+        :class:`ZooModel`.
+
+    Example:
+        >>> model = load("rotation-exact", dataset=False)
+        >>> model.regime, model.network.n_circuits, model.network.width
+        ('exact', 41, 1000)
+    """
+    entry = CATALOGUE[require_choice("name", name, CATALOGUE)]
+    if path is None:
+        net = build_network(entry.spec)
+        truth = ground_truth(net)
+        return ZooModel(entry, net, truth, _dataset(truth, entry.spec) if dataset else None)
+    path = Path(path)
+    records = {r["name"]: r for r in read_index(path)["entries"]}
+    require(name in records, f"the zoo in {path} has no network {name!r} (it has {', '.join(records) or 'none'})",
+            parameter="name")
+    net = load_network(path / name / "network")
+    require(ExperimentSpec.from_dict(net.provenance) == entry.spec,
+            f"the network {name!r} in {path} was built from another spec than the catalogue's", parameter="path")
+    data = load_dataset(path / name / "dataset.safetensors") if dataset else None
+    return ZooModel(entry, net, ground_truth(net), data, records[name]["measured"])
+
+
+def read_index(path) -> dict:
+    """The ``index.json`` of a built zoo (refused unless it is one)."""
+    index = Path(path) / _INDEX
+    try:
+        content = json.loads(index.read_text())
+    except (OSError, ValueError) as err:
+        raise CircuitsError(f"{path} is not a built zoo (cannot read {index}: {err})", parameter="path") from err
+    require(isinstance(content, dict) and content.get("format") == _FORMAT,
+            f"{index} is not a zoo index (format {content.get('format') if isinstance(content, dict) else None!r})",
+            parameter="path")
+    require(content.get("format_version") == _VERSION,
+            f"{index} has zoo format version {content.get('format_version')}; this version reads {_VERSION}",
+            parameter="path")
+    return content
+
+
+# ============================================================================ building
+def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = True, threads: int | None = None) -> dict:
+    """Build the catalogue (or the networks ``names``) into the folder ``path``.
+
+    Every network is built from its spec, evaluated on the spec's batch (its measured errors and
+    regime go into the index), saved with its ground truth and a data set of
+    :data:`DATASET_SIZE` samples. The zoo is written into a fresh sibling folder and swapped in at
+    the end, so an interrupted build leaves nothing half-written at ``path``.
+
+    Args:
+        path: the folder; absent or empty, or (with ``overwrite``) a built zoo.
+        names: the networks to build (default: all of :data:`CATALOGUE`).
+        overwrite: replace the zoo at ``path``.
+        progress: print one line per network.
+        threads: torch threads (default: the cores free now).
+
+    Returns:
+        the index (what ``index.json`` holds).
+
+    Raises:
+        CircuitsError: an unknown name, ``path`` a file or a non-empty folder that is not a zoo (or
+            one without ``overwrite``), or the operating system refuses a write.
+    """
+    chosen = names_checked(names)
+    path = Path(path)
+    _check_target(path, overwrite)
+    tmp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}")
+    records = []
+    try:
+        tmp.mkdir(parents=True)
+        with using_threads(threads):
+            for i, name in enumerate(chosen):
+                start = time.perf_counter()
+                records.append(_build_entry(CATALOGUE[name], tmp))
+                if progress:
+                    r = records[-1]
+                    print(f"[{i + 1}/{len(chosen)}] {name}: {r['measured_regime']}, payload MSE "
+                          f"{r['measured']['active_payload_mse']:.4g} ({r['measured']['payload_ratio']:.3g}x theory), "
+                          f"active failures {r['measured']['active_failure_rate']:.3f}, "
+                          f"{time.perf_counter() - start:.1f} s", flush=True)
+        index = {"format": _FORMAT, "format_version": _VERSION, "circuits_version": __version__, "rule": REGIME_RULE,
+                 "dataset": {"batch_size": DATASET_SIZE, "seed": "the spec's seed", "n_active": "the spec's",
+                             "contents": ["inputs", "active", "payloads", "activations", "reference.acts",
+                                          "reference.on", "reference.payload"]},
+                 "entries": records}
+        (tmp / _INDEX).write_text(json.dumps(index, indent=2, allow_nan=False) + "\n")
+        (tmp / _TABLE).write_text(index_table(index) + "\n")
+        _swap_in(tmp, path)
+    except OSError as err:
+        raise CircuitsError(f"cannot write the zoo to {path}: {err}", parameter="path") from err
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return index
+
+
+def names_checked(names) -> list[str]:
+    """``names`` (default: all) after checking each is catalogued; no repeats."""
+    if names is None:
+        return list(CATALOGUE)
+    chosen = [names] if isinstance(names, str) else list(names)
+    require(chosen, "names must name at least one network", parameter="names")
+    for name in chosen:
+        require_choice("names", name, CATALOGUE)
+    require(len(set(chosen)) == len(chosen), "names must not repeat a network", parameter="names")
+    return chosen
+
+
+def _build_entry(entry: ZooEntry, root: Path) -> dict:
+    """Build, measure and write one network into ``root/NAME``; its index record."""
+    spec = entry.spec
+    net = build_network(spec)
+    measured = measure(evaluate(spec, network=net))
+    folder = root / entry.name
+    save(net, folder / "network", metadata={"zoo": entry.name, "regime": entry.regime})
+    truth = ground_truth(net)
+    (folder / "truth.safetensors").write_bytes(st_save(truth.arrays(), metadata={"format": "circuits-truth",
+                                                                                 "zoo": entry.name}))
+    _dataset(truth, spec).save(folder / "dataset.safetensors")
+    files = {"network": f"{entry.name}/network", "truth": f"{entry.name}/truth.safetensors",
+             "dataset": f"{entry.name}/dataset.safetensors"}
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in measured.items()}
+    return {**entry.to_dict(), "measured_regime": classify(spec, measured), "measured": clean, "files": files,
+            "bytes": size}
+
+
+def index_table(index: dict) -> str:
+    """The index as a Markdown table: name, measured regime, system, error correction, T, z, load, and the errors
+    (payload MSE of all active circuits at the last layer; the MSE theory is compared with, the prediction and
+    their ratio; the active failure rate; the inactive on-indicator MSE), and the bytes on disk."""
+    lines = ["| name | regime | system | error correction | T | z | load | payload MSE | compared MSE | theory | "
+             "ratio | active failures | inactive on MSE | bytes |", "|" + "---|" * 14]
+    for r in index["entries"]:
+        s, m = r["spec"], r["measured"]
+        fmt = (lambda v, f: "-" if v is None else format(v, f))
+        lines.append(f"| {r['name']} | {r['measured_regime']} | {s['system']} | {s['error_correction']} | "
+                     f"{s['n_circuits']} | {s['n_active']} | {r['load']:.4f} | {fmt(m['active_payload_mse'], '.4g')} | "
+                     f"{fmt(m['compared_payload_mse'], '.4g')} | {fmt(m['active_payload_theory'], '.4g')} | "
+                     f"{fmt(m['payload_ratio'], '.3g')} | "
+                     f"{m['active_failure_rate']:.3f} | {fmt(m['inactive_on_mse'], '.4g')} | {r['bytes']} |")
+    return "\n".join(lines)
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    try:
+        if not path.exists():
+            return
+        require(path.is_dir(), f"path must be a folder, got the file {path}", parameter="path")
+        empty = not any(path.iterdir())
+    except OSError as err:
+        raise CircuitsError(f"cannot inspect {path}: {err}", parameter="path") from err
+    if empty:
+        return
+    require(overwrite, f"path {path} exists and is not empty; pass overwrite=True (--force) to replace a built zoo",
+            parameter="path")
+    read_index(path)  # only a zoo is replaced
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Move the finished folder ``tmp`` to ``path``, replacing what is there."""
+    if path.exists() and any(path.iterdir()):
+        old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)

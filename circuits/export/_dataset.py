@@ -1,0 +1,255 @@
+"""A data set for a network: inputs, active sets, payloads, and optionally every layer and the reference.
+
+:meth:`circuits.GroundTruth.dataset` draws ``B`` samples the way :func:`circuits.evaluate` does
+(whole activation groups, a uniform unit payload for each member that takes one) and returns a
+:class:`Dataset`; :meth:`Dataset.save` writes it as one ``.safetensors`` file that
+:func:`load_dataset` (or any safetensors reader) reads back.
+
+File schema (format ``circuits-dataset``, version :data:`DATASET_VERSION`). ``L`` is the number of
+network layers, ``D`` the width, ``z`` the active circuits per sample, ``k`` the payload size and
+``d`` the circuit width:
+
+    inputs              (B, D)        float32  network layer 0, the module's input (GroundTruth.encode)
+    active              (B, z)        int64    the circuits on in each sample (distinct; whole groups)
+    payloads            (B, z, k)     float64  their payloads (unit vectors; 0 for members without one)
+    activations         (L+1, B, D)   float32  every network layer (entry l = layer l; entry 0 = inputs);
+                                               the activations of hook point ExportedNetwork.hook_name(l)
+    reference.acts      (L+1, B, z, d) float64 the small circuits' own run (entry 0 = their input a[0])
+    reference.on        (L+1, B, z)   float64  its on-indicators (1 for active circuits)
+    reference.payload   (L+1, B, z, k) float64 its payloads
+
+``activations`` and ``reference.*`` are present when asked for. The safetensors header's
+``__metadata__`` holds ``format`` (``"circuits-dataset"``), ``format_version`` and ``info``, a JSON
+object: ``batch_size``, ``n_active``, ``seed`` (of the draws), ``contents`` (the arrays present),
+``network`` (the network's parameters with the spec's names and its seeds, as
+``circuits.measurement.describe`` gives them) and ``provenance`` (the spec it was built from, if
+any). The activations come from the framework's forward pass (``Network.forward``); the exported
+module gives the same to float32 round-off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import load as st_load, save as st_save
+
+from ..base import CircuitsError, require, require_int
+from ..construction import Network
+from ..measurement import describe
+
+#: The ``format`` a data set file carries.
+DATASET_FORMAT = "circuits-dataset"
+#: The data set layout this version writes and reads.
+DATASET_VERSION = 1
+#: The largest seed accepted (64-bit non-negative integers).
+_MAX_SEED = 2**63 - 1
+#: Activations computed per forward pass (bounds memory while building a data set).
+_CHUNK_VALUES = 1 << 24
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Samples of a network's inputs with what they mean (see the module docstring for the schema).
+
+    Attributes:
+        inputs: ``(B, D)`` float32 tensor, network layer 0 (the module's input).
+        active: ``(B, z)`` int64 array, the circuits on in each sample.
+        payloads: ``(B, z, k)`` float64 array, their payloads.
+        activations: ``(L+1, B, D)`` float32 tensor, every network layer, or ``None``.
+        reference_acts: ``(L+1, B, z, d)`` float64 array, the small circuits' own run, or ``None``.
+        reference_on: ``(L+1, B, z)`` float64 array, its on-indicators, or ``None``.
+        reference_payload: ``(L+1, B, z, k)`` float64 array, its payloads, or ``None``.
+        info: ``batch_size``, ``n_active``, ``seed``, ``contents``, ``network``, ``provenance``.
+    """
+
+    inputs: torch.Tensor = field(repr=False)
+    active: np.ndarray = field(repr=False)
+    payloads: np.ndarray = field(repr=False)
+    activations: torch.Tensor | None = field(default=None, repr=False)
+    reference_acts: np.ndarray | None = field(default=None, repr=False)
+    reference_on: np.ndarray | None = field(default=None, repr=False)
+    reference_payload: np.ndarray | None = field(default=None, repr=False)
+    info: dict = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        net = self.info.get("network", {})
+        return (f"Dataset(batch_size={self.batch_size}, n_active={self.n_active}, width={self.inputs.shape[1]}, "
+                f"system={net.get('system')!r}, contents={self.info.get('contents')})")
+
+    def __len__(self) -> int:
+        return self.batch_size
+
+    @property
+    def batch_size(self) -> int:
+        """B, the number of samples."""
+        return int(self.inputs.shape[0])
+
+    @property
+    def n_active(self) -> int:
+        """z, circuits active per sample."""
+        return int(self.active.shape[1])
+
+    def matches(self, net: Network) -> bool:
+        """Whether this data set was drawn for ``net`` (same parameters and seeds)."""
+        return self.info.get("network") == _jsonable(describe(net))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays under their file names (see the module docstring)."""
+        out = {"inputs": self.inputs.detach().cpu().numpy().astype(np.float32),
+               "active": np.asarray(self.active, dtype=np.int64),
+               "payloads": np.asarray(self.payloads, dtype=np.float64)}
+        if self.activations is not None:
+            out["activations"] = self.activations.detach().cpu().numpy().astype(np.float32)
+        if self.reference_acts is not None:
+            out.update({"reference.acts": self.reference_acts, "reference.on": self.reference_on,
+                        "reference.payload": self.reference_payload})
+        return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write the data set to the file ``path`` (``.safetensors``), atomically.
+
+        Args:
+            path: the file to write.
+            overwrite: replace an existing file (refused otherwise).
+
+        Returns:
+            the path as a :class:`pathlib.Path`.
+
+        Raises:
+            CircuitsError: ``path`` exists (without ``overwrite``) or is a directory, or the operating
+                system refuses the write.
+        """
+        path = Path(path)
+        require(not path.is_dir(), f"path must be a file, got the directory {path}", parameter="path")
+        require(overwrite or not path.exists(), f"path {path} exists; pass overwrite=True to replace it",
+                parameter="path")
+        metadata = {"format": DATASET_FORMAT, "format_version": str(DATASET_VERSION),
+                    "info": json.dumps(self.info, sort_keys=True, allow_nan=False)}
+        blob = st_save(self.arrays(), metadata=metadata)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise CircuitsError(f"cannot write the data set to {path}: {err}", parameter="path") from err
+        return path
+
+
+def default_n_active(net: Network) -> int:
+    """z for a network's data set: the spec's ``n_active`` it was built from, else 2 (or one activation group)."""
+    given = net.provenance.get("n_active") if net.provenance else None
+    if given is not None:
+        return int(given)
+    G = net.system.groups.size
+    return min(2, net.system.max_active()) if G == 1 else G
+
+
+def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int | None = None,
+                 activations: bool = False, reference: bool = False) -> Dataset:
+    """Draw ``batch_size`` samples for ``net`` (see :meth:`circuits.GroundTruth.dataset`)."""
+    require(isinstance(net, Network), f"net must be a circuits.Network, got {type(net).__name__}", parameter="net")
+    B = require_int("batch_size", batch_size, 1)
+    seed = require_int("seed", seed, 0, _MAX_SEED)
+    system = net.system
+    z = system.check_n_active(default_n_active(net) if n_active is None else n_active)
+    require(isinstance(activations, (bool, np.bool_)), f"activations must be True or False, got {activations!r}",
+            parameter="activations")
+    require(isinstance(reference, (bool, np.bool_)), f"reference must be True or False, got {reference!r}",
+            parameter="reference")
+    rng = np.random.default_rng(seed)
+    active, payloads = system.draw(z, B, rng)
+    small_inputs = system.encode(payloads, (B, z))
+    D, L = net.width, net.network_layers
+    inputs = net.embed(active, small_inputs).reshape(B, D).cpu()
+    acts = None
+    if activations:
+        acts = torch.empty((L + 1, B, D), dtype=torch.float32)
+        chunk = max(1, _CHUNK_VALUES // (D * (L + 1)))
+        with torch.no_grad():
+            for lo in range(0, B, chunk):
+                hi = min(B, lo + chunk)
+                for layer, a in enumerate(net.forward(active[lo:hi], small_inputs[lo:hi])):
+                    acts[layer, lo:hi] = a.reshape(hi - lo, D).cpu()
+    ref_acts = ref_on = ref_payload = None
+    if reference:
+        ref_acts = system.run(active, small_inputs, net.n_layers)
+        ref_on, ref_payload = system.family.decode_on(ref_acts), system.family.decode_payload(ref_acts)
+    contents = ["inputs", "active", "payloads"] + (["activations"] if activations else []) + (
+        ["reference.acts", "reference.on", "reference.payload"] if reference else [])
+    info = {"batch_size": B, "n_active": int(z), "seed": int(seed), "contents": contents,
+            "network": _jsonable(describe(net)), "provenance": _jsonable(dict(net.provenance))}
+    return Dataset(inputs=inputs, active=active, payloads=np.asarray(payloads, dtype=np.float64), activations=acts,
+                   reference_acts=ref_acts, reference_on=ref_on, reference_payload=ref_payload, info=info)
+
+
+def load_dataset(path) -> Dataset:
+    """Read a data set file written by :meth:`Dataset.save`.
+
+    Raises:
+        CircuitsError: the file is missing, not a safetensors file, not a circuits data set, of
+            another format version, or its arrays do not have the schema's shapes.
+
+    Example:
+        >>> import tempfile
+        >>> from circuits import build, ground_truth, rotation_circuits
+        >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
+        >>> data = ground_truth(net).dataset(8, seed=1, activations=True)
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> back = load_dataset(data.save(folder.name + "/data.safetensors"))
+        >>> back.activations.shape, back.active.shape, back.matches(net)
+        (torch.Size([4, 8, 160]), (8, 2), True)
+        >>> folder.cleanup()
+    """
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as err:
+        raise CircuitsError(f"cannot read the data set {path}: {err}", parameter="path") from err
+    try:
+        arrays = st_load(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        metadata = json.loads(blob[8:8 + header_len]).get("__metadata__") or {}
+    except Exception as err:  # safetensors raises its own error types
+        raise CircuitsError(f"{path} is not a safetensors file: {err}", parameter="path") from err
+    require(metadata.get("format") == DATASET_FORMAT, f"{path} is not a circuits data set (format "
+                                                      f"{metadata.get('format')!r})", parameter="path")
+    require(metadata.get("format_version") == str(DATASET_VERSION),
+            f"{path} has data set format version {metadata.get('format_version')}; this version reads "
+            f"{DATASET_VERSION}", parameter="path")
+    info = json.loads(metadata["info"])
+    need = {"inputs", "active", "payloads"}
+    require(need <= set(arrays), f"{path} lacks {sorted(need - set(arrays))}", parameter="path")
+    inputs, active, payloads = arrays["inputs"], arrays["active"], arrays["payloads"]
+    B = inputs.shape[0]
+    require(inputs.ndim == 2 and active.ndim == 2 and active.shape[0] == B and payloads.shape[:2] == active.shape,
+            f"{path}: inputs {inputs.shape}, active {active.shape} and payloads {payloads.shape} do not fit "
+            "(B, D), (B, z), (B, z, k)", parameter="path")
+    acts = arrays.get("activations")
+    require(acts is None or (acts.ndim == 3 and acts.shape[1:] == inputs.shape),
+            f"{path}: activations {None if acts is None else acts.shape} is not (L+1, {B}, {inputs.shape[1]})",
+            parameter="path")
+    return Dataset(inputs=torch.from_numpy(inputs), active=active, payloads=payloads,
+                   activations=None if acts is None else torch.from_numpy(acts),
+                   reference_acts=arrays.get("reference.acts"), reference_on=arrays.get("reference.on"),
+                   reference_payload=arrays.get("reference.payload"), info=info)
+
+
+def _jsonable(value):
+    """``value`` after one JSON round trip (numpy scalars as Python numbers, tuples as lists)."""
+    def default(o):
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return float(o)
+        if isinstance(o, np.bool_):
+            return bool(o)
+        return str(o)
+    return json.loads(json.dumps(value, default=default))

@@ -1,0 +1,114 @@
+"""Failure criteria: when does an evaluated network stop doing what the construction promises?
+
+Each criterion turns one :class:`circuits.Evaluation` into a score and fails it when the score
+exceeds a level (its default, or one the caller gives); the boundary finder searches the load
+where the score crosses the level. All four read the same evaluation:
+
+- ``payload`` (default): the active circuits' payload MSE at the last computation layer over
+  the theory's value (:func:`theory.predicted_mse`): the computation no longer follows theory
+  (what the study's figures 8-11 show). Level 2. Where theory predicts 0 (no shared neuron), a
+  floor of 1e-6 stands in for it, so float32 round-off does not fail.
+- ``compounding``: the spurious on-indicator mass (``sum alpha^2`` over slots no active circuit
+  owns, per sample) at the last layer over the mass at layer 2: spurious activity grows from
+  layer to layer instead of being cleaned. Level 2 (more than doubles). The layer-2 mass counts
+  as at least :data:`MASS_FLOOR` (a twentieth of one fully-on spurious indicator per sample), so
+  at tiny loads, where a stray indicator or two makes the ratio of two near-zero masses large,
+  it does not fail.
+- ``fraction-on``: the fraction of neurons on at the last layer (mean over neuron groups) over
+  the active circuits' share ``z S / (D/d)``. Level 2.
+- ``worst-readout``: the fraction of samples in which some on-indicator, active or inactive, is
+  read off by more than 0.25 at some layer (today's criterion, kept for comparison). Level 0.01.
+  Caveat: with z >= 2 an inactive circuit that shares one neuron with each of two active ones
+  reads 2/S (0.33 at S = 6) at layer 1, a transient the step removes two layers later; so at
+  S <= 8 this criterion fails as soon as circuits must share neurons at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..base import require_choice
+from ._evaluate import SEIZURE_THRESHOLD, Evaluation, failure_rate
+
+#: The floor that stands in for a predicted payload MSE of 0 (no shared neuron): float32 round-off is below it.
+PAYLOAD_FLOOR = 1e-6
+#: The least layer-2 spurious mass the ``compounding`` ratio divides by (per sample).
+MASS_FLOOR = 0.05
+
+
+def _last_computation(ev: Evaluation) -> int:
+    table = ev.table
+    return int(table.loc[table.role == "computation", "layer"].max())
+
+
+def payload_ratio(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+    """Active payload MSE at the last computation layer over theory (the depth-1 circuits where
+    circuits receive couplings; NaN for a system without payload or without a formula)."""
+    t = ev.table
+    layer = _last_computation(ev)
+    rows = t[(t.layer == layer) & (t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse")]
+    if not len(rows):
+        return math.nan
+    whole = rows[rows.depth.isna()]
+    row = whole.iloc[0] if np.isfinite(whole.predicted.iloc[0]) else rows[rows.depth == 1].iloc[0]
+    if not np.isfinite(row.predicted):
+        return math.nan
+    return float(row.measured / max(row.predicted, PAYLOAD_FLOOR))
+
+
+def spurious_growth(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+    """Spurious on-indicator mass at the last layer over the mass at layer 2 (at least :data:`MASS_FLOOR`)."""
+    t = ev.table
+    mass = t[(t.circuit_state == "unowned") & (t.stat == "mass")].set_index("layer").measured
+    last = float(mass.loc[mass.index.max()])
+    return last / max(float(mass.get(2, 0.0)), MASS_FLOOR)
+
+
+def fraction_on_ratio(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+    """Fraction of neurons on at the last layer (mean over neuron groups) over ``z S / (D/d)``."""
+    frac = ev.fraction_on
+    last = frac[frac.layer == frac.layer.max()].fraction.mean()
+    c = ev.config
+    n_slots = c["width"] // c["circuit_width"]
+    return float(last / (c["n_active"] * c["redundancy"] / n_slots))
+
+
+def worst_readout(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+    """Fraction of samples with an on-indicator read off by more than ``on_error`` (0.25) at some layer 1..L."""
+    return failure_rate(ev, on_error)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A failure criterion: ``score(evaluation, on_error=0.25)`` and the ``level`` above which it fails
+    (``on_error`` is the on-indicator error that counts, used by ``worst-readout``)."""
+
+    name: str
+    score: Callable[[Evaluation], float]
+    level: float
+    help: str
+
+    def fails(self, ev: Evaluation, level: float | None = None, on_error: float = SEIZURE_THRESHOLD) -> bool:
+        """Whether ``ev`` fails (score above ``level``, the default level if ``None``)."""
+        return self.score(ev, on_error) > (self.level if level is None else level)
+
+
+#: The criteria by name (the command line's ``--criterion``).
+CRITERIA: dict[str, Criterion] = {c.name: c for c in (
+    Criterion("payload", payload_ratio, 2.0, "active payload MSE at the last computation layer above 2x theory"),
+    Criterion("compounding", spurious_growth, 2.0, "spurious on-indicator mass more than doubles from layer 2 "
+                                                   "to the last layer"),
+    Criterion("fraction-on", fraction_on_ratio, 2.0, "neurons on at the last layer above 2x the active circuits' "
+                                                     "share z S d / D"),
+    Criterion("worst-readout", worst_readout, 0.01, "more than a hundredth of the samples read some on-indicator off by more "
+                                                    "than 0.25 (trips at the first shared neuron for z >= 2)"),
+)}
+
+
+def criterion(name: str) -> Criterion:
+    """The criterion called ``name`` (see :data:`CRITERIA`)."""
+    return CRITERIA[require_choice("criterion", name, CRITERIA)]

@@ -1,0 +1,92 @@
+"""Figure "scaling" (not in the study): the critical load against the width D, log-log.
+
+One line per construction (median over seeds, the order-statistic interval as a band, each seed's
+crossing as a dot), the fitted exponent in its legend entry, theory's prediction dashed in the same
+colour, and the study's working load 0.004 as a grey line. A fixed load would be a flat line.
+:func:`draw` is also what ``cis scaling`` calls for its own figure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import NullFormatter
+
+from circuits.experiments import STUDY_LOAD, ExperimentSpec, scaling
+
+from ._style import new_figure, save
+
+NAME = "scaling"
+
+#: The full study: widths, constructions (z = 1 and 2 of the baseline), seeds, search.
+FULL = {"widths": (1000, 2000, 4000, 8000, 16000, 32000, 64000), "n_active": (1, 2), "n_seeds": 2,
+        "batch_size": 200, "rtol": 0.05, "criterion": "payload"}
+#: Quick mode (seconds): three small widths, z = 1, one seed, a coarse search.
+QUICK = {"widths": (1000, 2000, 4000), "n_active": (1,), "n_seeds": 1, "batch_size": 50, "rtol": 0.3,
+         "criterion": "payload"}
+
+
+def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
+    """Draw the scaling figure of a :func:`circuits.experiments.scaling` result into ``path`` (PNG)."""
+    fig, axes = new_figure(1, 1, panel=(6.4, 4.6))
+    ax = axes[0, 0]
+    labels = list(dict.fromkeys(table.construction))
+    palette = dict(zip(labels, sns.color_palette("colorblind", len(labels))))
+    fit_of = {f["construction"]: f for f in fits.to_dict("records")}
+    for label in labels:
+        grp = table[table.construction == label].sort_values("width")
+        colour = palette[label]
+        f = fit_of.get(label, {})
+        exponent = f.get("exponent", math.nan)
+        se = f.get("exponent_se", math.nan)
+        name = label if not math.isfinite(exponent) else (
+            f"{label}: D^{exponent:.2f}" + (f" ± {se:.2f}" if math.isfinite(se) else ""))
+        high = np.where(np.isfinite(grp.high), grp.high, grp.critical_load)
+        ax.fill_between(grp.width, grp.low, high, color=colour, alpha=0.18, linewidth=0)
+        ax.plot(grp.width, grp.critical_load, "o-", color=colour, label=name, ms=4)
+        for w, loads in zip(grp.width, grp.seed_loads):
+            seeds = [v for v in json.loads(loads) if v is not None]
+            ax.plot([w] * len(seeds), seeds, ".", color=colour, alpha=0.5, ms=3)
+        if np.isfinite(grp.predicted).any():
+            ax.plot(grp.width, grp.predicted, "--", color=colour, lw=1.0, label=f"{label}: theory")
+        censored = grp[grp.capacity_reached]
+        ax.plot(censored.width, censored.critical_load, "^", mfc="white", color=colour, ms=6)
+    ax.axhline(STUDY_LOAD, color="0.5", lw=1.0, ls=":", label=f"the study's working load {STUDY_LOAD}")
+    widths = sorted(table.width.unique())
+    ax.set(xscale="log", yscale="log", xlabel="network width D", ylabel="critical load T (d/D)$^2$")
+    ax.set_xticks(widths, [f"{w:,}" for w in widths])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    criterion = table.criterion.iloc[0]
+    first = table.iloc[0]
+    ax.set_title(f"Where the construction stops working (criterion: {criterion}); "
+                 f"{first.system}, S = {first.redundancy}, L = {first.n_layers}, B = {first.batch_size}\n"
+                 "band: interval over seeds; dots: each seed; open triangle: no crossing (lower bound)",
+                 fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    path = Path(path)
+    fig.savefig(path, dpi=130, metadata={"Software": None})
+    return path
+
+
+def make(ctx):
+    setting = QUICK if ctx.quick else FULL
+    specs = [ExperimentSpec(width=setting["widths"][0], n_circuits=64, n_layers=4, n_active=z,
+                            batch_size=setting["batch_size"], seed=ctx.seed) for z in setting["n_active"]]
+    result = scaling(specs, setting["widths"], Path(ctx.out_dir) / "sweeps" / "scaling",
+                     criterion=setting["criterion"], n_seeds=setting["n_seeds"], rtol=setting["rtol"],
+                     progress=not ctx.quick)
+    png = draw(result.table, result.fits, Path(ctx.out_dir) / "fig_scaling.png")
+    paths = save_table(result.table, ctx.out_dir)
+    return [png, paths]
+
+
+def save_table(table: pd.DataFrame, out_dir) -> Path:
+    """The figure's data as CSV (the study's table)."""
+    path = Path(out_dir) / "fig_scaling.csv"
+    table.to_csv(path, index=False)
+    return path
