@@ -7,6 +7,11 @@ wrote: a PNG and, beside it, the tidy data behind it as CSV). ``ctx`` is a :clas
 common measurements (the study's network, the load sweep) are computed once.
 :data:`FIGURES` lists the modules in order; :func:`render` runs them.
 
+Every number comes from a :class:`circuits.ExperimentSpec` (through :func:`circuits.sweep`,
+:func:`circuits.evaluate` or :func:`circuits.find_boundary`), and every CSV row that comes from
+an evaluation carries the spec's columns, so ``cis evaluate`` with them as flags reproduces it
+(see ``figures/README.md``).
+
 Example:
     >>> from figures import FIGURES, figure_names
     >>> figure_names()[:3]

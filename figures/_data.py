@@ -185,8 +185,8 @@ def run_table(table: pd.DataFrame, extra=()) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- boundaries
-#: The search parameters of :func:`circuits.find_boundary` recorded beside a boundary's spec.
-SEARCH = ("n_seeds", "level", "threshold", "rtol", "confidence")
+#: Entries of a boundary's ``config`` that are neither the spec's fields nor the search's parameters.
+_DERIVED = ("circuit_width", "base_width", "low", "high")
 
 
 def boundary(ctx, spec: ExperimentSpec, **search) -> dict:
@@ -214,15 +214,16 @@ def boundary_rows(found: dict, spec: ExperimentSpec, **extra) -> list[dict]:
     """One row per seed of a boundary (:func:`boundary`): the spec's columns but ``n_circuits``,
     the search's parameters, that seed's crossing and the median over seeds.
 
-    Columns: spec columns (``seed``: the first seed, as given to ``cis boundary --seed``), ``n_seeds,
-    level, threshold, rtol, confidence``, ``crossing_seed`` (the seed of this row's bisection),
+    Columns: spec columns (``seed``: the first seed, as given to ``cis boundary --seed``), the
+    search's parameters as :func:`circuits.find_boundary` names them (``criterion, level,
+    on_error, n_seeds, rtol, confidence``), ``crossing_seed`` (the seed of this row's bisection),
     ``crossing_below``, ``crossing_above`` (the largest T that passed, the smallest that failed),
     ``crossing_load`` (the load at their geometric mean; empty when no T up to capacity failed),
     ``critical_load``, ``interval_low``, ``interval_high``, ``coverage``, ``critical_circuits``,
     ``capacity``, ``capacity_load``, ``capacity_reached``, then ``extra``.
     """
     head = {k: v for k, v in spec.to_dict().items() if k != "n_circuits"}
-    head.update({k: found["config"][k] for k in SEARCH})
+    head.update({k: v for k, v in found["config"].items() if k not in head and k not in _DERIVED})
     low, high = found["interval"]
     summary = {"critical_load": found["critical_load"], "interval_low": low,
                "interval_high": math.nan if high is None or math.isinf(high) else high,

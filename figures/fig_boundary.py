@@ -9,9 +9,9 @@ the assignment's capacity (dotted) and a D^-1/2 guide. Right: the same crossing 
 the critical number of circuits over the largest number that fit without sharing.
 
 Each (D, z) is one :func:`circuits.find_boundary` of the spec in the CSV's columns (all spec
-fields but ``n_circuits``, which is searched) with the search parameters beside them:
-``cis boundary --width D --n-active z --n-layers 4 --batch-size B --seed s --n-seeds N --rtol r``
-reproduces a row's ``critical_load``.
+fields but ``n_circuits``, which is searched) with the search's parameters beside them
+(``criterion`` = ``worst-readout``, ``level``, ``on_error``, ``n_seeds``, ``rtol``,
+``confidence``): ``cis boundary`` with those columns as flags reproduces a row's ``critical_load``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from ._style import Z_PALETTE, new_figure, params, save, seeds_phrase
 
 NAME = "boundary"
 
+#: The boundary's criterion: a forward pass fails when some on-indicator is read off by more than 0.25.
+CRITERION = "worst-readout"
 #: The full computation: the widths, z values, and the search at each.
 FULL = {"widths": (1000, 2000, 4000, 8000), "active": (1, 2, 3, 4), "layers": 4, "redundancy": 6,
         "batch": 1000, "seeds": 6, "rtol": 0.02}
@@ -39,7 +41,8 @@ QUICK = {"widths": (1000, 2000), "active": (1, 2), "layers": 4, "redundancy": 6,
 
 def boundary_spec(setting: dict, width: int, n_active: int, seed: int) -> ExperimentSpec:
     """The spec searched at (D, z) (its ``n_circuits`` is ignored by the search)."""
-    return ExperimentSpec(system="rotation", width=width, n_circuits=n_active, redundancy=setting["redundancy"], n_layers=setting["layers"], n_active=n_active,
+    return ExperimentSpec(system="rotation", width=width, n_circuits=n_active, redundancy=setting["redundancy"],
+                          n_layers=setting["layers"], n_active=n_active,
                           batch_size=setting["batch"], seed=seed)
 
 
@@ -50,7 +53,7 @@ def boundary_frame(ctx, setting: dict) -> pd.DataFrame:
     for D in setting["widths"]:
         for z in setting["active"]:
             spec = boundary_spec(setting, D, z, ctx.seed)
-            found = boundary(ctx, spec, n_seeds=setting["seeds"], rtol=setting["rtol"])
+            found = boundary(ctx, spec, criterion=CRITERION, n_seeds=setting["seeds"], rtol=setting["rtol"])
             d = spec.base_width
             rows += boundary_rows(found, spec, disjoint_load=(D // d // setting["redundancy"]) * (d / D) ** 2)
     return pd.DataFrame(rows)
@@ -94,11 +97,16 @@ def make(ctx):
     guides = [Line2D([], [], ls="--", color="grey", label="d/(S D): no two circuits share a neuron below"),
               Line2D([], [], ls=":", color="grey", label="assignment capacity"),
               Line2D([], [], ls="-.", color="silver", label="guide $\\propto D^{-1/2}$")]
-    fig.legend(handles=guides, loc="outside lower center", ncols=3, title="reference lines (the dashed one is 1 on the right)")
+    fig.legend(handles=guides, loc="outside lower center", ncols=3,
+               title="reference lines (the dashed one is 1 on the right)")
     censored = "; a dot at capacity: no crossing up to capacity" if summary.capacity_reached.any() else ""
+    S = setting["redundancy"]
+    pinned = (f"\nz >= 2 lies on d/(S D): once neurons are shared, an inactive circuit can read 2/S = {2 / S:.2f}"
+              if max(setting["active"]) >= 2 else "")
     fig.suptitle(f"Regime boundary: a forward pass fails if some on-indicator is off by > {SEIZURE_THRESHOLD} "
-                 f"at a layer 1..L\nrotation circuits, {params(S=setting['redundancy'], L=setting['layers'])}, "
+                 f"at a layer 1..L\nrotation circuits, {params(S=S, L=setting['layers'])}, "
                  f"capped, {setting['batch']} samples per point\nline and band: "
-                 f"{seeds_phrase(setting['seeds'], summary.coverage.min())}; dots: each seed's crossing{censored}",
+                 f"{seeds_phrase(setting['seeds'], summary.coverage.min())}; dots: each seed's crossing{censored}"
+                 f"{pinned}",
                  fontsize="medium")
     return save(fig, frame, ctx.out_dir, "fig_boundary")

@@ -60,9 +60,9 @@ def make(ctx):
     for col, S in enumerate(REDUNDANCIES):
         part = frame[frame.redundancy == S]
         top, bottom = axes[0, col], axes[1, col]
+        sns.lineplot(data=part, x="n_slots", y="capacity", hue="assignment", palette=palette, ax=top, legend=False)
         bound = part.drop_duplicates("n_slots")
         top.plot(bound.n_slots, bound.packing_bound, color="black", ls=(0, (3, 2)), lw=1.2)
-        sns.lineplot(data=part, x="n_slots", y="capacity", hue="assignment", palette=palette, ax=top, legend=False)
         top.set(xscale="log", yscale="log", title=f"S = {S}", xlabel="",
                 ylabel="capacity (circuits)" if col == 0 else "")
         sns.lineplot(data=part, x="n_slots", y="fraction_of_bound", hue="assignment", palette=palette, ax=bottom,
@@ -72,13 +72,13 @@ def make(ctx):
                    ylabel="capacity / packing bound" if col == 0 else "")
         worst = part[(part.assignment == "finite-field") & (part.n_slots >= 100)]
         low = worst.loc[worst.fraction_of_bound.idxmin()]
-        bottom.annotate(f"finite-field lowest on this grid (N >= 100):\n{low.fraction_of_bound:.1%} at N = {low.n_slots}",
+        bottom.annotate(f"finite-field lowest on this grid (N >= 100):\n"
+                        f"{low.fraction_of_bound:.1%} at N = {low.n_slots}",
                         xy=(0.97, 0.05), xycoords="axes fraction", ha="right", va="bottom", fontsize=7)
     handles = [Line2D([], [], color=palette[m], label=m) for m in METHODS]
     handles += [Line2D([], [], color="black", ls=(0, (3, 2)), label=BOUND),
                 Line2D([], [], color="0.5", ls=":", label=f"{TARGET:.0%} of the bound")]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     fig.suptitle("Assignment capacity: sets of S slots that pairwise share at most one slot\n"
-                 f"packing bound N(N-1)/(S(S-1)); random S-subsets "
-                 "(no guarantee) are not limited and not drawn")
+                 "packing bound N(N-1)/(S(S-1)); random S-subsets (no guarantee) are not limited and not drawn")
     return save(fig, frame, ctx.out_dir, "fig_capacity")

@@ -48,6 +48,8 @@ from ._style import new_figure, params, save, seeds_phrase
 
 NAME = "error-correction"
 
+#: The boundary's criterion: a forward pass fails when some on-indicator is read off by more than 0.25.
+CRITERION = "worst-readout"
 #: The options compared, at S = 6.
 OPTIONS = ("none", "redundant:2", "cleanup", "tuned-chi", "step:0.45", "step:0.45+tuned-chi")
 #: Options also searched at S = 4z + 1 (finite-field assignment) in the boundary row.
@@ -123,7 +125,7 @@ def boundary_frame(ctx, setting: dict) -> pd.DataFrame:
     """The ``boundary`` rows of the CSV: one per seed of each search."""
     rows = []
     for label, spec in boundary_specs(setting, ctx.seed):
-        found = boundary(ctx, spec, n_seeds=setting["seeds"], rtol=setting["rtol"])
+        found = boundary(ctx, spec, criterion=CRITERION, n_seeds=setting["seeds"], rtol=setting["rtol"])
         d = spec.base_width
         rows += boundary_rows(found, spec, label=label, disjoint_load=(spec.width // d // S) * (d / spec.width) ** 2)
     frame = pd.DataFrame(rows)
@@ -189,8 +191,8 @@ def make(ctx):
                xlabel="error-correction option", title=f"regime boundary, z = {z}")
     handles = [Line2D([], [], color=palette[o], lw=2, label=o) for o in labels]
     handles += [Line2D([], [], ls="", marker=m, color="0.4", label=f"D = {D}") for D, m in markers.items()]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7, title="option (colour), width (marker)",
-               title_fontsize=7)
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7, title_fontsize=7,
+               title="option (colour), width (marker)")
     n = setting["seeds"]
     fig.suptitle(f"Error-correction options at equal D and T: rotation circuits, {params(S=S, L=L)} computation "
                  f"layers, capped\nrows 1-3: {setting['batch']} samples per network and z; failure: an "

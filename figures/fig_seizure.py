@@ -78,8 +78,8 @@ def make(ctx):
     S = LOAD_SWEEP["redundancy"]
     fig.suptitle(f"First layer whose worst on-indicator error exceeds {SEIZURE_THRESHOLD} "
                  f"('none': none up to L = {L}; blank: not in the grid)\n"
-                 f"top, any circuit: for z >= 2 pinned at 1, since an inactive circuit sharing a neuron with two active "
-                 f"ones reads 2/S = {2 / S:.2f} at every layer (overlap, not compounding)\n"
+                 f"top, any circuit: for z >= 2 pinned at 1, since an inactive circuit sharing a neuron with two "
+                 f"active ones reads 2/S = {2 / S:.2f} at every layer (overlap, not compounding)\n"
                  f"bottom, active circuits only: where errors compound\n"
                  f"rotation circuits, {params(S=S, L=L)}, capped, {len(load_sweep_networks(quick=ctx.quick))} "
                  f"networks, worst over {batch} samples per network and z")

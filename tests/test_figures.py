@@ -1,86 +1,308 @@
-"""The figures: every file of ``cis figures --quick`` is written, and the data behind them is right."""
+"""The figures: every file of ``cis figures --quick`` is written, the data behind them is right, and
+every row that comes from an evaluation is reproduced exactly from the spec it records."""
+
+import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from circuits import build, evaluate, rotation_circuits
+from circuits import ExperimentSpec, capacity, evaluate, find_boundary, sweep
 from circuits.cli import main
+from circuits.experiments import load_sweep_networks, spec_keys
 from figures import FIGURES, figure_names, render
-from figures._data import LOAD_GRID, QUICK_GRID, layer0_errors
+from figures._data import row_spec
 from figures.fig_step import step_frame
+from theory import packing_bound
 
 STUDY = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "seizure"]
-#: File stem and the columns its CSV must have, per figure of the study (and the seizure map).
+#: The spec's columns of the rotation figures (rotation has no system parameter).
+SPEC = {"system", "error_correction", "width", "n_circuits", "redundancy", "n_layers", "weight_scheme",
+        "chi_scale", "assignment", "n_active", "batch_size", "ideal", "seed"}
+TABLE = {"layer", "circuit_state", "quantity", "stat", "measured", "predicted"}
+#: File stem and the columns its CSV must have, per figure.
 EXPECTED = {
-    "1": ("fig01_payload_scatter", {"n_active", "panel", "circuit", "layer", "kind", "x0", "x1"}),
-    "2": ("fig02_rotation", {"panel", "circuit", "layer", "x0", "x1", "angle_deg", "turn_deg"}),
+    "1": ("fig01_payload_scatter", SPEC | {"panel", "sample", "circuit", "layer", "kind", "x0", "x1"}),
+    "2": ("fig02_rotation", SPEC | {"panel", "sample", "circuit", "layer", "x0", "x1", "angle_deg", "turn_deg"}),
     "3": ("fig03_step", {"a", "curve", "value"}),
-    "4": ("fig04_payload_scatter_z", {"n_active", "panel", "circuit", "layer", "kind", "x0", "x1"}),
-    "5": ("fig05_payload_error", {"n_active", "layer", "group", "quantity", "stat", "measured", "predicted"}),
-    "6": ("fig06_on_error", {"n_active", "layer", "group", "quantity", "stat", "measured", "predicted"}),
-    "7": ("fig07_fraction_on", {"n_active", "layer", "neuron_group", "fraction", "predicted"}),
-    "8": ("fig08_load_active_payload", {"width", "n_circuits", "n_active", "load", "shares_neurons", "layer",
-                                        "measured", "predicted"}),
-    "9": ("fig09_load_inactive_payload", {"width", "n_circuits", "n_active", "load", "layer", "measured",
-                                          "predicted"}),
-    "10": ("fig10_load_active_on", {"width", "n_circuits", "n_active", "load", "layer", "measured", "predicted"}),
-    "11": ("fig11_load_inactive_on", {"width", "n_circuits", "n_active", "load", "layer", "measured",
-                                      "predicted"}),
-    "seizure": ("fig12_seizure", {"width", "n_circuits", "n_active", "load", "seizure_layer",
-                                  "active_seizure_layer"}),
-    "chains": ("fig_chains", {"family", "series", "n_circuits", "load", "chain_length", "edges_per_circuit",
-                              "layer", "chain_position", "mse"}),
+    "4": ("fig04_payload_scatter_z", SPEC | {"panel", "sample", "circuit", "layer", "kind", "x0", "x1"}),
+    "5": ("fig05_payload_error", SPEC | TABLE | {"load", "computation_layer", "role"}),
+    "6": ("fig06_on_error", SPEC | TABLE | {"load", "computation_layer", "role"}),
+    "7": ("fig07_fraction_on", SPEC | {"load", "layer", "neuron_group", "fraction", "predicted"}),
+    "8": ("fig08_load_active_payload", SPEC | TABLE | {"load", "shares_neurons"}),
+    "9": ("fig09_load_inactive_payload", SPEC | TABLE | {"load", "shares_neurons"}),
+    "10": ("fig10_load_active_on", SPEC | TABLE | {"load", "shares_neurons"}),
+    "11": ("fig11_load_inactive_on", SPEC | TABLE | {"load", "shares_neurons"}),
+    "seizure": ("fig12_seizure", SPEC | {"load", "shares_neurons", "failure_rate", "seizure_layer",
+                                         "active_seizure_layer"}),
+    "capacity": ("fig_capacity", {"n_slots", "redundancy", "assignment", "capacity", "packing_bound",
+                                  "fraction_of_bound"}),
+    "boundary": ("fig_boundary", SPEC - {"n_circuits"} | {"criterion", "n_seeds", "level", "rtol", "confidence",
+                                                          "crossing_seed", "crossing_below", "crossing_above",
+                                                          "crossing_load", "critical_load", "interval_low",
+                                                          "interval_high", "coverage", "capacity", "capacity_load",
+                                                          "capacity_reached", "disjoint_load"}),
+    "error-correction": ("fig_error_correction", SPEC | TABLE | {"kind", "load", "circuit_width", "tuned_chi_scale",
+                                                                 "label", "critical_load", "interval_low",
+                                                                 "interval_high", "n_seeds", "rtol"}),
+    "chains": ("fig_chains", SPEC | {"chain_length", "load", "edges_per_circuit", "layer", "circuit_state", "depth",
+                                     "quantity", "stat", "measured"}),
 }
+#: Figures whose CSV rows come from evaluations (each row carries its spec).
+EVALUATED = ["1", "2", "4", "5", "6", "7", "8", "9", "10", "11", "seizure", "chains"]
 
 
 def test_figures_are_listed_in_order_with_unique_names():
     names = figure_names()
     assert names[: len(STUDY)] == STUDY
-    assert len(set(names)) == len(names) == len(FIGURES)
+    assert len(set(names)) == len(names) == len(FIGURES) == len(EXPECTED)
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
-    assert main(["figures", "--quick", "--out", str(out), "--only", ",".join(STUDY)]) == 0
+    assert main(["figures", "--quick", "--out", str(out)]) == 0
     return out
 
 
+def read(quick_run, name: str) -> pd.DataFrame:
+    """A figure's CSV, every float exactly as written (pandas' default parser may be one unit off in the last place)."""
+    return pd.read_csv(quick_run / f"{EXPECTED[name][0]}.csv", float_precision="round_trip")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", STUDY)
+@pytest.mark.parametrize("name", list(EXPECTED))
 def test_quick_run_writes_every_figure_and_its_data(quick_run, name):
     stem, columns = EXPECTED[name]
-    png, csv = quick_run / f"{stem}.png", quick_run / f"{stem}.csv"
+    png = quick_run / f"{stem}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    frame = pd.read_csv(csv)
-    assert len(frame) > 0 and columns <= set(frame.columns)
+    frame = read(quick_run, name)
+    assert len(frame) > 0 and columns <= set(frame.columns), columns - set(frame.columns)
+    assert not {"group", "family", "method", "option", "series"} & set(frame.columns)  # the project's words only
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EVALUATED)
+def test_every_evaluated_row_names_a_spec(quick_run, name):
+    """Every row's spec columns make a valid spec, and the columns are spelled as the spec spells them."""
+    frame = read(quick_run, name)
+    keys = [k for k in spec_keys() if k in frame.columns]
+    assert frame[keys].notna().all(axis=None) or name == "chains"  # chain_length is blank on fan-in rows
+    for values in frame[keys].drop_duplicates().to_dict("records"):
+        spec = row_spec(values)
+        assert {k: v for k, v in spec.to_dict().items()} == {
+            k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()
+            if not (isinstance(v, float) and math.isnan(v))}
+
+
+def table_row(rows: pd.DataFrame, row) -> float:
+    """The ``measured`` of an evaluation table's row matching a figure row (layer, state, quantity, stat, depth)."""
+    depth = row.get("depth", math.nan)
+    hit = rows[(rows.layer == row["layer"]) & (rows.circuit_state == row["circuit_state"])
+               & (rows.quantity == row["quantity"]) & (rows.stat == row["stat"])
+               & (rows.depth.isna() if pd.isna(depth) else rows.depth == depth)]
+    assert len(hit) == 1
+    return float(hit.measured.iloc[0])
+
+
+#: One row per figure CSV to reproduce: (figure, the row's selection).
+REPRODUCED = [
+    ("8", {"width": 1000, "n_circuits": 500, "n_active": 2, "layer": 3}),
+    ("11", {"width": 2000, "n_circuits": 2000, "n_active": 1, "layer": 4}),
+    ("5", {"n_active": 2, "layer": 2, "circuit_state": "active", "stat": "mse"}),
+    ("chains", {"system": "rotation-chains", "chain_length": 3, "n_circuits": 400, "layer": 4, "depth": 3}),
+    ("error-correction", {"kind": "sweep", "error_correction": "step:0.45", "n_circuits": 150, "n_active": 2,
+                          "layer": 4, "circuit_state": "inactive", "quantity": "on", "stat": "mse"}),
+]
+
+
+def pick(frame: pd.DataFrame, where: dict) -> pd.Series:
+    hit = frame
+    for k, v in where.items():
+        hit = hit[hit[k] == v]
+    assert len(hit) >= 1, where
+    return hit.iloc[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, where", REPRODUCED, ids=[r[0] for r in REPRODUCED])
+def test_a_figure_row_is_reproduced_exactly_by_evaluate(quick_run, name, where):
+    row = pick(read(quick_run, name), where)
+    ev = evaluate(ExperimentSpec.from_dict({k: row[k] for k in spec_keys() if k in row.index and not pd.isna(row[k])}))
+    assert table_row(ev.table, row) == row["measured"]  # bit for bit: the CSV keeps every digit
+
+
+def cli_flags(row) -> list[str]:
+    """``cis evaluate`` flags from a CSV row's spec columns (blank columns left out)."""
+    flags = []
+    for key in spec_keys():
+        if key not in row.index or pd.isna(row[key]):
+            continue
+        if key == "ideal":
+            flags += ["--ideal"] if row[key] else []
+        else:
+            flags += [f"--{key.replace('_', '-')}", str(row[key])]
+    return flags
+
+
+@pytest.mark.slow
+def test_a_figure_row_is_reproduced_exactly_by_cis_evaluate(quick_run, capsys):
+    row = pick(read(quick_run, "8"), {"width": 1400, "n_circuits": 1000, "n_active": 3, "layer": 4})
+    flags = cli_flags(row)
+    assert flags[:4] == ["--system", "rotation", "--error-correction", "none"]
+    capsys.readouterr()
+    assert main(["evaluate", *flags, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert table_row(pd.DataFrame(out["rows"]).assign(depth=lambda f: f.depth.astype("float64")), row) == \
+        row["measured"]
+
+
+@pytest.mark.slow
+def test_a_payload_panel_is_the_evaluations_read_out(quick_run):
+    """Figure 4's rows name a sample of the evaluation of their spec: its read-out, exactly."""
+    frame = read(quick_run, "4")
+    rows = frame[(frame.n_active == 2) & (frame.kind == "read-out x_hat")]
+    ev = evaluate(row_spec(rows.iloc[0]))
+    for r in rows.itertuples():
+        assert ev.active[r.sample, 0] == r.circuit
+        assert (ev.estimate_payload[r.layer, r.sample, 0] == [r.x0, r.x1]).all()
+
+
+@pytest.mark.slow
+def test_a_boundary_row_is_reproduced_by_find_boundary(quick_run):
+    frame = read(quick_run, "boundary")
+    row = pick(frame, {"width": 1000, "n_active": 2})
+    values = {k: row[k] for k in spec_keys() if k in row.index}
+    spec = ExperimentSpec.from_dict({**values, "n_circuits": int(row.n_active)})
+    b = find_boundary(spec, criterion=row.criterion, level=row.level, on_error=row.on_error, n_seeds=int(row.n_seeds),
+                      rtol=row.rtol, confidence=row.confidence)
+    assert b.critical_load == row.critical_load and b.capacity == row.capacity
+    seeds = frame[(frame.width == 1000) & (frame.n_active == 2)]
+    assert seeds.crossing_seed.tolist() == [row.seed + i for i in range(int(row.n_seeds))]
+    assert [c.below for c in b.crossings] == seeds.crossing_below.tolist()
 
 
 @pytest.mark.slow
 def test_quick_run_numbers_follow_the_construction(quick_run):
-    errors = pd.read_csv(quick_run / "fig05_payload_error.csv")
-    # z = 1 runs every circuit once; reading back a lone circuit's own input is exact.
-    one = errors[(errors.n_active == 1) & (errors.group == "active") & (errors.stat == "mse")]
-    assert one[one.layer == 0].measured.iloc[0] < 1e-10
+    errors = read(quick_run, "5")
     assert set(errors.layer) == set(range(6)) and set(errors.n_active) == {1, 2, 3}
-    # The figure's theory is theory.predicted_mse: inactive z p at every layer >= 1.
+    assert (errors[errors.layer == 0].role == "input").all() and errors[errors.layer == 0].predicted.isna().all()
+    # z = 1: reading back a lone circuit's own input is exact (layer 0 measured by circuits.evaluate)
+    one = errors[(errors.n_active == 1) & (errors.circuit_state == "active") & (errors.stat == "mse")]
+    assert one[one.layer == 0].measured.iloc[0] < 1e-10
+    # ... and an inactive circuit shares at most one of the active circuit's S neurons: it reads at most 1/S
+    on = read(quick_run, "6")
+    zero = on[(on.layer == 0) & (on.circuit_state == "inactive") & (on.stat == "worst")].set_index("n_active")
+    assert zero.measured[1] == pytest.approx(1 / 6, rel=1e-5)
+    assert zero.measured[2] == pytest.approx(2 / 6, rel=1e-5)
+    # the figure's theory is theory.predicted_mse: inactive z p at every layer >= 1
     p = 4 / 1000 - 1 / (6 * 557)
-    inactive = errors[(errors.group == "inactive") & (errors.stat == "mse") & (errors.layer >= 1)]
+    inactive = errors[(errors.circuit_state == "inactive") & (errors.stat == "mse") & (errors.layer >= 1)]
     assert np.allclose(inactive.predicted, inactive.n_active * p)
-    frac = pd.read_csv(quick_run / "fig07_fraction_on.csv")
+    assert set(errors.batch_size) == {557, 200}  # z = 1: T random draws; z >= 2: 200 in --quick
+    frac = read(quick_run, "7")
     assert np.allclose(frac.predicted, frac.n_active * 6 * 4 / 1000)
-    sweep = pd.read_csv(quick_run / "fig08_load_active_payload.csv")
-    nets = sweep[["width", "n_circuits"]].drop_duplicates()
-    assert sorted(map(tuple, nets.to_numpy())) == sorted(QUICK_GRID) and len(QUICK_GRID) == 14
-    assert set(QUICK_GRID) <= set(LOAD_GRID) and len(set(LOAD_GRID)) == 41
-    assert np.allclose(sweep.load, sweep.n_circuits * (4 / sweep.width) ** 2)
-    assert (sweep.shares_neurons == (sweep.n_circuits * 4 > sweep.width)).all()
-    seizure = pd.read_csv(quick_run / "fig12_seizure.csv")
-    assert len(seizure) == len(QUICK_GRID) * 4
-    # The active circuits' first seizure can come no earlier than the any-circuit one.
+    sweep_rows = read(quick_run, "8")
+    nets = sweep_rows[["width", "n_circuits"]].drop_duplicates()
+    assert sorted(map(tuple, nets.to_numpy())) == sorted(load_sweep_networks(quick=True))
+    assert len(load_sweep_networks(quick=True)) == 14 and len(load_sweep_networks()) == 41
+    assert set(sweep_rows.batch_size) == {20} and set(sweep_rows.n_layers) == {4}
+    assert np.allclose(sweep_rows.load, sweep_rows.n_circuits * (4 / sweep_rows.width) ** 2)
+    assert (sweep_rows.shares_neurons == (sweep_rows.n_circuits * 4 > sweep_rows.width)).all()
+    seizure = read(quick_run, "seizure")
+    assert len(seizure) == 14 * 4
+    # the active circuits' first seizure can come no earlier than the any-circuit one
     both = seizure.fillna(99)
     assert (both.active_seizure_layer >= both.seizure_layer).all()
+    # z >= 2: an inactive circuit sharing a neuron with two active ones reads 2/S > 0.25 at layer 1
+    assert (seizure[seizure.n_active >= 2].seizure_layer == 1).all()
+
+
+@pytest.mark.slow
+def test_boundary_figure_data(quick_run):
+    """Every crossing lies above the load below which no neuron is shared, inside its interval."""
+    from figures.fig_boundary import QUICK
+
+    frame = read(quick_run, "boundary")
+    assert len(frame) == len(QUICK["widths"]) * len(QUICK["active"]) * QUICK["seeds"]
+    assert (frame.disjoint_load == (frame.width // 4 // 6) * (4 / frame.width) ** 2).all()
+    assert (frame.crossing_load > frame.disjoint_load).all()
+    high = frame.interval_high.fillna(np.inf)  # blank: some seed saw no crossing up to capacity
+    assert (frame.interval_low <= frame.critical_load).all() and (frame.critical_load <= high).all()
+
+
+@pytest.mark.slow
+def test_error_correction_figure_data(quick_run):
+    from figures.fig_error_correction import OPTIONS, QUICK
+
+    frame = read(quick_run, "error-correction")
+    sweep_rows, bound = frame[frame.kind == "sweep"], frame[frame.kind == "boundary"]
+    assert set(OPTIONS) == set(sweep_rows.error_correction)
+    assert np.allclose(sweep_rows.load, sweep_rows.n_circuits * (4 / sweep_rows.width) ** 2)  # the base d
+    assert set(sweep_rows[sweep_rows.stat == "mse"].computation_layer) == {1, 2, 3, 4}
+    cleanup = sweep_rows[(sweep_rows.error_correction == "cleanup") & (sweep_rows.stat == "mse")]
+    assert set(cleanup.layer) == {1, 3, 5, 7}  # clean-up layers in between
+    rates = sweep_rows[sweep_rows.stat == "failure_rate"].measured
+    assert ((rates >= 0) & (rates <= 1)).all()
+    # redundant:2 (d = 6) holds fewer circuits at the same D: T = 150 does not fit at D/6 = 100 slots
+    assert set(sweep_rows[sweep_rows.error_correction == "redundant:2"].n_circuits) == {60}
+    assert bound.n_circuits.isna().all() and set(bound.n_active) == set(QUICK["active"])
+    high = bound.interval_high.fillna(np.inf)  # blank: some seed saw no crossing up to capacity
+    assert (bound.interval_low <= bound.critical_load).all() and (bound.critical_load <= high).all()
+    assert (sweep_rows[~sweep_rows.error_correction.str.contains("tuned-chi")].tuned_chi_scale == 1.0).all()
+
+
+@pytest.mark.slow
+def test_capacity_figure_data(quick_run):
+    from figures.fig_capacity import METHODS, REDUNDANCIES
+
+    frame = read(quick_run, "capacity")
+    assert set(frame.assignment) == set(METHODS) == {"prime-step", "finite-field"}
+    assert set(frame.redundancy) == set(REDUNDANCIES)
+    for rec in frame.sample(12, random_state=0).to_dict("records"):
+        assert rec["capacity"] == capacity(rec["n_slots"], rec["redundancy"], rec["assignment"])
+        assert rec["packing_bound"] == packing_bound(rec["n_slots"], rec["redundancy"])
+
+
+@pytest.mark.slow
+def test_chains_figure_data(quick_run):
+    from figures.fig_chains import CHAINS
+
+    frame = read(quick_run, "chains")
+    L = CHAINS["n_layers"]
+    assert set(frame.system) == {"rotation-chains", "rotation-fan-in"}
+    assert set(frame.chain_length.dropna()) == set(CHAINS["chain_lengths"])
+    assert set(frame.n_circuits) == set(CHAINS["circuits"]) and set(frame.layer) == set(range(L + 1))
+    assert np.allclose(frame.load, frame.n_circuits * (4 / CHAINS["width"]) ** 2)
+    # circuits that share neurons err; the error grows from layer 1 to layer L
+    total = frame[frame.depth.isna()].fillna({"chain_length": 0}).pivot_table(
+        index=["system", "chain_length", "n_circuits"], columns="layer", values="measured")
+    assert len(total) == (len(CHAINS["chain_lengths"]) + 1) * len(CHAINS["circuits"])
+    assert (total[1] > 0).all() and (total[L] > total[1]).all()
+
+
+@pytest.mark.slow
+def test_same_seed_same_files_other_seed_other_data(quick_run, tmp_path):
+    again = render(tmp_path / "a", only=["1", "8"], quick=True, seed=0, log=None)
+    other = render(tmp_path / "b", only=["1"], quick=True, seed=1, log=None)["1"]
+    assert [p.name for p in again["1"]] == ["fig01_payload_scatter.png", "fig01_payload_scatter.csv"]
+    for path in again["1"] + again["8"]:  # a fresh sweep: the same bytes
+        assert path.read_bytes() == (quick_run / path.name).read_bytes()
+    assert other[1].read_bytes() != again["1"][1].read_bytes()
+    assert "seed" in pd.read_csv(other[1]).columns and set(pd.read_csv(other[1]).seed) == {1}
+
+
+@pytest.mark.slow
+def test_a_rerun_resumes_the_sweeps_from_disk(quick_run):
+    sweeps = sorted(p.name for p in (quick_run / "sweeps").iterdir())
+    assert sweeps == ["boundaries", "chains-quick-seed0", "error-correction-quick-seed0", "load-quick-seed0"]
+    before = (quick_run / "fig12_seizure.csv").read_bytes()
+    parts = quick_run / "sweeps" / "load-quick-seed0" / "parts"
+    stamps = {p.name: p.stat().st_mtime_ns for p in parts.iterdir()}
+    render(quick_run, only=["seizure"], quick=True, seed=0, log=None)
+    assert (quick_run / "fig12_seizure.csv").read_bytes() == before
+    assert {p.name: p.stat().st_mtime_ns for p in parts.iterdir()} == stamps  # nothing evaluated again
 
 
 def test_step_figure_data_is_the_exact_step_function(tmp_path):
@@ -94,32 +316,6 @@ def test_step_figure_data_is_the_exact_step_function(tmp_path):
     assert step_frame(n=5).shape == (15, 3)
 
 
-@pytest.mark.slow
-def test_same_seed_same_files_other_seed_other_data(quick_run, tmp_path):
-    again = render(tmp_path / "a", only=["1"], quick=True, seed=0, log=None)["1"]
-    other = render(tmp_path / "b", only=["1"], quick=True, seed=1, log=None)["1"]
-    assert [p.name for p in again] == ["fig01_payload_scatter.png", "fig01_payload_scatter.csv"]
-    for path in again:
-        assert path.read_bytes() == (quick_run / path.name).read_bytes()
-    assert other[1].read_bytes() != again[1].read_bytes()
-
-
-def test_layer0_read_back_of_every_circuit_is_the_exact_overlap():
-    """z = 1, every circuit once: circuit u reads 1/S of the active circuit's input on each
-    neuron it shares (at most one), on the on-indicator (a0 - a1 = 1) and on the payload
-    (|x| = 1), so the inactive MSE is sum_k n_k (n_k - 1) / (T (T - 1) S^2) exactly."""
-    T, S = 300, 6
-    net = build(rotation_circuits(n_circuits=T, seed=0), width=1200, redundancy=S, n_layers=1, seed=0)
-    ev = evaluate(net, active=np.arange(T)[:, None], seed=0)
-    n = np.bincount(net.assignment.sets[0].ravel(), minlength=net.n_slots).astype(float)
-    expected = (n * (n - 1)).sum() / (T * (T - 1) * S**2)
-    zero = layer0_errors(net, ev, chunk=70).set_index(["group", "quantity", "stat"]).measured
-    assert zero["inactive", "on", "mse"] == pytest.approx(expected, rel=1e-5)
-    assert zero["inactive", "payload", "mse"] == pytest.approx(expected, rel=1e-5)
-    assert zero["inactive", "on", "worst"] == pytest.approx(1 / S, rel=1e-5)
-    assert zero["active", "payload", "mse"] < 1e-12 and zero["active", "on", "worst"] < 1e-6
-
-
 def test_unknown_figure_name_is_a_clear_error(tmp_path, capsys):
     assert main(["figures", "--only", "5,99", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -131,43 +327,28 @@ def test_docstring_examples_of_the_figures_package_run():
     import doctest
 
     import figures
-    from figures import _data, fig_step
+    from figures import _data, _scatter, _style, fig_capacity, fig_chains, fig_seizure, fig_step
 
-    for mod in (figures, _data, fig_step):
+    for mod in (figures, _data, _scatter, _style, fig_capacity, fig_chains, fig_seizure, fig_step):
         result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, mod.__name__
 
 
 # ------------------------------------------------------------------ chains (not in the study)
-def test_chains_frame_is_exact_without_shared_neurons_and_counts_edges():
-    from figures.fig_chains import chain_frame
+def test_chains_are_exact_without_shared_neurons_and_count_edges(tmp_path):
+    from figures.fig_chains import chain_frame, chain_grid
 
     # T S = 24 = D/d: no two circuits share a neuron, so chains and fan-in are exact
-    frame = chain_frame(width=96, redundancy=2, n_layers=3, active=6, chain_lengths=(1, 2, 3), circuits=(12,),
-                        batch_size=10, seed=0, fan_in=True)
-    assert EXPECTED["chains"][1] <= set(frame.columns) and frame.mse.max() < 1e-10
-    edges = frame.groupby("series").edges_per_circuit.first()
-    assert edges.to_dict() == pytest.approx({"K = 1": 0.0, "K = 2": 1 / 2, "K = 3": 2 / 3, "fan-in": 2 / 3})
-    depths = frame.dropna(subset=["chain_position"]).groupby("series").chain_position.unique()
-    assert {k: sorted(v) for k, v in depths.items()} == {"K = 1": [1], "K = 2": [1, 2], "K = 3": [1, 2, 3],
-                                                          "fan-in": [1, 2]}
-    assert len(frame) == 3 * (1 + 2 + 3 + 2) + 4 * 3  # per layer: the positions, and the total per series
-
-
-@pytest.mark.slow
-def test_quick_chains_figure(tmp_path):
-    from figures.fig_chains import CHAINS
-
-    stem, columns = EXPECTED["chains"]
-    assert main(["figures", "--quick", "--only", "chains", "--out", str(tmp_path)]) == 0
-    png, frame = tmp_path / f"{stem}.png", pd.read_csv(tmp_path / f"{stem}.csv")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    assert columns <= set(frame.columns)
-    assert set(frame.series) == {*(f"K = {K}" for K in CHAINS["chain_lengths"]), "fan-in"}
-    L = CHAINS["n_layers"]
-    assert set(frame.n_circuits) == set(CHAINS["circuits"]) and set(frame.layer) == set(range(1, L + 1))
-    assert np.allclose(frame.load, frame.n_circuits * (4 / CHAINS["width"]) ** 2)
-    # circuits that share neurons err; the error grows from layer 1 to layer L
-    total = frame[frame.chain_position.isna()].pivot_table(index=["series", "n_circuits"], columns="layer",
-                                                           values="mse")
-    assert (total[1] > 0).all() and (total[L] > total[1]).all()
+    grid = chain_grid(width=96, redundancy=2, n_layers=3, active=6, chain_lengths=(1, 2, 3), circuits=(12,),
+                      batch_size=10, seed=0, fan_in=True)
+    frame = chain_frame(sweep(grid, tmp_path, progress=False))
+    assert EXPECTED["chains"][1] <= set(frame.columns) and frame.measured.max() < 1e-10
+    key = frame.system + frame.chain_length.map(lambda k: "" if pd.isna(k) else f" K = {int(k)}")
+    edges = frame.groupby(key).edges_per_circuit.first()
+    assert edges.to_dict() == pytest.approx({"rotation-chains K = 1": 0.0, "rotation-chains K = 2": 1 / 2,
+                                             "rotation-chains K = 3": 2 / 3, "rotation-fan-in": 2 / 3})
+    depths = frame.dropna(subset=["depth"]).groupby(key).depth.unique()
+    assert {k: sorted(v) for k, v in depths.items()} == {"rotation-chains K = 1": [1], "rotation-chains K = 2": [1, 2],
+                                                         "rotation-chains K = 3": [1, 2, 3],
+                                                         "rotation-fan-in": [1, 2]}
+    assert len(frame) == 4 * (1 + 2 + 3 + 2) + 4 * 4  # per layer 0..3: the depths, and the total per system

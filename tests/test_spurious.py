@@ -91,3 +91,38 @@ def _per_sample_counts(net, ev):
         owned[np.arange(len(alpha))[:, None], net.assignment.sets[2][ev.active].reshape(len(alpha), -1)] = True
         out = ((alpha > 1e-4) & ~owned).sum(axis=1)
     return out
+
+
+def test_inhibition_lowers_the_spurious_count_to_its_theory():
+    """``inhibited:X`` weights (z = 1): the layer-2 spurious count drops far below the capped count; the
+    sampled count equals the network's exact expectation (every circuit's unowned slots, the read-out
+    ``k (1 + chi + X) / S - chi - X``) within 4 standard errors; theory's binomial estimate
+    (:func:`theory.spurious_layer2` with ``inhibition=X``) is within 25% of it (the binomial's
+    tail, which inhibition weighs, is where the model is least exact: see the module docstring)."""
+    X = 1.0
+    spec = ExperimentSpec(width=2000, n_circuits=1500, redundancy=6, n_layers=2, n_active=1, batch_size=3000,
+                          assignment="finite-field", seed=5, weight_scheme=f"inhibited:{X:g}")
+    net = circuits.build_network(spec)
+    inhibited = circuits.evaluate(spec, network=net)
+    capped = circuits.evaluate(spec.replace(weight_scheme="capped"))
+
+    def layer2(ev):
+        t = ev.table
+        return t[(t.layer == 2) & (t.circuit_state == "unowned") & (t.stat == "count")].iloc[0]
+
+    after = layer2(inhibited)
+    assert after.measured < 0.25 * layer2(capped).measured
+    n, T, S = net.n_slots, net.n_circuits, net.redundancy
+    sets = net.assignment.sets
+    incidence = sp.csr_array((np.ones(T * S), sets[1].ravel(), np.arange(0, T * S + 1, S)), shape=(T, n))
+    K = (net.structures[2][0] @ incidence.T).toarray()
+    K[sets[2], np.arange(T)[:, None]] = -1  # owned: never spurious
+    chi = net.constants[2]["chi"]
+    v = np.clip((K * (1 + chi + X) / S - chi - X - 0.25) / 0.5, 0, 1)
+    exact = (v > 1e-4).sum(axis=0).mean()
+    counts = np.asarray(_per_sample_counts(net, inhibited))
+    assert after.measured == pytest.approx(counts.mean(), rel=1e-12)
+    assert abs(counts.mean() - exact) < 4 * counts.std(ddof=1) / np.sqrt(len(counts)), (counts.mean(), exact)
+    theory_count = spurious_layer2(n, T, S, 1, chi=chi, inhibition=X)[0]
+    assert after.predicted == pytest.approx(theory_count, rel=1e-12)
+    assert theory_count == pytest.approx(exact, rel=0.25)

@@ -4,7 +4,7 @@ Setting (capped weights, DESIGN.md section 5). At network layer 1 the ``z`` acti
 ``z S`` slots whose on-indicator reads 1. A slot ``j`` that no active circuit owns at layer 2
 reads on its on-indicator
 
-    alpha_in = (k (1 + chi) - chi z S) / S,
+    alpha_in = (k (1 + chi) - chi z S) / S      (``inhibited:X`` weights: k (1 + chi + X) / S - chi z - X),
 
 where ``k`` counts the active layer-1 slots ``m`` with ``C[j, m] = 1`` in the capped pattern.
 Assumptions: the ``T S^2`` pairs of the pattern fall like independent uniform draws, so ``C`` has
@@ -79,7 +79,7 @@ def step_output(alpha_in: float, margin: float = 0.25) -> float:
 
 
 def spurious_layer2(n_slots: float, n_circuits: float, redundancy: int, n_active: int, *, chi: float | None = None,
-                    margin: float = 0.25) -> tuple[float, float]:
+                    margin: float = 0.25, inhibition: float = 0.0) -> tuple[float, float]:
     """``(count, mass)``: expected spurious on-indicators at layer 2 and their mass ``sum v^2`` per sample.
 
     Args:
@@ -89,6 +89,8 @@ def spurious_layer2(n_slots: float, n_circuits: float, redundancy: int, n_active
         n_active: z.
         chi: the chi of layer 2 (default: :func:`theory.chi_closed_form` of the same sizes).
         margin: A, the on-indicator error the step zeroes (0.25 for the study's step).
+        inhibition: X of the ``inhibited:X`` weights: the on-indicator reads
+            ``k (1 + chi + X) / S - chi z - X`` (0: the capped weights).
 
     Example:
         >>> count, mass = spurious_layer2(250, 557, 6, 1)
@@ -102,7 +104,7 @@ def spurious_layer2(n_slots: float, n_circuits: float, redundancy: int, n_active
     unowned = max(0.0, n_slots - z * S)
     count = mass = 0.0
     for k, p in enumerate(probs):
-        v = step_output((k * (1 + chi) - chi * z * S) / S, margin)
+        v = step_output(k * (1 + chi + inhibition) / S - chi * z - inhibition, margin)
         count += p * (v > 0)
         mass += p * v * v
     return float(unowned * count), float(unowned * mass)
@@ -129,7 +131,7 @@ FITTED_MASS: dict[tuple[str, int], tuple[float, float]] = {
 
 
 def critical_load(mass: float, n_slots: float, redundancy: int, n_active: int, *, margin: float = 0.25,
-                  rho_power: float = 0.0, low: float = 1e-7, high: float = 0.05) -> float:
+                  inhibition: float = 0.0, rho_power: float = 0.0, low: float = 1e-7, high: float = 0.05) -> float:
     """The load ``lambda = T / n^2`` at which ``Q1 rho^a`` (:func:`spurious_layer2`, :func:`pattern_density`)
     reaches ``mass``.
 
@@ -142,6 +144,7 @@ def critical_load(mass: float, n_slots: float, redundancy: int, n_active: int, *
         redundancy: S.
         n_active: z.
         margin: the step's A.
+        inhibition: X of ``inhibited:X`` weights.
         rho_power: a, the power of the density (0: the mass alone).
         low, high: the load range searched; ``high`` is returned if the value stays below ``mass``.
 
@@ -152,7 +155,7 @@ def critical_load(mass: float, n_slots: float, redundancy: int, n_active: int, *
     """
     def q(lam: float) -> float:
         T = lam * n_slots**2
-        return (spurious_layer2(n_slots, T, redundancy, n_active, margin=margin)[1]
+        return (spurious_layer2(n_slots, T, redundancy, n_active, margin=margin, inhibition=inhibition)[1]
                 * pattern_density(n_slots, T, redundancy) ** rho_power)
 
     if q(high) < mass:
@@ -165,7 +168,7 @@ def critical_load(mass: float, n_slots: float, redundancy: int, n_active: int, *
 
 
 def predicted_critical_load(criterion: str, n_slots: float, redundancy: int, n_active: int, *,
-                            margin: float = 0.25) -> float:
+                            margin: float = 0.25, inhibition: float = 0.0) -> float:
     """Theory's critical ``T / n^2`` under ``criterion`` for the capped construction, or NaN where no constant
     was fitted for that criterion and z (:data:`FITTED_MASS`).
 
@@ -180,4 +183,4 @@ def predicted_critical_load(criterion: str, n_slots: float, redundancy: int, n_a
     if fitted is None:
         return math.nan
     mass, power = fitted
-    return critical_load(mass, n_slots, redundancy, n_active, margin=margin, rho_power=power)
+    return critical_load(mass, n_slots, redundancy, n_active, margin=margin, inhibition=inhibition, rho_power=power)

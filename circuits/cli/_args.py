@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from circuits import CircuitsError
-from circuits.experiments import FIELDS, ExperimentSpec, spec_keys, spec_value
+from circuits.experiments import FIELDS, PRESET_FIELDS, ExperimentSpec, spec_keys, spec_value
 from circuits.system import SYSTEMS, all_system_params
 
 
@@ -107,9 +107,11 @@ def given_values(args, keys=None) -> dict:
 def spec_from_args(args, **overrides) -> ExperimentSpec:
     """The spec the flags describe: typed flags, then the command's defaults, then ``overrides``."""
     defaults = dict(args.spec_defaults)
+    given = {**given_values(args), **overrides}
     values = {k: v for k, v in defaults.items() if k in FIELDS}
-    values.update(given_values(args))
-    values.update(overrides)
+    if given.get("preset", values.get("preset")) is not None:  # the preset chooses these unless typed
+        values = {k: v for k, v in values.items() if k not in PRESET_FIELDS}
+    values.update(given)
     return ExperimentSpec.from_dict(values)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..assignment import ASSIGNMENTS, Assignment, assign
 from ..base import require, require_choice, require_float, require_int
 from ._network import Network, NetworkConfig, check_device
-from ._schemes import WEIGHT_SCHEMES
+from ._schemes import weight_scheme as scheme_of
 from ..system import SmallSystem
 
 #: The largest chi multiplier accepted (tuned-chi tries up to 32; far beyond, float32 overflows).
@@ -46,7 +46,7 @@ def assemble(system: SmallSystem, config: NetworkConfig, assignment: Assignment,
     Makes, per network layer ``l >= 2``, the weight scheme's structure (capped: ``C`` and ``E``
     from one sort of the ``T S^2`` pair keys) and its constants (chi, or the read-out correction).
     """
-    scheme = WEIGHT_SCHEMES[config.weight_scheme]
+    scheme = scheme_of(config.weight_scheme)
     sets, n_slots = assignment.sets, assignment.n_slots
     structures, constants = [], []
     for layer in range(sets.shape[0]):
@@ -67,7 +67,8 @@ def build(system: SmallSystem, *, width: int, redundancy: int, n_layers: int, se
         redundancy: S, network neurons per small-circuit neuron (>= 1).
         n_layers: L >= 1 computation layers (the network has ``system.network_layers(L)``).
         seed: seeds the assignment's per-layer permutations.
-        weight_scheme: a key of :data:`circuits.WEIGHT_SCHEMES` (``capped``, ``uncorrected``, ``split``).
+        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES`: ``capped``, ``uncorrected``, ``split``,
+            ``inhibited:X``.
         chi_scale: multiplier on chi (capped scheme), >= 0.
         assignment: the assignment method (a key of :data:`circuits.ASSIGNMENTS`).
         device: torch device of the forward pass (``"cpu"``, ``"cuda"``).
@@ -90,7 +91,7 @@ def build(system: SmallSystem, *, width: int, redundancy: int, n_layers: int, se
     n_slots = width // system.circuit_width
     redundancy = require_int("redundancy", redundancy, 1, n_slots)
     layers = system.network_layers(n_layers)
-    require_choice("weight_scheme", weight_scheme, WEIGHT_SCHEMES)
+    weight_scheme = scheme_of(weight_scheme).text
     chi_scale = require_float("chi_scale", chi_scale, 0.0, MAX_CHI_SCALE)
     require_choice("assignment", assignment, ASSIGNMENTS)
     device = check_device(device)

@@ -26,7 +26,7 @@ from ..assignment import Assignment
 from ..base import CircuitsError, require, require_int
 from ._kernels import (PAIR_BUDGET, Incidence, Touched, expand, make_incidence, matvec, place, slot_sums,
                        sparse_columns, touched)
-from ._schemes import WEIGHT_SCHEMES, LayerWeights, WeightScheme
+from ._schemes import LayerWeights, WeightScheme, weight_scheme
 from ..system import SmallSystem
 
 
@@ -38,7 +38,7 @@ class NetworkConfig:
         width: D, the network width; a multiple of the circuit width d.
         redundancy: S, network neurons per small-circuit neuron, 1 <= S <= D/d.
         n_layers: L, computation layers (network layers: ``system.network_layers(L)``).
-        weight_scheme: a key of :data:`circuits.WEIGHT_SCHEMES`.
+        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` as a spec writes it (``"inhibited:2"``).
         chi_scale: multiplier on chi (capped scheme), finite and >= 0.
         assignment: the assignment method (a key of :data:`circuits.ASSIGNMENTS`).
         seed: seeds the per-layer permutations of the assignment.
@@ -138,7 +138,7 @@ class Network:
     @property
     def scheme(self) -> WeightScheme:
         """The weight scheme (:data:`circuits.WEIGHT_SCHEMES`)."""
-        return WEIGHT_SCHEMES[self.config.weight_scheme]
+        return weight_scheme(self.config.weight_scheme)
 
     @property
     def n_circuits(self) -> int:
@@ -189,7 +189,8 @@ class Network:
             sets = self.assignment.sets
             return LayerWeights(layer=layer, mean=mean, diff=diff, sets_out=sets[layer], sets_in=sets[layer - 1],
                                 n_slots=self.n_slots, constants=self.constants[layer],
-                                structure=self.structures[layer])
+                                structure=self.structures[layer], on_rows=self.system.on_rows,
+                                on_state=self.system.on_state)
         return self._get(("layer_weights", layer), make)
 
     def couplings_at(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -234,9 +235,16 @@ class Network:
     def _kernel(self, layer: int):
         return self._get(("kernel", layer), lambda: self.scheme.kernel(self.layer_weights(layer), self.device))
 
-    def _bias(self) -> torch.Tensor:
-        return self._get("bias", lambda: torch.as_tensor(self.system.family.bias, dtype=torch.float32,
-                                                           device=self.device))
+    def layer_bias(self, layer: int) -> np.ndarray:
+        """``(d,)`` the bias of every slot at network layer ``layer``: the family's, plus the weight scheme's
+        offset at layers >= 2 (``inhibited:X``)."""
+        layer = require_int("layer", layer, 1, self.network_layers)
+        bias = np.asarray(self.system.family.bias, dtype=np.float64)
+        return bias if layer == 1 else bias + self.scheme.bias_offset(self.layer_weights(layer))
+
+    def _bias(self, layer: int) -> torch.Tensor:
+        return self._get(("bias", layer), lambda: torch.as_tensor(self.layer_bias(layer), dtype=torch.float32,
+                                                                  device=self.device))
 
     # -------------------------------------------------- slot-major internals
     def _embed(self, active: np.ndarray, inputs: np.ndarray) -> torch.Tensor:
@@ -252,7 +260,7 @@ class Network:
 
     def _pre(self, layer: int, acts: torch.Tensor, prev: Touched | None) -> torch.Tensor:
         """Pre-activations of ``layer`` (slot-major) from the previous layer's activations."""
-        bias = self._bias()
+        bias = self._bias(layer)
         if layer == 1:  # layer 0 already holds the first pre-activations
             return acts + bias
         if prev is None:
@@ -452,7 +460,7 @@ class Network:
         """
         layer = require_int("layer", layer, 1, self.network_layers)
         N, S, d = self.n_slots, self.redundancy, self.circuit_width
-        bias = np.repeat(self.system.family.bias, N)
+        bias = np.repeat(self.layer_bias(layer), N)
         if layer == 1:
             return np.eye(d * N), bias
         blocks = self.scheme.dense(self.layer_weights(layer))

@@ -26,6 +26,8 @@ registry; a new scheme is one class here.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -35,6 +37,7 @@ import torch
 
 from theory import chi_from_counts
 
+from ..base import require, require_choice
 from ._kernels import expand, matvec
 
 
@@ -163,6 +166,9 @@ class LayerWeights:
         n_slots: N = D/d.
         constants: the scheme's constants at layer l (:meth:`WeightScheme.layer_constants`).
         structure: the scheme's derived structure at layer l (capped: ``(C, E)``), or ``None``.
+        on_rows: the rows that read only on-indicator neurons (:attr:`circuits.SmallSystem.on_rows`).
+        on_state: ``(d,)`` a clean active circuit's on-indicator neurons at a layer >= 1 (zero elsewhere:
+            :attr:`circuits.SmallSystem.on_state`).
     """
 
     layer: int
@@ -173,6 +179,8 @@ class LayerWeights:
     n_slots: int
     constants: dict
     structure: object = None
+    on_rows: tuple = ()
+    on_state: np.ndarray | None = None
 
     @property
     def redundancy(self) -> int:
@@ -202,10 +210,12 @@ class SchemeKernel:
 
 
 class _CappedKernel(SchemeKernel):
-    def __init__(self, lw: LayerWeights, device):
-        S, chi = lw.redundancy, lw.constants["chi"]
-        self.mean = torch.as_tensor(lw.mean, dtype=torch.float32, device=device)
-        self.chi, self.S = chi, S
+    def __init__(self, lw: LayerWeights, pattern_chi: np.ndarray, shared_chi: np.ndarray, device):
+        S = lw.redundancy
+        # -chi_i mean[i, :] / S on every slot, -(1 + chi'_i) mean[i, :] / S on the excess pairs (per row i)
+        self.shared = torch.as_tensor(-shared_chi[:, None] * lw.mean / S, dtype=torch.float32, device=device)
+        self.excess = torch.as_tensor(-(1.0 + pattern_chi[:, None]) * lw.mean / S, dtype=torch.float32,
+                                      device=device)
         e_t = sp.csr_array(lw.structure[1].T)  # excess, row = sending slot
         e_t.sum_duplicates()
         self.indptr = torch.as_tensor(e_t.indptr, dtype=torch.long, device=device)
@@ -213,7 +223,7 @@ class _CappedKernel(SchemeKernel):
         self.counts = torch.as_tensor(e_t.data, dtype=torch.float32, device=device)
 
     def constant(self, touched, b):
-        return matvec(self.mean, touched.total) * (-self.chi / self.S)
+        return matvec(self.shared, touched.total)
 
     def correct(self, touched, flat, n_slots):
         if not len(touched.rows):
@@ -221,7 +231,7 @@ class _CappedKernel(SchemeKernel):
         sample_of_row = torch.div(touched.rows, n_slots, rounding_mode="floor")
         which, pos = expand(self.indptr, touched.rows - sample_of_row * n_slots)
         if len(which):
-            fix = matvec(self.mean, touched.values) * (-(1.0 + self.chi) / self.S)
+            fix = matvec(self.excess, touched.values)
             at = sample_of_row.index_select(0, which) * n_slots + self.receivers.index_select(0, pos)
             flat.index_add_(0, at, fix.index_select(0, which) * self.counts.index_select(0, pos)[:, None])
 
@@ -265,7 +275,18 @@ class WeightScheme:
     constant_names: tuple = ()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}({self.text!r})"
+
+    @classmethod
+    def parse(cls, arg: str | None, text: str) -> "WeightScheme":
+        """The scheme for ``name[:arg]`` (``text``): these schemes take no argument."""
+        require(arg is None, f"weight_scheme {cls.name!r} takes no argument, got {text!r}", parameter="weight_scheme")
+        return cls()
+
+    @property
+    def text(self) -> str:
+        """How a spec writes this scheme."""
+        return self.name
 
     def structure(self, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int):
         """Derived structure of layer ``l >= 2`` kept with the network (``None`` by default)."""
@@ -299,6 +320,10 @@ class WeightScheme:
     def share(self, lw: LayerWeights, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Circuit ``t``'s share of ``W[l]`` as COO entries (see :class:`circuits.export.GroundTruth`)."""
         raise NotImplementedError
+
+    def bias_offset(self, lw: LayerWeights) -> np.ndarray:
+        """``(d,)`` what the scheme adds to the family's bias at layer ``l >= 2`` (nothing by default)."""
+        return np.zeros(lw.mean.shape[0])
 
     def residual(self, lw: LayerWeights) -> np.ndarray:
         """``(D, D)`` the part of ``W[l]`` (without edges) that no circuit's share holds."""
@@ -334,25 +359,35 @@ class Capped(WeightScheme):
             return {"chi": 0.0}
         return {"chi": chi_scale * exact_chi(structure[0], sets[layer], sets[layer - 1], n_slots)}
 
+    def pattern_chi(self, lw) -> np.ndarray:
+        """``(d,)`` chi' of each row: the shared part is ``(1 + chi') mean C / S`` on the capped pattern."""
+        return np.full(lw.mean.shape[0], lw.constants["chi"])
+
+    def shared_chi(self, lw) -> np.ndarray:
+        """``(d,)`` chi of each row in the rank-one term ``-chi mean J / S``."""
+        return np.full(lw.mean.shape[0], lw.constants["chi"])
+
     def own_blocks(self, lw):
-        return (lw.diff + (1.0 + lw.constants["chi"]) * lw.mean) / lw.redundancy
+        return (lw.diff + (1.0 + self.pattern_chi(lw))[:, None] * lw.mean) / lw.redundancy
 
     def kernel(self, lw, device):
-        return _CappedKernel(lw, device)
+        return _CappedKernel(lw, self.pattern_chi(lw), self.shared_chi(lw), device)
 
     def dense(self, lw):
         S, N = lw.redundancy, lw.n_slots
+        pc, sc = self.pattern_chi(lw)[:, None, None, None], self.shared_chi(lw)[:, None, None, None]
         e_out, e_in = incidence(lw.sets_out, N), incidence(lw.sets_in, N)
         cap = np.minimum(1.0, e_out.T @ e_in)
-        shared = cap - lw.constants["chi"] * (1.0 - cap)
+        shared = (1.0 + pc) * cap - sc  # (d, 1, N, N): C - chi (J - C) with row i's chi
         return (_per_circuit_dense(lw.diff, e_out, e_in) + lw.mean[:, :, None, None] * shared) / S
 
     def extra_entries(self, lw):
-        S, N, d, chi = lw.redundancy, lw.n_slots, lw.mean.shape[0], lw.constants["chi"]
+        S, N, d = lw.redundancy, lw.n_slots, lw.mean.shape[0]
+        pc, sc = self.pattern_chi(lw)[:, None], self.shared_chi(lw)[:, None]
         excess = lw.structure[1].tocoo()
-        block = (-(1.0 + chi) / S * lw.mean)[:, :, None] * excess.data[None, None, :].astype(np.float64)
+        block = (-(1.0 + pc) / S * lw.mean)[:, :, None] * excess.data[None, None, :].astype(np.float64)
         rows, cols, vals = _coo(excess.row[None, :], excess.col[None, :], block[:, :, None, :], d, N)
-        broadcast = np.repeat(-chi / S * lw.mean, N, axis=1)  # R[i, j N + m] = -chi mean[i, j] / S
+        broadcast = np.repeat(-sc / S * lw.mean, N, axis=1)  # R[i, j N + m] = -chi_i mean[i, j] / S
         return rows, cols, vals, broadcast
 
     def share(self, lw, t):
@@ -365,8 +400,62 @@ class Capped(WeightScheme):
         return _coo(s_out[:, None].repeat(S, 1), s_in[None, :].repeat(S, 0), block, d, N)
 
     def residual(self, lw):
-        unowned = 1.0 - lw.structure[0].toarray()
-        return np.kron(-lw.constants["chi"] / lw.redundancy * lw.mean, unowned)
+        cap = lw.structure[0].toarray()
+        pc, sc = self.pattern_chi(lw)[:, None], self.shared_chi(lw)[:, None]
+        return (np.kron(pc * lw.mean, cap) - np.kron(sc * lw.mean, np.ones_like(cap))) / lw.redundancy
+
+
+class Inhibited(Capped):
+    """``inhibited:X``: capped weights whose on-indicator rows need more hits to switch on.
+
+    On the on-indicator rows (the rows that read nothing but on-indicator neurons,
+    :attr:`circuits.SmallSystem.on_rows`) the capped pattern carries ``1 + chi + X`` instead of
+    ``1 + chi``, and every slot gets the constant ``-X`` (times the row's response to one clean
+    active slot) at layers >= 2; the rank-one term keeps chi. A slot that no active circuit owns then
+    reads, on its on-indicator, ``k (1 + chi + X) / S - chi z - X`` from ``k`` hits of the ``z S``
+    active slots: a large X means it takes nearly all ``S`` slots of one active circuit to pass the
+    step, so spurious on-indicators (whose number grows with the width at a fixed load, and which
+    cascade) become rare. An active circuit's own slots read ``1 + chi (1 - z)`` as before, whatever X
+    and z: the inhibition is a threshold, not a term proportional to the total activity, so it does
+    not bias the active circuits. The payload rows keep chi and carry no bias either.
+    ``inhibited:0`` is ``capped``. (Theory: :func:`theory.spurious_layer2` with ``inhibition=X``.)
+    """
+
+    name = "inhibited"
+    help = "capped, with on-indicator rows that need nearly all S hits to switch on (inhibited:X, X >= 0; default 8)"
+    constant_names = ("chi",)
+
+    def __init__(self, strength: float = 0.0):
+        self.strength = float(strength)
+
+    #: X when the spec writes ``inhibited`` alone.
+    DEFAULT = 8.0
+
+    @classmethod
+    def parse(cls, arg: str | None, text: str) -> "Inhibited":
+        try:
+            x = float(arg) if arg is not None else cls.DEFAULT
+        except ValueError:
+            x = math.nan
+        require(math.isfinite(x) and 0.0 <= x <= MAX_INHIBITION,
+                f"weight_scheme inhibited:X needs a number X in 0..{MAX_INHIBITION:g}, got {text!r}",
+                parameter="weight_scheme")
+        return cls(x)
+
+    @property
+    def text(self) -> str:
+        return f"inhibited:{self.strength:g}"
+
+    def pattern_chi(self, lw):
+        chi = super().pattern_chi(lw)
+        chi[list(lw.on_rows)] += self.strength
+        return chi
+
+    def bias_offset(self, lw):
+        offset = np.zeros(lw.mean.shape[0])
+        rows = list(lw.on_rows)
+        offset[rows] = -self.strength * (lw.mean[rows] @ lw.on_state)
+        return offset
 
 
 def _pair_counts(lw: LayerWeights, keys: np.ndarray) -> np.ndarray:
@@ -442,5 +531,26 @@ class Split(_ReadVector):
     whole = False
 
 
-#: Weight schemes by name: one class each.
-WEIGHT_SCHEMES: dict[str, WeightScheme] = {s.name: s for s in (Capped(), Uncorrected(), Split())}
+#: The largest inhibition ``inhibited:X`` accepts.
+MAX_INHIBITION = 100.0
+
+#: Weight schemes by name: one class each (``name`` or ``name:argument`` in a spec, see :func:`weight_scheme`).
+WEIGHT_SCHEMES: dict[str, type] = {cls.name: cls for cls in (Capped, Uncorrected, Split, Inhibited)}
+
+
+@functools.lru_cache(maxsize=256)
+def weight_scheme(text: str) -> WeightScheme:
+    """The scheme a spec names: ``"capped"``, ``"split"``, ``"inhibited:2"``, ...
+
+    Raises:
+        CircuitsError: an unknown name or a bad argument, naming ``weight_scheme``.
+
+    Example:
+        >>> weight_scheme("inhibited:2").text, weight_scheme("capped").text
+        ('inhibited:2', 'capped')
+    """
+    require(isinstance(text, str), f"weight_scheme must be a string such as 'capped', got {text!r}",
+            parameter="weight_scheme")
+    name, sep, arg = text.strip().partition(":")
+    require_choice("weight_scheme", name, WEIGHT_SCHEMES)
+    return WEIGHT_SCHEMES[name].parse(arg if sep else None, text)

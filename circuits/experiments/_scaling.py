@@ -24,6 +24,7 @@ import pandas as pd
 from theory import predicted_critical_load as theory_critical_load
 
 from ..base import CircuitsError, require, require_int
+from ..construction import Capped, weight_scheme
 from ._boundary import find_boundary
 from ._spec import ExperimentSpec
 from ._sweep import folder_lock, map_completed, remove_stale, write_atomic
@@ -81,10 +82,12 @@ def fit_power_law(widths, loads) -> tuple[float, float, float]:
 def predicted_critical_load(spec: ExperimentSpec, criterion: str) -> float:
     """Theory's critical load for ``spec`` under ``criterion`` (NaN where no mass was fitted or the
     theory does not apply: schemes other than capped, systems with couplings)."""
-    if spec.weight_scheme != "capped" or spec.system not in ("rotation", "step"):
+    scheme = weight_scheme(spec.weight_scheme)
+    if not isinstance(scheme, Capped) or spec.system not in ("rotation", "step"):
         return math.nan
     lam = theory_critical_load(criterion, spec.width // spec.circuit_width, spec.redundancy, spec.n_active,
-                               margin=spec.probe().error_correction.margin)
+                               margin=spec.probe().error_correction.margin,
+                               inhibition=getattr(scheme, "strength", 0.0))
     return lam * (spec.base_width / spec.circuit_width) ** 2  # T / n^2 in the base d's units
 
 

@@ -28,8 +28,9 @@ import numpy as np
 from theory import load as theory_load
 
 from ..assignment import ASSIGNMENTS, capacity
-from ..construction import check_width, MAX_CHI_SCALE, WEIGHT_SCHEMES
+from ..construction import MAX_CHI_SCALE, Capped, check_width, weight_scheme
 from ..base import CircuitsError, require, require_choice, require_float, require_int
+from ._presets import PRESET_FIELDS, PRESETS
 from ..system import all_system_params, make_system, parse_error_correction, system_params, with_error_correction, SYSTEMS
 
 #: The largest seed accepted (seeds are 64-bit non-negative integers).
@@ -53,12 +54,16 @@ class FieldInfo:
 #: The spec's fields (system parameters such as ``chain_length`` come from :data:`circuits.SYSTEMS`).
 FIELDS: dict[str, FieldInfo] = {
     "system": FieldInfo(str, "the small system", choices=tuple(SYSTEMS)),
+    "preset": FieldInfo(str, "a rule that chooses redundancy, assignment, weight_scheme and error_correction from "
+                             "(width, n_circuits, n_active); 'scalable' is the construction recommended at large width",
+                        choices=tuple(PRESETS)),
     "error_correction": FieldInfo(str, "none, or options joined by + (see circuits.ERROR_CORRECTIONS)"),
     "width": FieldInfo(int, "network width", "D"),
     "n_circuits": FieldInfo(int, "number of small circuits", "T"),
     "redundancy": FieldInfo(int, "network neurons per small-circuit neuron", "S"),
     "n_layers": FieldInfo(int, "computation layers", "L"),
-    "weight_scheme": FieldInfo(str, "how the weights are set", choices=tuple(WEIGHT_SCHEMES)),
+    "weight_scheme": FieldInfo(str, "how the weights are set: capped, uncorrected, split, or inhibited:X "
+                                    "(chi + X on the on-indicator rows)"),
     "chi_scale": FieldInfo(float, "multiplier on chi (capped scheme)"),
     "assignment": FieldInfo(str, "which neuron slots each circuit owns", choices=tuple(ASSIGNMENTS)),
     "n_active": FieldInfo(int, "circuits active per sample (default: 2, or one activation group)", "z"),
@@ -100,12 +105,15 @@ class ExperimentSpec:
     Attributes:
         system: a key of :data:`circuits.SYSTEMS`.
         params: the system's parameters (``{"chain_length": 3}``); defaults filled in.
+        preset: ``None``, or a key of :data:`circuits.experiments.PRESETS`: it then decides
+            ``redundancy``, ``assignment``, ``weight_scheme`` and ``error_correction`` from the sizes
+            (whatever those fields held), and the spec keeps both the name and the values chosen.
         error_correction: ``none`` or options joined by ``+`` (stored in canonical order).
         width: D, a multiple of the circuit width (which error correction may widen).
         n_circuits: T.
         redundancy: S, 1 <= S <= D/d.
         n_layers: L, computation layers.
-        weight_scheme: a key of :data:`circuits.WEIGHT_SCHEMES`.
+        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (``capped``, ``inhibited:X``, ...).
         chi_scale: multiplier on chi, 0..1000 (``tuned-chi`` multiplies its choice into it).
         assignment: a key of :data:`circuits.ASSIGNMENTS`.
         n_active: z, circuits active per sample (``None``: 2, or the activation group size).
@@ -123,6 +131,7 @@ class ExperimentSpec:
 
     system: str = "rotation"
     params: Mapping = field(default_factory=dict)
+    preset: str | None = None
     error_correction: str = "none"
     width: int = 1000
     n_circuits: int = 557
@@ -141,9 +150,14 @@ class ExperimentSpec:
         require_choice("system", self.system, SYSTEMS)
         params = system_params(self.system, dict(self.params))
         set_("params", params)
+        if self.preset is not None:
+            require_choice("preset", self.preset, PRESETS)
+            for key, value in PRESETS[self.preset]({**self.to_dict(), **params}).items():
+                set_(key, value)
         ec = parse_error_correction(self.error_correction)
         set_("error_correction", ec.spec)
-        require_choice("weight_scheme", self.weight_scheme, WEIGHT_SCHEMES)
+        scheme = weight_scheme(self.weight_scheme)
+        set_("weight_scheme", scheme.text)
         require_choice("assignment", self.assignment, ASSIGNMENTS)
         set_("chi_scale", require_float("chi_scale", self.chi_scale, 0.0, MAX_CHI_SCALE))
         require(isinstance(self.ideal, (bool, np.bool_)), f"ideal must be true or false, got {self.ideal!r}",
@@ -172,8 +186,8 @@ class ExperimentSpec:
         require(z % G == 0, f"n_active must be a multiple of the group size {G} (whole groups are active together "
                             f"in the {self.system!r} system), got {z}", parameter="n_active")
         set_("n_active", z)
-        require(not ec.tuned_chi or self.weight_scheme == "capped",
-                f"error correction tuned-chi needs weight_scheme 'capped' (the others have no chi), got "
+        require(not ec.tuned_chi or isinstance(scheme, Capped),
+                f"error correction tuned-chi needs a weight_scheme with chi (capped or inhibited:X), got "
                 f"{self.weight_scheme!r}", parameter="error_correction")
 
     def probe(self):
@@ -217,7 +231,14 @@ class ExperimentSpec:
                 params[name] = value
             elif value is not None and not (isinstance(value, float) and math.isnan(value)):
                 raise CircuitsError(f"{name} is not a parameter of the {system!r} system", parameter=name)
-        return cls(params=params, **values)
+        spec = cls(params=params, **values)
+        if spec.preset is not None:  # a field given beside a preset must be the one the preset chooses
+            chosen = spec.to_dict()
+            for key in PRESET_FIELDS:
+                if key in values and values[key] != chosen[key]:
+                    raise CircuitsError(f"{key} is chosen by the preset {spec.preset!r} ({chosen[key]!r} here); "
+                                        f"leave it out or drop the preset, got {values[key]!r}", parameter=key)
+        return spec
 
     def replace(self, **changes) -> "ExperimentSpec":
         """A copy with fields changed (system parameters by name too), checked again."""
@@ -258,7 +279,7 @@ class ExperimentSpec:
         full = self.to_dict()
         full.pop("seed")
         system = {k: full[k] for k in ("system", *self.params, "n_circuits")}
-        network = {**system, **{k: full[k] for k in ("error_correction", "width", "redundancy", "n_layers",
+        network = {**system, **{k: full[k] for k in ("preset", "error_correction", "width", "redundancy", "n_layers",
                                                       "weight_scheme", "chi_scale", "assignment")}}
         return {"system": system, "network": network, "evaluation": full,
                 "calibration": {**network, "n_active": self.n_active}}[part]

@@ -312,7 +312,7 @@ def to_module(net: Network, *, dense: bool | None = None, dtype: torch.dtype = t
     require(dtype in (torch.float32, torch.float64), f"dtype must be torch.float32 or torch.float64, got {dtype}",
             parameter="dtype")
     device = net.device if device is None else check_device(device)
-    bias = np.repeat(net.system.family.bias, net.n_slots)
+    biases = [np.repeat(net.layer_bias(layer), net.n_slots) for layer in range(1, net.network_layers + 1)]
     layers = []
     for layer in range(1, net.network_layers + 1):
         p, broadcast = layer_structure(net, layer)
@@ -320,9 +320,9 @@ def to_module(net: Network, *, dense: bool | None = None, dtype: torch.dtype = t
             linear = nn.utils.skip_init(nn.Linear, D, D, dtype=dtype, device=device)
             with torch.no_grad():
                 linear.weight.copy_(torch.as_tensor(dense_from_structure(p, broadcast), dtype=dtype))
-                linear.bias.copy_(torch.as_tensor(bias, dtype=dtype))
+                linear.bias.copy_(torch.as_tensor(biases[layer - 1], dtype=dtype))
             linear.requires_grad_(False)
             layers.append(linear)
         else:
-            layers.append(SparseLinear(p, broadcast, bias, dtype=dtype, device=device))
+            layers.append(SparseLinear(p, broadcast, biases[layer - 1], dtype=dtype, device=device))
     return ExportedNetwork(layers, width=D, circuit_width=net.circuit_width)

@@ -51,7 +51,7 @@ from safetensors.numpy import load as st_load, save as st_save
 
 from ..assignment import ASSIGNMENTS, Assignment
 from ..base import CircuitsError, __version__, require, require_choice, require_float, require_int
-from ..construction import MAX_CHI_SCALE, WEIGHT_SCHEMES, Network, NetworkConfig, assemble, check_device, check_width
+from ..construction import MAX_CHI_SCALE, Network, NetworkConfig, assemble, check_device, check_width, weight_scheme
 from ..system import (SYSTEMS, ActivationGroups, CircuitFamily, Couplings, SmallSystem, parse_error_correction,
                       with_error_correction)
 
@@ -448,7 +448,8 @@ def _restore(config: dict, arrays: dict, device: str) -> Network:
     _section(config, "metadata")
     rebuild = sys_cfg["rebuild"]
     require(isinstance(rebuild, bool), f"system.rebuild must be true or false, got {rebuild!r}")
-    scheme = WEIGHT_SCHEMES[require_choice("network.weight_scheme", net_cfg["weight_scheme"], WEIGHT_SCHEMES)]
+    require(isinstance(net_cfg.get("weight_scheme"), str), "network.weight_scheme must be a string")
+    scheme = weight_scheme(net_cfg["weight_scheme"])
     require_choice("network.assignment", net_cfg["assignment"], ASSIGNMENTS)
     has_couplings = sys_cfg["n_edges"] is not None
     names = {"family.mean_w", "family.diff_w", "family.bias", "assignment.sets"}

@@ -35,7 +35,7 @@ from theory import predicted_critical_load as theory_critical_load
 from theory import predicted_mse, spurious_layer2
 
 from ..base import CircuitsError, require, require_int
-from ..construction import Network
+from ..construction import Capped, Network
 from ..system import CLEANUP, COMPUTATION, draw_payloads, step_neurons
 
 #: Neurons above this value count as on.
@@ -305,8 +305,9 @@ def _measure(net, state, act, t_on, t_payload, out):
 
 
 def _capped_step(net: Network) -> bool:
-    """Whether the layer-2 theory applies: capped weights, independent circuits, a 2-ReLU step on-indicator."""
-    if net.config.weight_scheme != "capped" or net.system.couplings is not None:
+    """Whether the layer-2 theory applies: capped (or inhibited) weights, independent circuits, a 2-ReLU step
+    on-indicator."""
+    if not isinstance(net.scheme, Capped) or net.system.couplings is not None:
         return False
     try:
         step_neurons(net.system.family)
@@ -321,7 +322,7 @@ def predicted_critical_load(net: Network, n_active: int, criterion: str = "paylo
     if not _capped_step(net):
         return math.nan
     lam = theory_critical_load(criterion, net.n_slots, net.redundancy, n_active,
-                               margin=net.system.error_correction.margin)
+                               margin=net.system.error_correction.margin, inhibition=_inhibition(net))
     return lam * (net.system.base_width / net.circuit_width) ** 2
 
 
@@ -332,7 +333,12 @@ def spurious_prediction(net: Network, n_active: int) -> tuple[float | None, floa
         return None, None
     system = net.system
     return spurious_layer2(net.n_slots, net.n_circuits, net.redundancy, n_active, chi=net.constants[2]["chi"],
-                           margin=system.error_correction.margin)
+                           margin=system.error_correction.margin, inhibition=_inhibition(net))
+
+
+def _inhibition(net: Network) -> float:
+    """X of ``inhibited:X`` weights (0 for capped)."""
+    return float(getattr(net.scheme, "strength", 0.0))
 
 
 def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_error) -> pd.DataFrame:

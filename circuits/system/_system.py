@@ -19,6 +19,7 @@ circuits against zero).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -175,6 +176,43 @@ class SmallSystem:
     def payload_dim(self) -> int:
         """Size of a decoded payload (0 for none)."""
         return self.family.payload_dim
+
+    @cached_property
+    def on_rows(self) -> tuple:
+        """The rows of the circuits' weights that read nothing but on-indicator neurons (every layer):
+        the on-indicator's own rows, with ``redundant:K`` every pair's. The on-indicator neurons are
+        :attr:`CircuitFamily.on_neurons` and every column those rows read.
+
+        Example:
+            >>> from circuits import rotation_circuits, with_error_correction
+            >>> rotation_circuits(3, seed=0).on_rows, with_error_correction(rotation_circuits(3, seed=0),
+            ...                                                              "redundant:2", n_layers=2).on_rows
+            ((0, 1), (0, 1, 4, 5))
+        """
+        fam = self.family
+        mean = np.asarray(fam.mean_w).reshape(-1, fam.circuit_width, fam.circuit_width)
+        diff = np.asarray(fam.diff_w).reshape(-1, fam.circuit_width, fam.circuit_width)
+        reads = (np.abs(mean).sum(0) + np.abs(diff).sum(0)) != 0  # (d, d): row i reads column j somewhere
+        columns = reads[list(fam.on_neurons)].any(0) | np.isin(np.arange(fam.circuit_width), fam.on_neurons)
+        return tuple(int(i) for i in np.nonzero(reads.any(1) & ~(reads & ~columns).any(1))[0])
+
+    @cached_property
+    def on_state(self) -> np.ndarray:
+        """``(d,)``: the on-indicator neurons of a clean active circuit at layer 1 (the step's output for
+        alpha = 1, e.g. ``(1.5, 0.5)`` for the study's step), zero on every other neuron.
+
+        Example:
+            >>> from circuits import rotation_circuits
+            >>> rotation_circuits(3, seed=0).on_state.tolist()
+            [1.5, 0.5, 0.0, 0.0]
+        """
+        fam = self.family
+        mean, diff = fam.layer_weights(1)
+        start = fam.encode(np.zeros((1, fam.payload_dim)) if fam.payload_dim else None, (1,))[0]
+        first = np.maximum((mean + diff[0]) @ start + fam.bias, 0.0)
+        out = np.zeros(fam.circuit_width)
+        out[list(self.on_rows)] = first[list(self.on_rows)]
+        return out
 
     def network_layers(self, n_layers: int) -> int:
         """Network layers for ``n_layers`` computation layers; checks that the system has them.
