@@ -80,7 +80,7 @@ def with_spec(frame: pd.DataFrame, spec: ExperimentSpec, **extra) -> pd.DataFram
     Example:
         >>> f = with_spec(pd.DataFrame({"layer": [0, 1]}), ExperimentSpec(width=800, n_circuits=100), load=0.0025)
         >>> list(f.columns)[:4], list(f.columns)[-2:], f.width.tolist()
-        (['system', 'error_correction', 'width', 'n_circuits'], ['load', 'layer'], [800, 800])
+        (['system', 'preset', 'error_correction', 'width'], ['load', 'layer'], [800, 800])
     """
     head = {**spec.to_dict(), **extra}
     front = pd.DataFrame({k: [v] * len(frame) for k, v in head.items()}, index=frame.index)

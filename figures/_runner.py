@@ -26,6 +26,7 @@ FIGURES = [
     "fig_seizure",
     "fig_capacity",
     "fig_boundary",
+    "fig_scaling",
     "fig_error_correction",
     "fig_chains",
 ]

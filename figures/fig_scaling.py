@@ -23,12 +23,12 @@ from ._style import new_figure, save
 
 NAME = "scaling"
 
-#: The full study: widths, constructions (z = 1 and 2 of the baseline), seeds, search.
-FULL = {"widths": (1000, 2000, 4000, 8000, 16000, 32000, 64000), "n_active": (1, 2), "n_seeds": 2,
-        "batch_size": 200, "rtol": 0.05, "criterion": "payload"}
-#: Quick mode (seconds): three small widths, z = 1, one seed, a coarse search.
-QUICK = {"widths": (1000, 2000, 4000), "n_active": (1,), "n_seeds": 1, "batch_size": 50, "rtol": 0.3,
-         "criterion": "payload"}
+#: The full study: widths, constructions (the baseline and the ``scalable`` preset, z = 1 and 2), seeds, search.
+FULL = {"widths": (1000, 2000, 4000, 8000, 16000, 32000, 64000), "n_active": (1, 2), "presets": (None, "scalable"),
+        "n_seeds": 2, "batch_size": 200, "rtol": 0.05, "criterion": "payload"}
+#: Quick mode (seconds): three small widths, z = 1, both constructions, one seed, a coarse search.
+QUICK = {"widths": (1000, 2000, 4000), "n_active": (1,), "presets": (None, "scalable"), "n_seeds": 1,
+         "batch_size": 50, "rtol": 0.3, "criterion": "payload"}
 
 
 def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
@@ -75,9 +75,11 @@ def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
 
 def make(ctx):
     setting = QUICK if ctx.quick else FULL
-    specs = [ExperimentSpec(width=setting["widths"][0], n_circuits=64, n_layers=4, n_active=z,
-                            batch_size=setting["batch_size"], seed=ctx.seed) for z in setting["n_active"]]
-    result = scaling(specs, setting["widths"], Path(ctx.out_dir) / "sweeps" / "scaling",
+    specs = [ExperimentSpec(width=setting["widths"][0], n_circuits=64, n_layers=4, n_active=z, preset=preset,
+                            batch_size=setting["batch_size"], seed=ctx.seed)
+             for preset in setting["presets"] for z in setting["n_active"]]
+    folder = Path(ctx.out_dir) / "sweeps" / f"scaling{'-quick' if ctx.quick else ''}-seed{ctx.seed}"
+    result = scaling(specs, setting["widths"], folder,
                      criterion=setting["criterion"], n_seeds=setting["n_seeds"], rtol=setting["rtol"],
                      progress=not ctx.quick)
     png = draw(result.table, result.fits, Path(ctx.out_dir) / "fig_scaling.png")

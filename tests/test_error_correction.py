@@ -167,7 +167,7 @@ def test_non_overlapping_circuits_are_exact_with_every_option(system_name, weigh
 
     Every registered system x weight scheme x option; z = 3 circuits, or one whole group
     (chains of 2, fan-in triples). Refused: options that rewrite circuits on rotation-3 (no
-    2-ReLU step) and tuned-chi without chi (weight schemes other than capped).
+    2-ReLU step) and tuned-chi without chi (the read-out-vector schemes).
     """
     T, S, L = 12, 4, 3
     base = make_system(system_name, T, seed=2)
@@ -179,8 +179,8 @@ def test_non_overlapping_circuits_are_exact_with_every_option(system_name, weigh
         assert err.value.parameter == "error_correction"
         return
     d = ec.circuit_width(base.circuit_width)
-    if ec.tuned_chi and weight_scheme != "capped":
-        with pytest.raises(CircuitsError, match="tuned-chi needs weight_scheme 'capped'") as err:
+    if ec.tuned_chi and weight_scheme not in ("capped", "inhibited"):
+        with pytest.raises(CircuitsError, match="tuned-chi needs a weight_scheme with chi") as err:
             ExperimentSpec(system=system_name, error_correction=spec, weight_scheme=weight_scheme, width=d * T * S,
                            n_circuits=T, redundancy=S, n_layers=L)
         assert err.value.parameter == "error_correction"
@@ -366,7 +366,7 @@ def test_tuned_chi_is_deterministic_given_the_seed():
 
 def test_tuned_chi_needs_the_capped_weight_scheme():
     for weight_scheme in ("split", "uncorrected"):
-        with pytest.raises(CircuitsError, match="tuned-chi needs weight_scheme 'capped'") as err:
+        with pytest.raises(CircuitsError, match="tuned-chi needs a weight_scheme with chi") as err:
             ExperimentSpec(error_correction="tuned-chi", weight_scheme=weight_scheme, width=400, n_circuits=50,
                            redundancy=4, n_layers=2)
         assert err.value.parameter == "error_correction"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -598,6 +599,7 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
             raise OSError(5, "Input/output error")
         real_rename(src, dst)
 
+    monkeypatch.setattr(_saving, "_exchange", lambda a, b: False)  # a system without an atomic exchange
     monkeypatch.setattr(_saving.os, "rename", failing_rename)
     with pytest.raises(CircuitsError, match="Input/output error"):
         save(new, path, overwrite=True)
@@ -607,6 +609,46 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]
     _assert_identical(old, load(path))
     _assert_identical(new, load(save(new, path, overwrite=True)))
+
+
+def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_leftovers(tmp_path):
+    """``cis build --force`` killed (SIGKILL) at each step of the save: the folder holds the old or the new
+    network, never a broken one, and the next save clears what the dead writer left beside it."""
+    spec = ExperimentSpec(width=400, n_circuits=50, n_layers=2)
+    old, new = build_network(spec), build_network(spec.replace(seed=1))
+    path = save(old, tmp_path / "net")
+
+    def killed_at(step):  # a forked writer (file system calls only) that kills itself at its step-th call
+        pid = os.fork()
+        if pid == 0:
+            count = [0]
+            for owner, name in ((_saving, "_write_file"), (_saving, "_exchange"), (_saving.shutil, "rmtree"),
+                                (_saving.os, "rename"), (_saving.os, "mkdir")):
+                def wrapped(*a, real=getattr(owner, name), **k):
+                    count[0] += 1
+                    if count[0] == step:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    return real(*a, **k)
+                setattr(owner, name, wrapped)
+            save(new, path, overwrite=True)
+            os._exit(0)
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    seen = set()
+    for step in range(1, 10):
+        code = killed_at(step)
+        seen.add(load(path).provenance["seed"])  # whole: the old network or the new one
+        if code == 0:
+            break
+        assert code == -signal.SIGKILL
+        save(old, path, overwrite=True)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # the dead writer's leftovers are gone
+    assert code == 0 and seen == {0, 1}
+    # a writer killed after moving the old network aside (no atomic exchange): the next save puts it back first
+    save(old, path, overwrite=True)
+    aside = tmp_path / f".net.replaced-{2**22 + 7}-deadbeef"
+    os.rename(path, aside)
+    assert _saving.remove_stale(path) == [aside.name] and load(path).provenance["seed"] == 0
 
 
 def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path):

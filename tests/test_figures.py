@@ -42,7 +42,10 @@ EXPECTED = {
                                                           "crossing_seed", "crossing_below", "crossing_above",
                                                           "crossing_load", "critical_load", "interval_low",
                                                           "interval_high", "coverage", "capacity", "capacity_load",
-                                                          "capacity_reached", "disjoint_load"}),
+                                                          "capacity_reached", "disjoint_load", "predicted"}),
+    "scaling": ("fig_scaling", SPEC - {"n_circuits", "width"} | {"width", "construction", "criterion", "critical_load",
+                                                                 "low", "high", "coverage", "critical_circuits",
+                                                                 "capacity_reached", "seed_loads", "predicted"}),
     "error-correction": ("fig_error_correction", SPEC | TABLE | {"kind", "load", "circuit_width", "tuned_chi_scale",
                                                                  "label", "critical_load", "interval_low",
                                                                  "interval_high", "n_seeds", "rtol"}),
@@ -88,10 +91,11 @@ def test_every_evaluated_row_names_a_spec(quick_run, name):
     """Every row's spec columns make a valid spec, and the columns are spelled as the spec spells them."""
     frame = read(quick_run, name)
     keys = [k for k in spec_keys() if k in frame.columns]
-    assert frame[keys].notna().all(axis=None) or name == "chains"  # chain_length is blank on fan-in rows
+    always = [k for k in keys if k not in ("preset", "chain_length")]  # blank: no preset, not a chain
+    assert frame[always].notna().all(axis=None)
     for values in frame[keys].drop_duplicates().to_dict("records"):
         spec = row_spec(values)
-        assert {k: v for k, v in spec.to_dict().items()} == {
+        assert {k: v for k, v in spec.to_dict().items() if v is not None} == {
             k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()
             if not (isinstance(v, float) and math.isnan(v))}
 
@@ -178,7 +182,7 @@ def test_a_boundary_row_is_reproduced_by_find_boundary(quick_run):
     b = find_boundary(spec, criterion=row.criterion, level=row.level, on_error=row.on_error, n_seeds=int(row.n_seeds),
                       rtol=row.rtol, confidence=row.confidence)
     assert b.critical_load == row.critical_load and b.capacity == row.capacity
-    seeds = frame[(frame.width == 1000) & (frame.n_active == 2)]
+    seeds = frame[(frame.width == 1000) & (frame.n_active == 2) & (frame.criterion == row.criterion)]
     assert seeds.crossing_seed.tolist() == [row.seed + i for i in range(int(row.n_seeds))]
     assert [c.below for c in b.crossings] == seeds.crossing_below.tolist()
 
@@ -224,10 +228,16 @@ def test_boundary_figure_data(quick_run):
     """Every crossing lies above the load below which no neuron is shared, inside its interval."""
     from figures.fig_boundary import QUICK
 
+    from figures.fig_boundary import CRITERIA
+
     frame = read(quick_run, "boundary")
-    assert len(frame) == len(QUICK["widths"]) * len(QUICK["active"]) * QUICK["seeds"]
+    assert len(frame) == len(CRITERIA) * len(QUICK["widths"]) * len(QUICK["active"]) * QUICK["seeds"]
+    assert set(frame.criterion) == set(CRITERIA)
     assert (frame.disjoint_load == (frame.width // 4 // 6) * (4 / frame.width) ** 2).all()
     assert (frame.crossing_load > frame.disjoint_load).all()
+    # the ratio criteria cross well above the first shared neuron; theory is there for payload (fitted)
+    payload = frame[frame.criterion == "payload"]
+    assert (payload.crossing_load > 2 * payload.disjoint_load).all() and payload.predicted.notna().all()
     high = frame.interval_high.fillna(np.inf)  # blank: some seed saw no crossing up to capacity
     assert (frame.interval_low <= frame.critical_load).all() and (frame.critical_load <= high).all()
 
@@ -296,7 +306,8 @@ def test_same_seed_same_files_other_seed_other_data(quick_run, tmp_path):
 @pytest.mark.slow
 def test_a_rerun_resumes_the_sweeps_from_disk(quick_run):
     sweeps = sorted(p.name for p in (quick_run / "sweeps").iterdir())
-    assert sweeps == ["boundaries", "chains-quick-seed0", "error-correction-quick-seed0", "load-quick-seed0"]
+    assert sweeps == ["boundaries", "chains-quick-seed0", "error-correction-quick-seed0", "load-quick-seed0",
+                      "scaling-quick-seed0"]
     before = (quick_run / "fig12_seizure.csv").read_bytes()
     parts = quick_run / "sweeps" / "load-quick-seed0" / "parts"
     stamps = {p.name: p.stat().st_mtime_ns for p in parts.iterdir()}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -75,6 +77,64 @@ def require_float(name: str, value, low: float | None = None, high: float | None
         allowed = f"{'(' if open_low or low is None else '['}{lo}, {hi}{')' if open_high or high is None else ']'}"
         raise CircuitsError(f"{name} must be a finite number in {allowed}, got {value!r}", parameter=name)
     return value
+
+
+def jsonable_seed(seed):
+    """A seed as JSON can hold it: ``None``, an int or a string (numpy integers become ints, anything
+    else its ``repr``)."""
+    if seed is None or isinstance(seed, (int, str)):
+        return seed
+    if isinstance(seed, np.integer):
+        return int(seed)
+    return repr(seed)
+
+
+def require_array(name: str, value, *, shape: tuple | None = None, ndim: int | None = None,
+                  finite: bool = True) -> np.ndarray:
+    """``value`` as a float64 array, checked: real numbers (not strings, objects or complex), of ``shape``
+    (``None`` entries match any size) or ``ndim`` dimensions, and finite unless ``finite=False``.
+
+    Example:
+        >>> require_array("inputs", [[1, 2]], shape=(None, 2)).dtype
+        dtype('float64')
+        >>> require_array("inputs", [1.0, float("nan")])
+        Traceback (most recent call last):
+        ...
+        circuits.CircuitsError: inputs must be finite (found NaN or inf)
+    """
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "biuf":
+        raise CircuitsError(f"{name} must be an array of real numbers, got dtype {raw.dtype}", parameter=name)
+    arr = raw.astype(np.float64, copy=False)
+    if shape is not None:
+        want = tuple(shape)
+        ok = arr.ndim == len(want) and all(w is None or w == s for w, s in zip(want, arr.shape))
+        text = "(" + ", ".join("any" if w is None else str(w) for w in want) + ("," if len(want) == 1 else "") + ")"
+        require(ok, f"{name} must have shape {text}, got {arr.shape}", parameter=name)
+    if ndim is not None:
+        require(arr.ndim == ndim, f"{name} must have {ndim} dimensions, got shape {arr.shape}", parameter=name)
+    if finite:
+        require(bool(np.all(np.isfinite(arr))), f"{name} must be finite (found NaN or inf)", parameter=name)
+    return arr
+
+
+def require_path(name: str, value) -> Path:
+    """``value`` as a :class:`pathlib.Path`, refusing what no file system takes: an empty name (which would
+    mean the current folder) and a NUL character.
+
+    Example:
+        >>> require_path("out", "")
+        Traceback (most recent call last):
+        ...
+        circuits.CircuitsError: out must name a file or folder, got ''
+    """
+    require(isinstance(value, (str, os.PathLike)), f"{name} must be a path, got {type(value).__name__}",
+            parameter=name)
+    text = os.fspath(value)
+    require(isinstance(text, str) and text.strip() != "", f"{name} must name a file or folder, got {text!r}",
+            parameter=name)
+    require("\0" not in text, f"{name} must not contain a NUL character, got {text!r}", parameter=name)
+    return Path(text)
 
 
 def require_choice(name: str, value, choices: Iterable[str]) -> str:

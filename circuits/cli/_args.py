@@ -8,6 +8,7 @@ JSON share one vocabulary. An error about a spec field names the flag as typed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import re
@@ -15,7 +16,8 @@ import re
 import numpy as np
 
 from circuits import CircuitsError
-from circuits.experiments import FIELDS, PRESET_FIELDS, ExperimentSpec, spec_keys, spec_value
+from circuits.base import require_int
+from circuits.experiments import FIELDS, PRESET_FIELDS, ExperimentSpec, grid_specs, spec_keys, spec_value
 from circuits.system import SYSTEMS, all_system_params
 
 
@@ -87,14 +89,70 @@ class _GivenTrue(_Given):
         super().__call__(parser, namespace, True, option_string)
 
 
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """``--threads N`` (torch threads; default: the cores free right now) and ``--yes`` (run a spec whose
-    estimated memory or time exceeds the machine instead of refusing it)."""
+def add_run_arguments(p: argparse.ArgumentParser, *, large: bool = True) -> None:
+    """``--threads N`` (torch threads; default: the cores free right now) and, with ``large``, ``--yes`` (run
+    a spec whose estimated memory or time exceeds the machine instead of refusing it)."""
     g = p.add_argument_group("resources")
-    g.add_argument("--threads", type=int, default=None,
-                   help="torch threads (per worker); default: the cores not busy with other work right now")
-    g.add_argument("--yes", action="store_true",
-                   help="run even when the estimated memory or time exceeds this machine (refused otherwise)")
+    g.add_argument("--threads", type=count_of("threads", 1, MAX_THREADS), default=None,
+                   help="torch threads (per worker); default: the cores not busy with other work right now (results "
+                        "do not depend on it)")
+    if large:
+        g.add_argument("--yes", action="store_true",
+                       help="run even when the estimated memory or time exceeds this machine (refused otherwise)")
+
+
+#: The most threads (and worker processes) a flag accepts.
+MAX_THREADS = 1024
+
+
+def count_of(name: str, low: int, high: int | None = None):
+    """An argparse ``type`` for an integer flag in ``low..high``, refused at parse time with one line."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        try:
+            return require_int(name, value, low, high)
+        except CircuitsError as err:
+            raise argparse.ArgumentTypeError(str(err)[len(name) + 1:]) from None
+    parse.__name__ = "int"
+    return parse
+
+
+@contextlib.contextmanager
+def as_flag(parameters, dest: str):
+    """Errors about the library's ``parameters`` (``"path"``, or several: ``("path", None)``) are about this
+    command's option ``dest`` (``"out"``): they are raised again naming it."""
+    parameters = (parameters,) if isinstance(parameters, str) else tuple(parameters)
+    try:
+        yield
+    except CircuitsError as err:
+        if err.parameter not in parameters:
+            raise
+        parameter = err.parameter or ""
+        text = str(err)
+        text = dest + text[len(parameter):] if parameter and text.startswith(parameter + " ") else text
+        raise CircuitsError(text, parameter=dest) from err
+
+
+def grid_flags_checked(grid, flags: dict, aliases: dict | None = None):
+    """The specs of ``grid`` (:func:`circuits.experiments.grid_specs`); a bad value that came from a flag is
+    refused naming the flag (a grid file's keys keep their own names). ``aliases`` maps a key the command
+    fills in itself to the flag it comes from (``{"n_circuits": "n_active"}``)."""
+    try:
+        return grid_specs(grid)
+    except CircuitsError as err:
+        cause = err.__cause__
+        key = getattr(cause, "parameter", None)
+        if not isinstance(cause, CircuitsError):
+            raise
+        text = str(cause)
+        if key in (aliases or {}):
+            key, text = aliases[key], aliases[key] + text[len(key):] if text.startswith(key + " ") else text
+        if key in flags:
+            raise CircuitsError(text, parameter=key) from err
+        raise
 
 
 def given_values(args, keys=None) -> dict:
@@ -115,15 +173,19 @@ def spec_from_args(args, **overrides) -> ExperimentSpec:
     return ExperimentSpec.from_dict(values)
 
 
-def flag_message(err: CircuitsError) -> str:
+def flag_message(err: CircuitsError, options: dict | None = None) -> str:
     """The error's message with spec fields written as flags (``n_active`` -> ``--n-active``): the
-    parameter it starts with, and every field name with an underscore anywhere in it."""
+    parameter it starts with (a spec field, or any of the command's ``options``, dest -> flag), and every
+    field name with an underscore anywhere in it."""
     text = str(err)
     name = getattr(err, "parameter", None)
+    options = options or {}
     if name == "grid":  # a grid file's keys are the field names themselves
-        return text
-    if name and name in spec_keys() + ["out", "load", "grid", "threads", "workers", "chunk_size", "device"]:
-        text = flag(name) + text[len(name):] if text.startswith(name) else f"{flag(name)}: {text}"
+        return f"{options['grid']}: {text}" if "grid" in options else text
+    known = spec_keys() + ["out", "load", "grid", "threads", "workers", "chunk_size", "device"]
+    if name and (name in options or name in known):
+        typed = options.get(name, flag(name))
+        text = typed + text[len(name):] if text.startswith(name + " ") else f"{typed}: {text}"
     joined = [k for k in spec_keys() if "_" in k]
     return re.sub(r"(?<![-\w])(" + "|".join(joined) + r")(?!\w)", lambda m: flag(m.group(1)), text)
 
@@ -151,15 +213,22 @@ def format_table(table) -> str:
     t = table.copy()
     t["depth"] = t["depth"].astype("object").where(t["depth"].notna(), "all")
     keys = ["layer", "role", "circuit_state", "depth", "quantity"]
-    wide = t.pivot_table(index=keys, columns="stat", values="measured", sort=False).reset_index()
-    pred = t[t.stat == "mse"].set_index(keys)["predicted"]
+    rows: dict = {}  # every row of the table, in its order (a NaN measurement is printed, never dropped)
+    for rec in t.to_dict("records"):
+        row = rows.setdefault(tuple(rec[k] for k in keys), {})
+        row[rec["stat"]] = rec["measured"]
+        if rec["stat"] == "mse":
+            row["predicted"] = rec["predicted"]
     lines = [f"{'layer':>5}  {'role':<11} {'circuits':<8} {'depth':>5} {'quantity':<8} {'mse':>10} {'theory':>10} "
              f"{'worst':>8}"]
-    for rec in wide.to_dict("records"):
-        p = pred.get(tuple(rec[k] for k in keys))
+    for (layer, role, state, depth, quantity), row in rows.items():
+        front = f"{layer:>5}  {role:<11} {state:<8} {str(depth):>5} {quantity:<8}"
+        if "mse" not in row:  # the spurious on-indicators: a count and a mass per sample
+            lines.append(front + " " + ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "predicted"))
+            continue
+        p = row.get("predicted")
         p_txt = "-" if p is None or not np.isfinite(p) else f"{p:10.5f}"
-        lines.append(f"{rec['layer']:>5}  {rec['role']:<11} {rec['circuit_state']:<8} {str(rec['depth']):>5} "
-                     f"{rec['quantity']:<8} {rec['mse']:10.5f} {p_txt:>10} {rec['worst']:8.4f}")
+        lines.append(f"{front} {row['mse']:10.5f} {p_txt:>10} {row.get('worst', math.nan):8.4f}")
     return "\n".join(lines)
 
 

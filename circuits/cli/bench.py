@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 import circuits
-from circuits.base import require_int, using_threads
+from circuits.base import available_memory, require_int, using_threads
 from circuits.experiments import load_sweep_grid, load_sweep_networks
+from circuits.measurement import CRITERIA
 
-from ._args import add_run_arguments, add_spec_arguments, spec_from_args, to_json
+from ._args import MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, spec_from_args, to_json
 
 NAME = "bench"
 HELP = "time build and evaluation, peak memory, and agreement with the dense weights"
@@ -39,13 +40,16 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("benchmark")
     g.add_argument("--n-active", type=int, nargs="+", default=[1, 2, 3, 4],
                    help="z, one or more: each z is one evaluation (default: 1 2 3 4)")
-    g.add_argument("--chunk-size", type=int, default=None, help="samples per forward pass (default: automatic)")
-    g.add_argument("--dense-limit", type=int, default=4000,
+    g.add_argument("--chunk-size", type=count_of("chunk_size", 1), default=None,
+                   help="samples per forward pass (default: automatic)")
+    g.add_argument("--dense-limit", type=count_of("dense_limit", 0), default=4000,
                    help="compare with the dense weights when D is at most this (default: 4000)")
-    g.add_argument("--dense-batch", type=int, default=100, help="samples per z for the dense comparison (default: 100)")
+    g.add_argument("--dense-batch", type=count_of("dense_batch", 1), default=100,
+                   help="samples per z for the dense comparison (default: 100)")
     g.add_argument("--figure-sweep", action="store_true",
                    help="time the figure-8..11 load sweep (41 networks, z = 1..4, batch 500) instead")
-    g.add_argument("--workers", type=int, default=1, help="processes for --figure-sweep (default: 1)")
+    g.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1,
+                   help="processes for --figure-sweep (default: 1)")
     g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
@@ -93,9 +97,16 @@ def dense_max_abs_diff(net, n_active: int, batch_size: int, seed) -> tuple[float
 
 
 def _summary(ev) -> dict:
-    """The seizure layer and the MSE per layer of each (circuit state, quantity) of one evaluation."""
+    """The criteria's scores (payload MSE over theory, spurious mass growth), the seizure layer, and the MSE
+    per layer of each (circuit state, quantity) of one evaluation."""
     table = ev.table[(ev.table.stat == "mse") & ev.table.depth.isna() & (ev.table.layer >= 1)].sort_values("layer")
-    out = {"seizure_layer": ev.seizure_layer}
+    out = {"payload_ratio": CRITERIA["payload"].score(ev), "compounding": CRITERIA["compounding"].score(ev),
+           "load": ev.load, "predicted_critical_load": ev.critical_load, "seizure_layer": ev.seizure_layer}
+    theory = table[(table.circuit_state == "active") & (table.quantity == "payload")]
+    if len(theory):
+        out["active_payload_theory"] = theory["predicted"].tolist()
+    mass = ev.table[(ev.table.circuit_state == "unowned") & (ev.table.stat == "mass")].sort_values("layer")
+    out["spurious_mass"] = mass["measured"].tolist()
     for (state, quantity), rows in table.groupby(["circuit_state", "quantity"], sort=True):
         out[f"{state}_{quantity}_mse"] = rows["measured"].tolist()
     return out
@@ -103,8 +114,15 @@ def _summary(ev) -> dict:
 
 def _bench_network(args, zs: list[int]) -> dict:
     specs = [spec_from_args(args, n_active=z) for z in zs]  # every spec checked before any work
+    if specs[0].width <= args.dense_limit:  # the dense check holds D x D float64 matrices, one per layer
+        need = (specs[0].network_layers + 1) * specs[0].width ** 2 * 8
+        if need > available_memory():
+            raise circuits.CircuitsError(f"the dense check at width {specs[0].width} needs about "
+                                         f"{need / 2**30:.3g} GiB, more than is available here; lower --dense-limit "
+                                         "below the width to skip it", parameter="dense_limit")
     t0 = time.perf_counter()
-    net = circuits.build_network(specs[0], device=args.device, allow_large=args.yes)
+    net = circuits.build_network(specs[0], device=args.device, allow_large=args.yes,
+                                 threads=torch.get_num_threads())  # the threads chosen for the run
     _sync(args.device)
     build_seconds = time.perf_counter() - t0
     per_z, results = {}, {}

@@ -9,7 +9,8 @@ from circuits import CircuitsError
 from circuits.measurement import CRITERIA
 from circuits.system import SYSTEMS, make_system, system_params
 
-from ._args import add_run_arguments, add_spec_arguments, given_values, spec_from_args, to_json
+from ._args import (MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, given_values, spec_from_args,
+                    to_json)
 
 NAME = "boundary"
 HELP = ("find the critical load T (d/D)^2 at which the construction stops working (by a failure criterion), by "
@@ -31,7 +32,7 @@ def add_arguments(p) -> None:
                    help="on-indicator error that makes a pass fail, for --criterion worst-readout (default: 0.25)")
     g.add_argument("--rtol", type=float, default=0.02, help="relative resolution in T (default: 0.02)")
     g.add_argument("--confidence", type=float, default=0.95, help="confidence of the interval (default: 0.95)")
-    g.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
+    g.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1, help="processes (default: 1)")
     g.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show a progress bar")
@@ -48,11 +49,19 @@ def _placeholder_circuits(args) -> int:
         group = make_system(system, entry.min_circuits(system_params(system, params)), seed=0, **params).groups.size
     except (KeyError, CircuitsError):
         return 2  # the spec itself then says what is wrong
-    return given.get("n_active") or (2 if group == 1 else group)
+    z = given.get("n_active")
+    return z if isinstance(z, int) and z >= 1 else (2 if group == 1 else group)
 
 
 def run(args) -> int:
-    spec = spec_from_args(args, n_circuits=_placeholder_circuits(args))
+    try:
+        spec = spec_from_args(args, n_circuits=_placeholder_circuits(args))
+    except CircuitsError as err:  # n_circuits is the search's, not the user's: a placeholder of z circuits
+        if err.parameter != "n_circuits":
+            raise
+        text = str(err)
+        raise CircuitsError("n_active" + text[len("n_circuits"):] if text.startswith("n_circuits ") else text,
+                            parameter="n_active") from err
     b = circuits.find_boundary(spec, criterion=args.criterion, n_seeds=args.n_seeds, level=args.level,
                                on_error=args.on_error,
                                rtol=args.rtol, confidence=args.confidence, workers=args.workers, device=args.device,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import circuits
-from circuits.base import using_threads
 
-from ._args import add_run_arguments, add_spec_arguments, spec_from_args
+from ._args import add_run_arguments, add_spec_arguments, as_flag, spec_from_args
 
 NAME = "build"
 HELP = "build a network and save it to a directory that circuits.load and cis evaluate --load read"
@@ -21,8 +20,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     spec = spec_from_args(args)
-    with using_threads(args.threads):  # tuned-chi evaluates calibration batches
-        net = circuits.build_network(spec, allow_large=args.yes)
-    path = circuits.save(net, args.out, overwrite=args.force, metadata={"built_by": "cis build"})
+    net = circuits.build_network(spec, allow_large=args.yes, threads=args.threads)
+    with as_flag("path", "out"):
+        path = circuits.save(net, args.out, overwrite=args.force, metadata={"built_by": "cis build"})
     print(f"saved {net!r} to {path} (evaluate it with: cis evaluate --load {path} --seed {spec.seed})")
     return 0

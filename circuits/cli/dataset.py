@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import circuits
-from circuits.base import using_threads
+from circuits.base import require_path, using_threads
 
-from ._args import add_run_arguments, add_spec_arguments, spec_from_args, to_json
+from ._args import add_run_arguments, add_spec_arguments, as_flag, spec_from_args, to_json
 from .evaluate import loaded_spec
 
 NAME = "dataset"
@@ -33,19 +31,19 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    if Path(args.out).exists() and not args.force:
-        raise circuits.CircuitsError(f"--out {args.out} exists; pass --force to replace it")
+    if require_path("out", args.out).exists() and not args.force:
+        raise circuits.CircuitsError(f"out {args.out} exists; pass --force to replace it", parameter="out")
     if args.load is not None:
         spec, net = loaded_spec(args)
     else:
         spec = spec_from_args(args)
-        with using_threads(args.threads):
-            net = circuits.build_network(spec, allow_large=args.yes)
+        net = circuits.build_network(spec, allow_large=args.yes, threads=args.threads)
     truth = circuits.ground_truth(net)
     with using_threads(args.threads):
         data = truth.dataset(spec.batch_size, seed=spec.seed, n_active=spec.n_active, activations=args.activations,
                              reference=args.reference)
-    path = data.save(args.out, overwrite=args.force)
+    with as_flag("path", "out"):
+        path = data.save(args.out, overwrite=args.force)
     if args.format == "json":
         print(to_json({"path": str(path), "info": data.info}))
     else:

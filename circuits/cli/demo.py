@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     t0 = time.perf_counter()
     specs = [spec_from_args(args, n_active=z) for z in (1, 2, 3)]  # every spec checked before any work
-    net = circuits.build_network(specs[-1], allow_large=args.yes)
+    net = circuits.build_network(specs[-1], allow_large=args.yes, threads=args.threads)
     print(f"Rotation circuits in superposition: T={net.n_circuits} circuits of width d={net.circuit_width} "
           f"in a network of width D={net.width} (S={net.redundancy}, L={net.n_layers}, "
           f"load T(d/D)^2={net.load:.4f}).")

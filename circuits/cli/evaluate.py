@@ -6,8 +6,8 @@ import circuits
 from circuits import CircuitsError
 from circuits.experiments import ExperimentSpec
 
-from ._args import (add_run_arguments, add_spec_arguments, flag, format_table, given_values, spec_from_args, to_json,
-                    where_it_stands)
+from ._args import (add_run_arguments, add_spec_arguments, as_flag, count_of, flag, format_table, given_values,
+                    spec_from_args, to_json, where_it_stands)
 
 NAME = "evaluate"
 HELP = "build (or --load) a network and measure its errors per layer beside the theory"
@@ -23,8 +23,8 @@ def add_arguments(p) -> None:
                    help="use the network saved in DIR (by cis build) instead of building one; the spec's other "
                         "fields come from the saved network (flags, if given, must match it)")
     g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
-    g.add_argument("--chunk-size", type=int, default=None, help="samples per forward pass (memory bound; results "
-                                                                "do not depend on it)")
+    g.add_argument("--chunk-size", type=count_of("chunk_size", 1), default=None,
+                   help="samples per forward pass (memory bound; results do not depend on it)")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     g.add_argument("--progress", action="store_true", help="show a progress bar")
     add_run_arguments(p)
@@ -32,7 +32,8 @@ def add_arguments(p) -> None:
 
 def loaded_spec(args):
     """``(spec, network)`` for ``--load``: the saved network's spec with the evaluation flags typed."""
-    net = circuits.load(args.load, device=args.device)
+    with as_flag(("path", None), "load"):  # whatever is wrong with the directory is about --load
+        net = circuits.load(args.load, device=args.device)
     saved = dict(net.provenance)
     if not saved:
         raise CircuitsError(f"the network in {args.load} was not built from a spec (no provenance in its "

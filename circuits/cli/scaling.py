@@ -7,10 +7,10 @@ import pathlib
 
 import circuits
 from circuits import CircuitsError
-from circuits.experiments import grid_specs
 from circuits.measurement import CRITERIA
 
-from ._args import add_run_arguments, add_spec_arguments, given_values, to_json
+from ._args import (MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, given_values, grid_flags_checked,
+                    to_json)
 
 NAME = "scaling"
 HELP = ("the critical load at each width (bisection over n_circuits, several seeds), its power law with the "
@@ -25,7 +25,8 @@ def _widths(text: str) -> list[int]:
     except ValueError:
         values = []
     if len(values) < 2:
-        raise CircuitsError(f"--widths must list at least two widths separated by commas, got {text!r}")
+        raise CircuitsError(f"widths must list at least two widths separated by commas, got {text!r}",
+                            parameter="widths")
     return values
 
 
@@ -38,7 +39,7 @@ def add_arguments(p) -> None:
     p.add_argument("--rtol", type=float, default=0.05, help="relative resolution in T (default: 0.05)")
     p.add_argument("--out", default="scaling-out", metavar="DIR",
                    help="folder for parts/, results.parquet, fits.parquet and scaling.png (default: scaling-out)")
-    p.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
+    p.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1, help="processes (default: 1)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,11 +54,12 @@ def run(args) -> int:
     if "n_active" not in given and set(given.get("system", ["rotation"])) <= {"rotation", "rotation-3", "step"}:
         given["n_active"] = [1]  # independent circuits: z = 1 unless asked (coupled systems: one whole group)
     placeholder = max([64, *given.get("n_active", [])])  # n_circuits is searched; any valid value will do
-    specs = grid_specs({**DEFAULTS, **given, "width": widths[0], "n_circuits": placeholder})
+    specs = grid_flags_checked({**DEFAULTS, **given, "width": widths[0], "n_circuits": placeholder},
+                               {**given, "widths": widths}, aliases={"n_circuits": "n_active", "width": "widths"})
     result = circuits.experiments.scaling(specs, widths, args.out, criterion=args.criterion, level=args.level,
                                           n_seeds=args.n_seeds, rtol=args.rtol, workers=args.workers,
                                           progress=not args.no_progress, device=args.device,
-                                          threads=args.threads or 1, allow_large=args.yes)
+                                          threads=args.threads, allow_large=args.yes)
     figure = None
     try:
         import figures.fig_scaling as fig  # the plotting package sits beside the library

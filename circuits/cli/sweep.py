@@ -6,7 +6,8 @@ import circuits
 from circuits import CircuitsError
 from circuits.experiments import read_grid
 
-from ._args import add_run_arguments, add_spec_arguments, given_values, to_json
+from ._args import (MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, given_values, grid_flags_checked,
+                    to_json)
 
 NAME = "sweep"
 HELP = "evaluate every spec of a grid (TOML/JSON file and/or flags) into DIR/results.parquet; resumable"
@@ -16,7 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--grid", default=None, help="grid file: TOML (.toml) or JSON, keys = the spec's field names "
                                                 "(the flags below without --)")
     p.add_argument("--out", required=True, help="output folder (parts/, results.parquet, sweep.json)")
-    p.add_argument("--workers", type=int, default=1, help="processes on this machine (default: 1)")
+    p.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1,
+                   help="processes on this machine (default: 1)")
     p.add_argument("--dask", default=None, metavar="ADDRESS",
                    help="run on this Dask scheduler instead (needs the [dask] extra)")
     p.add_argument("--device", default="cpu", help="torch device of the forward passes (default: cpu)")
@@ -37,6 +39,7 @@ def run(args) -> int:
             grid = [{**{k: v for k, v in part.items() if k.replace("-", "_") not in flags}, **flags} for part in grid]
         else:
             grid = {**{k: v for k, v in grid.items() if k.replace("-", "_") not in flags}, **flags}
+    grid_flags_checked(grid, flags)  # every spec checked before any work; a flag's bad value names the flag
     executor = client = None
     if args.dask:
         try:

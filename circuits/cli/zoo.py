@@ -7,7 +7,7 @@ import time
 import circuits
 from circuits.zoo import CATALOGUE, build_zoo, index_table
 
-from ._args import to_json
+from ._args import add_run_arguments, as_flag, to_json
 
 NAME = "zoo"
 HELP = ("write the model zoo to a folder: saved networks of every regime (exact, working, strained, failing) for "
@@ -24,15 +24,15 @@ def add_arguments(p) -> None:
     g.add_argument("--list", action="store_true", help="print the catalogue (no building)")
     g.add_argument("--force", action="store_true", help="replace the zoo in DIR")
     g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    g.add_argument("--threads", type=int, default=None, help="torch threads; default: the cores free right now")
+    add_run_arguments(p, large=False)
 
 
 def run(args) -> int:
     names = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names or () if n not in CATALOGUE]
     if unknown or names == []:
-        raise circuits.CircuitsError(f"--only must list networks of the catalogue ({', '.join(CATALOGUE)}); got "
-                                     f"{unknown[0] if unknown else 'none'!r}")
+        raise circuits.CircuitsError(f"only must list networks of the catalogue ({', '.join(CATALOGUE)}); got "
+                                     f"{unknown[0] if unknown else 'none'!r}", parameter="only")
     if args.list:
         entries = [CATALOGUE[n].to_dict() for n in names or CATALOGUE]
         if args.format == "json":
@@ -46,8 +46,9 @@ def run(args) -> int:
         raise circuits.CircuitsError("give --out DIR to build the zoo (or --list to see the catalogue)",
                                      parameter="out")
     start = time.perf_counter()
-    index = build_zoo(args.out, names=names, overwrite=args.force, progress=args.format == "table",
-                      threads=args.threads)
+    with as_flag("path", "out"):
+        index = build_zoo(args.out, names=names, overwrite=args.force, progress=args.format == "table",
+                          threads=args.threads)
     if args.format == "json":
         print(to_json(index))
         return 0

@@ -23,7 +23,7 @@ import torch
 from theory import load as theory_load
 
 from ..assignment import Assignment
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, require, require_array, require_int
 from ._kernels import (PAIR_BUDGET, Incidence, Touched, expand, make_incidence, matvec, place, slot_sums,
                        sparse_columns, touched)
 from ._schemes import LayerWeights, WeightScheme, weight_scheme
@@ -307,7 +307,8 @@ class Network:
             ``(B, d, D/d)`` float32 tensor (values of circuits that share a neuron add up).
         """
         active = self.system.check_active(active)
-        return _group_major(self._place(active, values, require_int("layer", layer, 0, self.network_layers)))
+        layer = require_int("layer", layer, 0, self.network_layers)
+        return _group_major(self._place(active, self._check_inputs(active, values, "values"), layer))
 
     def embed(self, active: np.ndarray, inputs: np.ndarray) -> torch.Tensor:
         """Layer 0: the active circuits' first pre-activations ``w_t[1] @ a_t[0]`` in ``e[0]``.
@@ -321,7 +322,8 @@ class Network:
 
     def active_mask(self, active: np.ndarray, layer: int) -> torch.Tensor:
         """``(B, 1, D/d)`` 0/1 mask of the slots that the active circuits own at ``layer``."""
-        active = torch.as_tensor(np.asarray(active), dtype=torch.long, device=self.device)
+        layer = require_int("layer", layer, 0, self.network_layers)
+        active = torch.as_tensor(self.system.check_active(active), dtype=torch.long, device=self.device)
         B = active.shape[0]
         slots = self._incidence(layer).sets[active].reshape(B, -1)
         mask = torch.zeros(B, self.n_slots, device=self.device)
@@ -333,14 +335,22 @@ class Network:
                                                                                               self.n_slots),
                 f"{name} must be a (B, {self.circuit_width}, {self.n_slots}) tensor, got "
                 f"{tuple(acts.shape) if isinstance(acts, torch.Tensor) else type(acts).__name__}", parameter=name)
+        require(acts.dtype.is_floating_point, f"{name} must hold real floating-point activations, got {acts.dtype}",
+                parameter=name)
+        require(bool(torch.isfinite(acts).all()), f"{name} must be finite (found NaN or inf)", parameter=name)
         return acts.to(device=self.device, dtype=torch.float32)
 
-    def _check_inputs(self, active: np.ndarray, inputs) -> np.ndarray:
-        inputs = np.asarray(inputs, dtype=np.float64)
-        want = active.shape + (self.circuit_width,)
-        require(inputs.shape == want, f"inputs must have shape {want}, got {inputs.shape}", parameter="inputs")
-        require(bool(np.all(np.isfinite(inputs))), "inputs must be finite", parameter="inputs")
-        return inputs
+    def _check_inputs(self, active: np.ndarray, inputs, name: str = "inputs") -> np.ndarray:
+        return require_array(name, inputs, shape=active.shape + (self.circuit_width,))
+
+    def _check_circuits(self, circuits, batch: int) -> np.ndarray:
+        circuits = np.asarray(circuits)
+        require(circuits.ndim == 2 and circuits.shape[0] == batch
+                and (circuits.size == 0 or np.issubdtype(circuits.dtype, np.integer))
+                and (circuits.size == 0 or (circuits.min() >= 0 and circuits.max() < self.n_circuits)),
+                f"circuits must be an integer array (B, m) of indices in 0..{self.n_circuits - 1} with "
+                f"B = {batch}", parameter="circuits")
+        return circuits
 
     def step(self, layer: int, prev: torch.Tensor, *, active=None) -> torch.Tensor:
         """One network layer: activations of ``layer`` from those of ``layer - 1``.
@@ -355,9 +365,13 @@ class Network:
             ``(B, d, D/d)`` activations.
         """
         layer = require_int("layer", layer, 1, self.network_layers)
+        prev = self._check_acts(prev)
         if active is not None:
             active = self.system.check_active(active)
-        return _group_major(self._advance(layer, _slot_major(self._check_acts(prev)), None, active))
+            require(active.shape[0] == prev.shape[0],
+                    f"active must have one row per sample of prev (B = {prev.shape[0]}), got {active.shape[0]}",
+                    parameter="active")
+        return _group_major(self._advance(layer, _slot_major(prev), None, active))
 
     def preactivation(self, layer: int, prev: torch.Tensor) -> torch.Tensor:
         """Pre-activations ``W[layer] @ prev + b`` from the structured weights, ``(B, d, D/d)``."""
@@ -406,7 +420,8 @@ class Network:
 
     def read(self, state: LayerState, circuits: np.ndarray) -> torch.Tensor:
         """Read-outs ``(b, m, d)`` of given circuits ``(b, m)`` from a :class:`LayerState`."""
-        idx = torch.as_tensor(np.asarray(circuits), dtype=torch.long, device=state.acts.device)
+        circuits = self._check_circuits(circuits, state.acts.shape[0])
+        idx = torch.as_tensor(circuits, dtype=torch.long, device=state.acts.device)
         sums = slot_sums(state.acts, self._incidence(state.layer).sets, idx)
         a, c = self._coefficients(state.layer)
         return a * sums - c * state.touched.total[:, None, :] if c else a * sums
@@ -441,12 +456,7 @@ class Network:
         if circuits is None:
             sums = acts[:, :, sets].sum(-1).transpose(1, 2)  # (B, T, d)
         else:
-            circuits = np.asarray(circuits)
-            require(circuits.ndim == 2 and circuits.shape[0] == acts.shape[0]
-                    and (circuits.size == 0 or np.issubdtype(circuits.dtype, np.integer))
-                    and (circuits.size == 0 or (circuits.min() >= 0 and circuits.max() < self.n_circuits)),
-                    f"circuits must be an integer array (B, m) of indices in 0..{self.n_circuits - 1} with "
-                    f"B = {acts.shape[0]}", parameter="circuits")
+            circuits = self._check_circuits(circuits, acts.shape[0])
             sums = slot_sums(_slot_major(acts), sets, torch.as_tensor(circuits, dtype=torch.long, device=acts.device))
         a, c = self._coefficients(layer)
         return a * sums - c * acts.sum(-1)[:, None, :]

@@ -446,16 +446,17 @@ class Inhibited(Capped):
     def text(self) -> str:
         return f"inhibited:{self.strength:g}"
 
+    def _row_inhibition(self, lw) -> np.ndarray:
+        """``(d,)``: X on the on-indicator rows, 0 on the others."""
+        x = np.zeros(lw.mean.shape[0])
+        x[list(lw.on_rows)] = self.strength
+        return x
+
     def pattern_chi(self, lw):
-        chi = super().pattern_chi(lw)
-        chi[list(lw.on_rows)] += self.strength
-        return chi
+        return super().pattern_chi(lw) + self._row_inhibition(lw)
 
     def bias_offset(self, lw):
-        offset = np.zeros(lw.mean.shape[0])
-        rows = list(lw.on_rows)
-        offset[rows] = -self.strength * (lw.mean[rows] @ lw.on_state)
-        return offset
+        return -self._row_inhibition(lw) * (lw.mean @ lw.on_state)
 
 
 def _pair_counts(lw: LayerWeights, keys: np.ndarray) -> np.ndarray:

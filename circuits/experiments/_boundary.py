@@ -20,7 +20,7 @@ from ..base import CircuitsError, choose_threads, require, require_float, requir
 from ..measurement import SEIZURE_THRESHOLD
 from ..measurement import criterion as measurement_criterion
 from ..system import SYSTEMS
-from ._budget import check_cost
+from ._budget import check_cost, check_total, search_seconds
 from ._experiment import evaluate
 from ._spec import ExperimentSpec
 from ._sweep import map_completed
@@ -180,6 +180,19 @@ class Boundary:
         }
 
 
+def search_range(spec: ExperimentSpec, *, allow_large: bool = False) -> tuple[int, int, int]:
+    """``(low, capacity, high)`` of the search over ``n_circuits``: from ``max(z, (D/d)/S)`` (no shared
+    neuron below) to the assignment's capacity, ``high`` being the largest T the machine allows
+    (:func:`check_cost`; the capacity with ``allow_large``). Refuses, before any work, a spec of which
+    not even ``low`` circuits fit the machine, or whose z exceeds the capacity."""
+    n_slots = spec.width // spec.circuit_width
+    S = spec.redundancy
+    cap = max(capacity(n_slots, S, spec.assignment), n_slots // S)
+    low = max(spec.n_active, n_slots // S, SYSTEMS[spec.system].min_circuits(spec.params))
+    require(low <= cap, f"n_active = {spec.n_active} exceeds the most circuits that fit ({cap})", parameter="n_active")
+    return low, cap, cap if allow_large else _affordable(spec, low, cap)
+
+
 def _affordable(spec: ExperimentSpec, low: int, high: int) -> int:
     """The largest T in ``low..high`` whose run the machine allows (:func:`check_cost`); refuses if even
     ``low`` is too much. The estimate grows with T, so a bisection on it finds the edge at once."""
@@ -268,16 +281,12 @@ def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: fl
     on_error = require_float("on_error", on_error, 0.0, open_low=True)
     confidence = require_float("confidence", confidence, 0.0, 1.0, open_low=True, open_high=True)
     rtol = require_float("rtol", rtol, 0.0)
-    n_slots = spec.width // spec.circuit_width
-    S = spec.redundancy
-    cap = max(capacity(n_slots, S, spec.assignment), n_slots // S)
-    low = max(spec.n_active, n_slots // S, SYSTEMS[spec.system].min_circuits(spec.params))
-    require(low <= cap, f"n_active = {spec.n_active} exceeds the most circuits that fit ({cap})", parameter="n_active")
+    low, cap, high = search_range(spec, allow_large=allow_large)
+    check_total(search_seconds(spec, low, high, n_seeds, rtol), "boundary search", allow=allow_large)
     search = {"criterion": chosen.name, "level": level, "on_error": on_error, "n_seeds": n_seeds, "rtol": rtol,
               "confidence": confidence, "low": low, "high": cap}
     config = {**{k: v for k, v in spec.to_dict().items() if k != "n_circuits"}, "circuit_width": spec.circuit_width,
               "base_width": spec.base_width, **search}
-    high = cap if allow_large else _affordable(spec, low, cap)
     search["high"] = high
     per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, n_seeds))
     jobs = [{"spec": spec.replace(seed=spec.seed + i), "search": search, "index": i, "device": device,

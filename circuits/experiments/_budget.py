@@ -13,6 +13,7 @@ any work.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..base import CircuitsError, available_memory
@@ -122,3 +123,19 @@ def check_cost(spec: ExperimentSpec, *, allow: bool = False, memory: int | None 
         raise CircuitsError(f"this run may take long: {cost}; lower batch_size or n_circuits, or allow it "
                             f"(--yes, allow_large=True)")
     return cost
+
+
+def search_seconds(spec: ExperimentSpec, low: int, high: int, n_seeds: int, rtol: float) -> float:
+    """Estimated time of a boundary search (:func:`circuits.find_boundary`): per seed, the doubling from
+    ``low`` to ``high`` and the bisection to ``rtol`` (``log2(high/low) + log2(1/rtol) + 1`` evaluations),
+    each counted at ``high`` circuits in the working regime (the search stops where networks fail)."""
+    steps = math.log2(max(2.0, high / max(low, 1))) + math.log2(1.0 / max(rtol, 1e-3)) + 1.0
+    return n_seeds * steps * estimate_cost(spec.replace(n_circuits=high)).seconds
+
+
+def check_total(seconds: float, what: str, *, allow: bool = False, max_seconds: float = MAX_SECONDS) -> None:
+    """Refuse work of many runs (a sweep, a boundary search, a scaling study) whose estimated total time
+    exceeds ``max_seconds``, unless ``allow``; the message says what to lower."""
+    if not allow and seconds > max_seconds:
+        raise CircuitsError(f"this {what} may take long: about {_duration(seconds)} in all; run fewer or smaller "
+                            f"specs, or allow it (--yes, allow_large=True)")

@@ -64,11 +64,13 @@ def build_system(spec: ExperimentSpec) -> SmallSystem:
     return with_error_correction(base, spec.error_correction, n_layers=spec.n_layers)
 
 
-def build_network(spec: ExperimentSpec, *, device: str = "cpu", allow_large: bool = False) -> Network:
+def build_network(spec: ExperimentSpec, *, device: str = "cpu", allow_large: bool = False,
+                  threads: int | None = None) -> Network:
     """The network of ``spec`` (see the module docstring); ``device`` is where its forward pass runs.
 
     A spec whose estimated cost exceeds the machine is refused before any work
-    (:func:`circuits.experiments.check_cost`) unless ``allow_large``.
+    (:func:`circuits.experiments.check_cost`) unless ``allow_large``. ``threads``: torch threads
+    (default: the cores free now, ``circuits.base.choose_threads``; ``tuned-chi`` evaluates).
 
     Example:
         >>> build_network(ExperimentSpec(width=400, n_circuits=50, n_layers=2))
@@ -77,6 +79,12 @@ def build_network(spec: ExperimentSpec, *, device: str = "cpu", allow_large: boo
     require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
             parameter="spec")
     check_cost(spec, allow=allow_large)
+    with using_threads(threads):
+        return _build_network(spec, device)
+
+
+def _build_network(spec: ExperimentSpec, device: str) -> Network:
+    """:func:`build_network` on the threads already chosen."""
     system = build_system(spec)
     seeds = spec.seeds()
     chi_scale = spec.chi_scale
@@ -141,7 +149,7 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
 def _evaluate_spec(spec: ExperimentSpec, network: Network | None, device: str, chunk_size, progress) -> Evaluation:
     """:func:`evaluate` of a spec, on the threads already chosen."""
     if network is None:
-        net = build_network(spec, device=device, allow_large=True)
+        net = _build_network(spec, device)
     else:
         require(isinstance(network, Network), f"network must be a Network, got {type(network).__name__}",
                 parameter="network")
@@ -153,6 +161,10 @@ def _evaluate_spec(spec: ExperimentSpec, network: Network | None, device: str, c
             wrong = [k for k, v in wanted.items() if built.get(k) != v]
             require(not wrong, f"the network was built from another spec: it differs in {', '.join(wrong)}",
                     parameter="network")
+            origin = spec.replace(seed=built["seed"]).seeds().network if "seed" in built else net.config.seed
+            require(origin == net.config.seed, f"the network's seed {net.config.seed} is not the one the spec it "
+                                               f"records (seed {built.get('seed')}) derives: the network or its "
+                                               "provenance was changed", parameter="network")
     seeds = spec.seeds()
     ev = evaluate_network(net, n_active=spec.n_active, batch_size=spec.batch_size, seed=seeds.evaluation,
                           ideal=spec.ideal, chunk_size=chunk_size, progress=progress)

@@ -23,14 +23,19 @@ import pandas as pd
 
 from theory import predicted_critical_load as theory_critical_load
 
-from ..base import CircuitsError, require, require_int
-from ..construction import Capped, weight_scheme
-from ._boundary import find_boundary
+from ..base import CircuitsError, choose_threads, require, require_float, require_int, require_path
+from ..construction import Capped, check_device, weight_scheme
+from ..measurement import criterion as measurement_criterion
+from ._boundary import find_boundary, search_range
+from ._budget import check_total, search_seconds
+from ._presets import PRESET_FIELDS
 from ._spec import ExperimentSpec
-from ._sweep import folder_lock, map_completed, remove_stale, write_atomic
+from ._sweep import folder_lock, map_completed, remove_stale, write_atomic, write_table
 
-#: Bump when a part's content changes, so old parts are not reused.
-PART_FORMAT = 1
+#: Bump when a part's content changes (or the numbers of the same spec), so old parts are not reused.
+PART_FORMAT = 2
+#: The most widths one study takes.
+MAX_WIDTHS = 64
 #: The study's working load, marked on the figure.
 STUDY_LOAD = 0.004
 
@@ -53,9 +58,20 @@ class Scaling:
 
 
 def construction_label(spec: ExperimentSpec, varied: list[str]) -> str:
-    """A short label of a construction: the fields that vary between the constructions of a study."""
+    """A short label of a construction: its preset (``baseline`` without one) and the other fields that vary
+    between the constructions of a study (z written ``z=``).
+
+    Example:
+        >>> construction_label(ExperimentSpec(n_active=2), ["n_active"])
+        'baseline, z=2'
+    """
     d = spec.to_dict()
-    return ", ".join(f"{k}={d[k]}" for k in varied) or "baseline"
+    parts = [d["preset"] or "baseline"]
+    for key in varied:
+        if key in ("preset", *PRESET_FIELDS) and d["preset"] is not None:
+            continue  # the preset's own choices
+        parts.append(f"z={d[key]}" if key == "n_active" else f"{key}={d[key]}")
+    return ", ".join(parts)
 
 
 def fit_power_law(widths, loads) -> tuple[float, float, float]:
@@ -112,7 +128,7 @@ def _boundary_task(task: tuple) -> tuple[str, dict]:
 
 def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float | None = None, n_seeds: int = 2,
             rtol: float = 0.05, workers: int = 1, executor=None, progress: bool = True, device: str = "cpu",
-            threads: int | None = 1, allow_large: bool = False) -> Scaling:
+            threads: int | None = None, allow_large: bool = False) -> Scaling:
     """Find the critical load of every construction at every width and fit its power law.
 
     Args:
@@ -123,7 +139,8 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
         criterion, level, n_seeds, rtol: as for :func:`circuits.find_boundary`.
         workers, executor, progress, device: as for :func:`circuits.sweep` (one task per
             construction and width).
-        threads: torch threads per task (default 1: tasks are many and small).
+        threads: torch threads per task (default: the cores free now, shared among the workers, as for
+            :func:`circuits.sweep`); the numbers do not depend on it.
         allow_large: search up to sizes whose estimated cost exceeds the machine.
 
     Returns:
@@ -133,22 +150,37 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
     require(len(specs) >= 1 and all(isinstance(s, ExperimentSpec) for s in specs),
             "specs must be an ExperimentSpec or a list of them", parameter="specs")
     widths = sorted({require_int("widths", w, 1) for w in widths})
-    require(len(widths) >= 2, "widths must name at least two widths", parameter="widths")
+    require(2 <= len(widths) <= MAX_WIDTHS, f"widths must name 2..{MAX_WIDTHS} widths, got {len(widths)}",
+            parameter="widths")
     n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
-    workers = require_int("workers", workers, 1)
+    workers = require_int("workers", workers, 1, 1024)
+    threads = None if threads is None else require_int("threads", threads, 1, 1024)
+    device = check_device(device)
+    measurement_criterion(criterion)
+    if level is not None:
+        require_float("level", level, 0.0, open_low=True)
+    rtol = require_float("rtol", rtol, 0.0)
     dicts = [s.to_dict() for s in specs]
     varied = [k for k in dicts[0] if k not in ("width", "n_circuits") and len({json.dumps(d.get(k)) for d in dicts}) > 1]
     search = {"criterion": criterion, "level": level, "n_seeds": n_seeds, "rtol": rtol, "allow_large": allow_large}
-    tasks, rows = [], []
+    tasks, rows, seconds = [], [], 0.0
     for spec in specs:  # every spec checked (widths valid for every construction) before any work
         label = construction_label(spec, varied)
         for width in widths:
-            at = spec.replace(width=width, n_circuits=max(spec.n_active, 1))
+            try:
+                at = spec.replace(width=width, n_circuits=max(spec.n_active, 1))
+            except CircuitsError as err:
+                raise CircuitsError(f"widths: {err}", parameter="widths") from err
+            low, _, high = search_range(at, allow_large=allow_large)  # refuses what the machine cannot run
+            seconds += search_seconds(at, low, high, n_seeds, rtol)
             part = _part_id(at, search)
-            tasks.append((part, at, search, device, threads))
+            tasks.append((part, at, search, device, None))
             rows.append({**{k: v for k, v in at.to_dict().items() if k != "n_circuits"}, "construction": label,
                          "criterion": criterion, "part": part})
-    out = pathlib.Path(out_dir)
+    check_total(seconds, "scaling study", allow=allow_large)
+    per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(tasks)))
+    tasks = [(part, at, search_, dev, per_task) for part, at, search_, dev, _ in tasks]
+    out = require_path("out", out_dir)
     require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
     try:
         parts = out / "parts"
@@ -160,9 +192,13 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
             todo = [t for t in tasks if not (parts / f"{t[0]}.json").exists()]
             for part, result in map_completed(_boundary_task, todo, workers=workers, executor=executor,
                                               progress="scaling" if progress else None, done=len(tasks) - len(todo)):
-                write_atomic(parts / f"{part}.json", lambda p, r=result: p.write_text(json.dumps(r)))
-            for row in rows:
-                row.update(json.loads((parts / f"{row['part']}.json").read_text()))
+                write_atomic(parts / f"{part}.json", lambda p, r=result: p.write_text(_sealed(r)))
+            for row, task in zip(rows, tasks):
+                result = _unsealed(parts / f"{row['part']}.json")
+                if result is None:  # damaged after it was written: run it again (the same numbers)
+                    _, result = _boundary_task(task)
+                    write_atomic(parts / f"{row['part']}.json", lambda p, r=result: p.write_text(_sealed(r)))
+                row.update(result)
             table = pd.DataFrame(rows).drop(columns="part")
             table["seed_loads"] = table["seed_loads"].map(json.dumps)
             table["high"] = table["high"].astype(float)
@@ -170,12 +206,29 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
                 {k: r[k] for k in dicts[0] if k != "n_circuits"} | {"n_circuits": max(r["n_active"], 1)}), criterion)
                 for r in table.to_dict("records")]
             fits = _fits(table)
-            write_atomic(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
-            write_atomic(out / "fits.parquet", lambda p: fits.to_parquet(p, index=False))
+            write_atomic(out / "results.parquet", lambda p: write_table(table, p))
+            write_atomic(out / "fits.parquet", lambda p: write_table(fits, p))
     except OSError as err:
         raise CircuitsError(f"cannot write the scaling study into {str(out)!r}: {err.strerror or err}",
                             parameter="out") from err
     return Scaling(table=table, fits=fits)
+
+
+def _sealed(result: dict) -> str:
+    """A part's JSON with the SHA-256 of its canonical form."""
+    text = json.dumps(result, sort_keys=True)
+    return json.dumps({"result": result, "sha256": hashlib.sha256(text.encode()).hexdigest()})
+
+
+def _unsealed(path: pathlib.Path) -> dict | None:
+    """The result :func:`_sealed` wrote to ``path``, or ``None`` when it is missing, unreadable or altered."""
+    try:
+        sealed = json.loads(path.read_text())
+        result = sealed["result"]
+        ok = hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest() == sealed["sha256"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return result if ok and isinstance(result, dict) else None
 
 
 def _fits(table: pd.DataFrame) -> pd.DataFrame:

@@ -214,7 +214,8 @@ class ExperimentSpec:
     def from_dict(cls, values: Mapping) -> "ExperimentSpec":
         """The spec of a flat mapping (:meth:`to_dict`'s form); unknown keys are refused, missing
         keys take their defaults."""
-        values = dict(values)
+        values = {k: (None if isinstance(v, float) and math.isnan(v) and k in ("preset", "n_active") else v)
+                  for k, v in dict(values).items()}  # a blank table cell: no preset, the default z
         known = {f.name for f in fields(cls)} - {"params"}
         param_names = set(all_system_params())
         unknown = sorted(set(values) - known - param_names)
@@ -243,6 +244,10 @@ class ExperimentSpec:
     def replace(self, **changes) -> "ExperimentSpec":
         """A copy with fields changed (system parameters by name too), checked again."""
         values = {**self.to_dict(), **changes}
+        if values.get("preset") is not None:  # the preset chooses again for the new sizes
+            for key in PRESET_FIELDS:
+                if key not in changes:
+                    values.pop(key, None)
         if "system" in changes and changes["system"] != self.system:
             for name in self.params:
                 if name not in changes:

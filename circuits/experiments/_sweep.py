@@ -12,10 +12,12 @@ prints the same numbers.
 
 Storage. ``out_dir/parts/<run id>.parquet`` holds one finished run; it is written to a
 temporary file and moved into place with ``os.replace``, so a killed sweep leaves finished
-runs whole and nothing half-written under a final name. A rerun skips every run whose part
-exists. ``out_dir/results.parquet`` (and ``results.csv`` on request) is assembled from the
-parts when all runs are done, rows in grid order; ``out_dir/sweep.json`` records the grid, and
-a sweep refuses to write into a directory that another grid made.
+runs whole and nothing half-written under a final name. Each part carries the SHA-256 of its
+content (and Parquet page checksums); a part damaged later is noticed when the table is
+assembled and run again. A rerun skips every run whose part exists. ``out_dir/results.parquet``
+(and ``results.csv`` on request) is assembled from the parts when all runs are done, rows in
+grid order; ``out_dir/sweep.json`` records the grid, and a sweep refuses to write into a
+directory that another grid made, or that another sweep is writing into (``out_dir/.lock``).
 """
 
 from __future__ import annotations
@@ -26,23 +28,31 @@ import fcntl
 import hashlib
 import itertools
 import json
+import math
 import os
 import pathlib
 import time
+import warnings
 from typing import Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
-from ..base import CircuitsError, choose_threads, require, require_int, using_threads
+from ..base import CircuitsError, choose_threads, require, require_int, require_path, using_threads
 from ..construction import check_device
-from ._budget import check_cost
+from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
 from ._experiment import evaluate
 from ._spec import ExperimentSpec, spec_keys
 
-#: Bump when the rows a run produces change, so old parts are not reused.
-PART_FORMAT = 2
+_DIGEST_KEY = b"circuits.sha256"
+#: The most runs one grid may have (checked before any spec is made).
+MAX_RUNS = 10000
+#: Bump when the rows a run produces change (columns, or the numbers of the same spec), so old parts
+#: are not reused.
+PART_FORMAT = 3
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -68,11 +78,11 @@ def read_grid(path) -> dict | list:
 
         try:
             return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
+        except (tomllib.TOMLDecodeError, RecursionError) as err:
             raise CircuitsError(f"grid file {str(path)!r} is not valid TOML: {err}", parameter="grid") from err
     try:
         grid = json.loads(text)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, RecursionError) as err:
         raise CircuitsError(f"grid file {str(path)!r} is not valid JSON: {err}", parameter="grid") from err
     require(isinstance(grid, (dict, list)), f"grid file {str(path)!r} must hold an object of key: [values] (or a "
                                             "list of them)", parameter="grid")
@@ -93,15 +103,17 @@ def grid_specs(grid: Mapping | list) -> list[ExperimentSpec]:
         >>> grid_specs({"widht": [800]})
         Traceback (most recent call last):
         ...
-        circuits.CircuitsError: unknown grid key 'widht'; allowed: system, chain_length, error_correction, width, n_circuits, redundancy, n_layers, weight_scheme, chi_scale, assignment, n_active, batch_size, ideal, seed
+        circuits.CircuitsError: unknown grid key 'widht'; allowed: system, chain_length, preset, error_correction, width, n_circuits, redundancy, n_layers, weight_scheme, chi_scale, assignment, n_active, batch_size, ideal, seed
     """
     parts = grid if isinstance(grid, list) else [grid]
     require(len(parts) >= 1, "a grid needs at least one mapping of key: [values]", parameter="grid")
     keys = spec_keys()
-    specs, seen = [], set()
+    specs, seen, runs = [], set(), 0
     for part in parts:
         require(isinstance(part, Mapping), f"a grid is a mapping of key: [values] (or a list of them), got "
                                            f"{type(part).__name__}", parameter="grid")
+        require(len(part) >= 1, "a grid's mapping needs at least one key (an empty one is a mistake: write the "
+                                "spec's fields)", parameter="grid")
         axes = {}
         for raw, values in part.items():
             key = str(raw).replace("-", "_")
@@ -111,6 +123,12 @@ def grid_specs(grid: Mapping | list) -> list[ExperimentSpec]:
             values = list(values) if isinstance(values, (list, tuple)) else [values]
             require(len(values) >= 1, f"grid key {key!r} has an empty list of values", parameter="grid")
             axes[key] = values
+        ordered = [k for k in keys if k in axes]
+        runs += math.prod(len(axes[k]) for k in ordered)
+        require(runs <= MAX_RUNS, f"the grid has more than {MAX_RUNS} runs ({runs} so far); split it into several "
+                                  "sweeps", parameter="grid")
+    for part in parts:
+        axes = {str(raw).replace("-", "_"): list(v) if isinstance(v, (list, tuple)) else [v] for raw, v in part.items()}
         ordered = [k for k in keys if k in axes]
         for combo in itertools.product(*(axes[k] for k in ordered)):
             values = dict(zip(ordered, combo))
@@ -191,7 +209,8 @@ def _map_completed(fn, tasks, workers, executor):
     else:
         from joblib import Parallel, delayed
 
-        yield from Parallel(n_jobs=workers, return_as="generator_unordered")(delayed(fn)(t) for t in tasks)
+        yield from Parallel(n_jobs=min(workers, len(tasks)), return_as="generator_unordered")(
+            delayed(fn)(t) for t in tasks)
 
 
 def remove_stale(folder: pathlib.Path) -> None:
@@ -217,6 +236,30 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+def write_table(frame: pd.DataFrame, path) -> None:
+    """Write ``frame`` as Parquet with page checksums and the SHA-256 of its content in the file's metadata
+    (``circuits.sha256``), so that :func:`read_table` tells a damaged or edited file."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), _DIGEST_KEY: _digest(frame).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), path, write_page_checksum=True)
+
+
+def read_table(path) -> pd.DataFrame | None:
+    """The frame :func:`write_table` wrote to ``path``, or ``None`` when the file is missing, unreadable, or
+    its content no longer matches its checksum."""
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)
+        frame = table.to_pandas()
+    except Exception:  # noqa: BLE001 - pyarrow's errors for a damaged file are many
+        return None
+    want = (table.schema.metadata or {}).get(_DIGEST_KEY)
+    return frame if want is not None and want.decode() == _digest(frame) else None
 
 
 def write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
@@ -275,14 +318,16 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
     if isinstance(grid, (str, os.PathLike)):
         grid = read_grid(grid)
     specs = grid_specs(grid)
-    workers = require_int("workers", workers, 1)
+    workers = require_int("workers", workers, 1, 1024)
     require(executor is None or callable(getattr(executor, "submit", None)),
             "executor must have a submit(fn, *args) method (a concurrent.futures-like executor)", parameter="executor")
     device = check_device(device)
     for spec in specs:  # every run measured against the machine before any work
         check_cost(spec, allow=allow_large)
+    check_total(sum(estimate_cost(spec).seconds_ceiling for spec in specs), f"sweep of {len(specs)} runs",
+                allow=allow_large)
     per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(specs)))
-    out = pathlib.Path(out_dir)
+    out = require_path("out", out_dir)
     require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
     record = {"grid": grid, "runs": [run_id(s) for s in specs], "part_format": PART_FORMAT}
     try:
@@ -296,16 +341,21 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
             tasks = [(s, device, per_task) for s in todo]
             for name, rows in map_completed(_run_task, tasks, workers=workers, executor=executor,
                                             progress="sweep" if progress else None, done=len(specs) - len(todo)):
-                write_atomic(parts / f"{name}.parquet", lambda p: rows.to_parquet(p, index=False))
+                write_atomic(parts / f"{name}.parquet", lambda p: write_table(rows, p))
             frames = []
             for i, spec in enumerate(specs):
-                rows = pd.read_parquet(parts / f"{run_id(spec)}.parquet")
+                rows = read_table(parts / f"{run_id(spec)}.parquet")
+                if rows is None:  # damaged after it was written: run it again (the same numbers)
+                    warnings.warn(f"sweep: the part of run {i} in {parts} was damaged; running it again",
+                                  stacklevel=2)
+                    name, rows = _run_task((spec, device, per_task))
+                    write_atomic(parts / f"{name}.parquet", lambda p, r=rows: write_table(r, p))
                 rows.insert(0, "run", i)
                 frames.append(rows)
             table = pd.concat(frames, ignore_index=True)
             first = ["run", *[k for k in spec_keys() if k in table.columns]]
             table = table[first + [c for c in table.columns if c not in first]]
-            write_atomic(out / "results.parquet", lambda p: table.to_parquet(p, index=False))
+            write_atomic(out / "results.parquet", lambda p: write_table(table, p))
             if csv:
                 write_atomic(out / "results.csv", lambda p: table.to_csv(p, index=False))
     except OSError as err:

@@ -55,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import save as st_save
+import torch
 
-from ..base import CircuitsError, __version__, require, require_choice, using_threads
+from ..base import CircuitsError, __version__, require, require_choice, require_path, using_threads
 from ..construction import Network
 from ..export import Dataset, GroundTruth, ground_truth, load as load_network, load_dataset, save, to_module
 from ..measurement import Evaluation, failure_rate
@@ -354,7 +355,7 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
             one without ``overwrite``), or the operating system refuses a write.
     """
     chosen = names_checked(names)
-    path = Path(path)
+    path = require_path("path", path)
     _check_target(path, overwrite)
     tmp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}")
     records = []
@@ -401,8 +402,9 @@ def names_checked(names) -> list[str]:
 def _build_entry(entry: ZooEntry, root: Path) -> dict:
     """Build, measure and write one network into ``root/NAME``; its index record."""
     spec = entry.spec
-    net = build_network(spec)
-    measured = measure(evaluate(spec, network=net))
+    threads = torch.get_num_threads()  # chosen once for the whole zoo (build_zoo)
+    net = build_network(spec, threads=threads)
+    measured = measure(evaluate(spec, network=net, threads=threads))
     folder = root / entry.name
     save(net, folder / "network", metadata={"zoo": entry.name, "regime": entry.regime})
     truth = ground_truth(net)

@@ -19,8 +19,9 @@ network layers, ``D`` the width, ``z`` the active circuits per sample, ``k`` the
     reference.payload   (L+1, B, z, k) float64 its payloads
 
 ``activations`` and ``reference.*`` are present when asked for. The safetensors header's
-``__metadata__`` holds ``format`` (``"circuits-dataset"``), ``format_version`` and ``info``, a JSON
-object: ``batch_size``, ``n_active``, ``seed`` (of the draws), ``contents`` (the arrays present),
+``__metadata__`` holds ``format`` (``"circuits-dataset"``), ``format_version``, ``sha256`` (over
+``info`` and every array's name, dtype, shape and bytes: a damaged or edited file is refused; version
+1 files had none) and ``info``, a JSON object: ``batch_size``, ``n_active``, ``seed`` (of the draws), ``contents`` (the arrays present),
 ``network`` (the network's parameters with the spec's names and its seeds, as
 ``circuits.measurement.describe`` gives them) and ``provenance`` (the spec it was built from, if
 any). The activations come from the framework's forward pass (``Network.forward``); the exported
@@ -29,6 +30,8 @@ module gives the same to float32 round-off.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -39,14 +42,14 @@ import numpy as np
 import torch
 from safetensors.numpy import load as st_load, save as st_save
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, available_memory, require, require_int, require_path
 from ..construction import Network
 from ..measurement import describe
 
 #: The ``format`` a data set file carries.
 DATASET_FORMAT = "circuits-dataset"
 #: The data set layout this version writes and reads.
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 #: The largest seed accepted (64-bit non-negative integers).
 _MAX_SEED = 2**63 - 1
 #: Activations computed per forward pass (bounds memory while building a data set).
@@ -125,21 +128,25 @@ class Dataset:
             CircuitsError: ``path`` exists (without ``overwrite``) or is a directory, or the operating
                 system refuses the write.
         """
-        path = Path(path)
+        path = require_path("path", path)
         require(not path.is_dir(), f"path must be a file, got the directory {path}", parameter="path")
         require(overwrite or not path.exists(), f"path {path} exists; pass overwrite=True to replace it",
                 parameter="path")
-        metadata = {"format": DATASET_FORMAT, "format_version": str(DATASET_VERSION),
-                    "info": json.dumps(self.info, sort_keys=True, allow_nan=False)}
-        blob = st_save(self.arrays(), metadata=metadata)
+        arrays = self.arrays()
+        info = json.dumps(self.info, sort_keys=True, allow_nan=False)
+        metadata = {"format": DATASET_FORMAT, "format_version": str(DATASET_VERSION), "info": info,
+                    "sha256": _digest(arrays, info)}
+        blob = st_save(arrays, metadata=metadata)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(blob)
             os.replace(tmp, path)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise CircuitsError(f"cannot write the data set to {path}: {err}", parameter="path") from err
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise CircuitsError(f"cannot write the data set to {path}: {err.strerror or err}", parameter="path") \
+                from err
         return path
 
 
@@ -164,10 +171,15 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
             parameter="activations")
     require(isinstance(reference, (bool, np.bool_)), f"reference must be True or False, got {reference!r}",
             parameter="reference")
+    D, L = net.width, net.network_layers
+    need = B * (2 * D * 4 + z * (8 + 16 * (system.payload_dim + net.circuit_width))  # inputs, draws, encodings
+                + (L + 1) * D * 4 * activations + 2 * (L + 1) * z * 8 * (net.circuit_width + 2) * reference)
+    free = available_memory()
+    require(need <= free, f"batch_size = {B} needs about {need / 2**30:.3g} GiB for the data set, more than the "
+                          f"{free / 2**30:.3g} GiB available here; lower batch_size", parameter="batch_size")
     rng = np.random.default_rng(seed)
     active, payloads = system.draw(z, B, rng)
     small_inputs = system.encode(payloads, (B, z))
-    D, L = net.width, net.network_layers
     inputs = net.embed(active, small_inputs).reshape(B, D).cpu()
     acts = None
     if activations:
@@ -181,7 +193,7 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
     ref_acts = ref_on = ref_payload = None
     if reference:
         ref_acts = system.run(active, small_inputs, net.n_layers)
-        ref_on, ref_payload = system.family.decode_on(ref_acts), system.family.decode_payload(ref_acts)
+        ref_on, ref_payload = system.family.read_on(ref_acts), system.family.read_payload(ref_acts)
     contents = ["inputs", "active", "payloads"] + (["activations"] if activations else []) + (
         ["reference.acts", "reference.on", "reference.payload"] if reference else [])
     info = {"batch_size": B, "n_active": int(z), "seed": int(seed), "contents": contents,
@@ -221,10 +233,18 @@ def load_dataset(path) -> Dataset:
         raise CircuitsError(f"{path} is not a safetensors file: {err}", parameter="path") from err
     require(metadata.get("format") == DATASET_FORMAT, f"{path} is not a circuits data set (format "
                                                       f"{metadata.get('format')!r})", parameter="path")
-    require(metadata.get("format_version") == str(DATASET_VERSION),
-            f"{path} has data set format version {metadata.get('format_version')}; this version reads "
-            f"{DATASET_VERSION}", parameter="path")
-    info = json.loads(metadata["info"])
+    version = metadata.get("format_version")
+    require(version in (str(DATASET_VERSION), "1"),
+            f"{path} has data set format version {version}; this version reads {DATASET_VERSION} (and 1)",
+            parameter="path")
+    if version != "1":  # version 1 files carry no checksum
+        require(metadata.get("sha256") == _digest(arrays, metadata.get("info", "")),
+                f"corrupt or edited data set: the SHA-256 checksum of {path}'s arrays and info does not match the "
+                "one in its header; refusing to load it", parameter="path")
+    try:
+        info = json.loads(metadata["info"])
+    except (KeyError, ValueError) as err:
+        raise CircuitsError(f"{path}: its header's info is missing or not JSON ({err})", parameter="path") from err
     need = {"inputs", "active", "payloads"}
     require(need <= set(arrays), f"{path} lacks {sorted(need - set(arrays))}", parameter="path")
     inputs, active, payloads = arrays["inputs"], arrays["active"], arrays["payloads"]
@@ -240,6 +260,16 @@ def load_dataset(path) -> Dataset:
                    activations=None if acts is None else torch.from_numpy(acts),
                    reference_acts=arrays.get("reference.acts"), reference_on=arrays.get("reference.on"),
                    reference_payload=arrays.get("reference.payload"), info=info)
+
+
+def _digest(arrays: dict, info: str) -> str:
+    """SHA-256 over ``info`` and every array's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256(info.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\n{name} {a.dtype.str} {a.shape}\n".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _jsonable(value):

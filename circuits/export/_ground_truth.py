@@ -252,7 +252,7 @@ class GroundTruth:
         small = net.read_out(acts.reshape(acts.shape[0], net.circuit_width, net.n_slots), layer, circuits)
         small = small.detach().double().cpu().numpy()
         family = net.system.family
-        return family.decode_on(small), family.decode_payload(small)
+        return family.read_on(small), family.read_payload(small)
 
     def reference(self, active, payloads=None) -> tuple[np.ndarray, np.ndarray]:
         """What the small system itself computes (with its couplings): the truth :meth:`decode` estimates.
@@ -268,7 +268,7 @@ class GroundTruth:
         active, inputs = self._inputs(active, payloads)
         run = net.system.run(active, inputs, net.n_layers)
         family = net.system.family
-        return family.decode_on(run), family.decode_payload(run)
+        return family.read_on(run), family.read_payload(run)
 
     def _inputs(self, active, payloads) -> tuple[np.ndarray, np.ndarray]:
         """Checked ``(B, z)`` active circuits and their inputs ``a[0]`` ``(B, z, d)``."""

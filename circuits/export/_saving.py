@@ -32,12 +32,17 @@ Format version 3 (:data:`FORMAT_VERSION`). ``weights.safetensors`` holds exact a
                       (sorted keys, no spaces) of this object without "sha256"
 
 so editing any field of ``config.json``, or any byte of the weights, is refused on load.
-A directory is written into a fresh sibling and then renamed into place, so a reader never
-sees half of one and a failed write leaves the previous network untouched.
+A directory is written into a fresh sibling (``.name.writing-<pid>-xxxx``) and then swapped in
+(one atomic exchange of the two names on Linux; elsewhere the old one is moved aside first), so a
+reader never sees half of one and a failed or killed write leaves the previous network whole.
+What a killed writer leaves beside it is cleared by the next save into the same place (a live
+writer's files are left alone, told by its process id).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -50,8 +55,10 @@ import numpy as np
 from safetensors.numpy import load as st_load, save as st_save
 
 from ..assignment import ASSIGNMENTS, Assignment
-from ..base import CircuitsError, __version__, require, require_choice, require_float, require_int
+from ..base import (CircuitsError, __version__, jsonable_seed, require, require_choice, require_float, require_int,
+                    require_path)
 from ..construction import MAX_CHI_SCALE, Network, NetworkConfig, assemble, check_device, check_width, weight_scheme
+from ..measurement import describe
 from ..system import (SYSTEMS, ActivationGroups, CircuitFamily, Couplings, SmallSystem, parse_error_correction,
                       with_error_correction)
 
@@ -98,7 +105,7 @@ def save(net: Network, path, *, overwrite: bool = False, metadata: dict | None =
     require(isinstance(net, Network), f"net must be a circuits.Network, got {type(net).__name__}", parameter="net")
     require(metadata is None or isinstance(metadata, dict), f"metadata must be a dict or None, got "
                                                             f"{type(metadata).__name__}", parameter="metadata")
-    path = Path(path)
+    path = require_path("path", path)
     _check_target(path, overwrite)
     arrays, config = _contents(net, metadata or {})
     blob = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
@@ -152,7 +159,7 @@ def _contents(net: Network, metadata: dict) -> tuple[dict, dict]:
         "format_version": FORMAT_VERSION,
         "circuits_version": __version__,
         "system": _system_config(system, rebuild),
-        "network": {**net.config.to_dict(), "seed": _jsonable_seed(net.config.seed)},
+        "network": {**net.config.to_dict(), "seed": jsonable_seed(net.config.seed)},
         "provenance": dict(net.provenance),
         "metadata": dict(metadata),
     }
@@ -167,7 +174,7 @@ def _system_config(system: SmallSystem, rebuild: bool) -> dict:
     """The ``"system"`` entry of ``config.json``."""
     fam, g = system.family, system.couplings
     return {
-        "name": system.name, "params": dict(system.params), "seed": _jsonable_seed(system.seed),
+        "name": system.name, "params": dict(system.params), "seed": jsonable_seed(system.seed),
         "rebuild": bool(rebuild), "n_circuits": int(system.n_circuits), "circuit_width": int(system.circuit_width),
         "base_width": int(system.base_width), "error_correction": system.error_correction.spec,
         "layer_roles": None if system.layer_roles is None else list(system.layer_roles),
@@ -178,12 +185,6 @@ def _system_config(system: SmallSystem, rebuild: bool) -> dict:
     }
 
 
-def _jsonable_seed(seed):
-    if seed is None or isinstance(seed, (int, str)):
-        return seed
-    if isinstance(seed, np.integer):
-        return int(seed)
-    return repr(seed)
 
 
 def _canonical(value) -> bytes:
@@ -313,11 +314,85 @@ def _write_file(target: Path, data: bytes) -> None:
 
 
 def _sibling(path: Path, tag: str) -> Path:
-    """A name beside ``path`` that nothing uses yet (``.name.tag-xxxxxxxx``)."""
+    """A name beside ``path`` that nothing uses yet (``.name.tag-<pid>-xxxxxxxx``: the writer's process id
+    lets a later writer tell a dead writer's leftovers from a live one's)."""
     while True:
-        candidate = path.parent / f".{path.name}.{tag}-{secrets.token_hex(4)}"
+        candidate = path.parent / f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
         if not os.path.lexists(candidate):
             return candidate
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(path: Path) -> list[str]:
+    """Clear what writers of ``path`` that are no longer running left beside it (``.name.writing-<pid>-*``,
+    ``.name.replaced-<pid>-*``); a live writer's are left alone. A writer killed between moving the old
+    directory aside and moving the new one in leaves ``path`` absent: the old one is put back.
+
+    Returns:
+        the names removed or put back.
+    """
+    done = []
+    try:
+        entries = sorted(path.parent.iterdir())
+    except OSError:
+        return done
+    prefix = f".{path.name}."
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(prefix):
+            continue
+        tag, _, rest = name[len(prefix):].partition("-")
+        pid = rest.split("-")[0]
+        if tag not in ("writing", "replaced") or not pid.isdigit() or _writer_alive(int(pid)):
+            continue
+        try:
+            if tag == "replaced" and not os.path.lexists(path):
+                os.rename(entry, path)  # the old network, moved aside by a writer that died before the swap
+            elif entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            done.append(name)
+        except OSError:
+            continue
+    return done
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover - no C library to load
+        return None
+
+
+_LIBC = _libc()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the directory entries ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so that
+    ``b`` always names a complete directory. ``False`` where the system cannot (the caller then moves the
+    old one aside first)."""
+    renameat2 = getattr(_LIBC, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _sync_directory(directory: Path) -> None:
@@ -342,6 +417,7 @@ def _write_directory(path: Path, blob: bytes, config: bytes) -> None:
     path = Path(os.path.realpath(path))  # through a symbolic link: replace the directory it names
     require(path.name != "", f"path must name a directory, got {path}", parameter="path")
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     while True:
         fresh = _sibling(path, "writing")
         try:
@@ -354,6 +430,8 @@ def _write_directory(path: Path, blob: bytes, config: bytes) -> None:
         _write_file(fresh / _CONFIG, config)
         if not os.path.lexists(path):
             os.rename(fresh, path)
+        elif _exchange(fresh, path):  # fresh now holds the old network
+            shutil.rmtree(fresh, ignore_errors=True)
         else:
             aside = _sibling(path, "replaced")
             os.rename(path, aside)
@@ -396,7 +474,7 @@ def load(path, *, device: str = "cpu") -> Network:
             version (circuits 0.1's versions 1 and 2: rebuild the network), or describes a
             network this version would build differently.
     """
-    path = Path(path)
+    path = require_path("path", path)
     device = check_device(device)
     require(path.is_dir(), f"path must be a directory written by circuits.save, got {path}"
                            f"{' (a file)' if path.exists() else ' (absent)'}", parameter="path")
@@ -520,7 +598,23 @@ def _restore(config: dict, arrays: dict, device: str) -> Network:
                 and np.array_equal(stored.view(np.int64), again.view(np.int64)),
                 f"the {scheme.name!r} scheme's constants.{name} recomputed from the saved sets differ from the "
                 f"saved ones: refusing to load a network this version builds differently")
+    _check_provenance(provenance, net)
     return replace(net, provenance=dict(provenance))
+
+
+def _check_provenance(provenance: dict, net: Network) -> None:
+    """The spec a network was built from (its provenance) must describe that network: every field the
+    network records (system, its params, error correction, width, T, S, L, weight scheme, assignment,
+    and chi_scale unless ``tuned-chi`` chose it) equal."""
+    if not provenance:
+        return
+    described = describe(net)
+    keys = ["system", *net.system.params, "error_correction", "width", "n_circuits", "redundancy", "n_layers",
+            "weight_scheme", "assignment"] + ([] if net.system.error_correction.tuned_chi else ["chi_scale"])
+    for key in keys:
+        if key in provenance and provenance[key] != described[key]:
+            raise CircuitsError(f"{_CONFIG} says provenance.{key} = {provenance[key]!r} but the saved network has "
+                                f"{described[key]!r}")
 
 
 def _saved_system(cfg: dict, arrays: dict, has_couplings: bool) -> SmallSystem:

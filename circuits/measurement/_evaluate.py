@@ -34,7 +34,7 @@ import torch
 from theory import predicted_critical_load as theory_critical_load
 from theory import predicted_mse, spurious_layer2
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, available_memory, jsonable_seed, require, require_int
 from ..construction import Capped, Network
 from ..system import CLEANUP, COMPUTATION, draw_payloads, step_neurons
 
@@ -152,12 +152,14 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
         >>> float(ev.table["measured"].max()) < 1e-5  # T S <= D/d: no shared neurons, exact up to float32
         True
     """
+    require(isinstance(net, Network), f"net must be a circuits.Network, got {type(net).__name__}", parameter="net")
     system = net.system
     T, d, L = net.n_circuits, net.circuit_width, net.network_layers
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checked_seed(seed))
     if active is None:
         require(n_active is not None and batch_size is not None, "give n_active and batch_size, or active circuits",
                 parameter="n_active")
+        check_memory(net, require_int("batch_size", batch_size, 1), system.check_n_active(n_active))
         active, drawn = system.draw(n_active, batch_size, rng)
         payloads = drawn if payloads is None else payloads
     else:
@@ -166,14 +168,15 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
                 f"n_active = {n_active} but active has z = {active.shape[1]}", parameter="n_active")
         require(batch_size is None or batch_size == active.shape[0],
                 f"batch_size = {batch_size} but active has B = {active.shape[0]}", parameter="batch_size")
+        check_memory(net, *active.shape)
     B, z = active.shape
     k = system.payload_dim
     if payloads is None:  # a unit payload for each circuit that takes one in its activation group
         payloads = draw_payloads((B, z), k, rng) * system.takes_payload(active)[..., None]
     inputs = system.encode(payloads, (B, z))
     ref = system.run(active, inputs, net.n_layers)  # (L+1, B, z, d)
-    truth_on = system.family.decode_on(ref)
-    truth_payload = system.family.decode_payload(ref)
+    truth_on = system.family.read_on(ref)
+    truth_payload = system.family.read_payload(ref)
     chunk_size = require_int("chunk_size", default_chunk_size(net, B) if chunk_size is None else chunk_size, 1)
 
     # Per-sample accumulators (float64), summed once at the end: independent of chunking.
@@ -206,12 +209,31 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
     worst_on = np.maximum(acc["a_on_max"], acc["i_on_max"])  # (L+1, B)
     over = np.nonzero(worst_on[1:].max(axis=1) > SEIZURE_THRESHOLD)[0]
     seizure = int(over[0]) + 1 if len(over) else None
-    config = {**describe(net), "n_active": int(z), "batch_size": int(B), "evaluation_seed": _jsonable(seed),
+    config = {**describe(net), "n_active": int(z), "batch_size": int(B), "evaluation_seed": jsonable_seed(seed),
               "ideal": bool(ideal)}
     return Evaluation(table=table, fraction_on=fraction_on, load=net.load,
                       critical_load=predicted_critical_load(net, z), seizure_layer=seizure,
                       config=config, active=active, sample_worst_on=worst_on, truth_on=truth_on,
                       estimate_on=est_on, truth_payload=truth_payload, estimate_payload=est_payload)
+
+
+def _checked_seed(seed):
+    """The seed of the draws: an integer >= 0, or a numpy ``Generator``/``SeedSequence``."""
+    if isinstance(seed, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return seed
+    return require_int("seed", seed, 0)
+
+
+def check_memory(net: Network, batch_size: int, n_active: int) -> None:
+    """Refuse an evaluation whose per-sample records (the reference run, the estimates, the accumulators:
+    about ``(L+1) B (d + z (d + k + 2) + 10)`` float64 values, twice over while they are made) exceed the
+    memory available now, naming ``batch_size``, before anything is drawn."""
+    L, d, k = net.network_layers, net.circuit_width, net.system.payload_dim
+    need = 2 * 8 * (L + 1) * batch_size * (d + n_active * (d + k + 2) + 10)
+    free = available_memory()
+    require(need <= free, f"batch_size = {batch_size} needs about {need / 2**30:.3g} GiB for the evaluation's records, "
+                          f"more than the {free / 2**30:.3g} GiB available here; lower batch_size",
+            parameter="batch_size")
 
 
 def describe(net: Network) -> dict:
@@ -222,16 +244,10 @@ def describe(net: Network) -> dict:
             "width": c.width, "n_circuits": net.n_circuits, "redundancy": c.redundancy, "n_layers": c.n_layers,
             "weight_scheme": c.weight_scheme, "chi_scale": c.chi_scale, "assignment": c.assignment,
             "circuit_width": net.circuit_width, "base_width": system.base_width,
-            "network_layers": net.network_layers, "system_seed": _jsonable(system.seed),
-            "network_seed": _jsonable(c.seed)}
+            "network_layers": net.network_layers, "system_seed": jsonable_seed(system.seed),
+            "network_seed": jsonable_seed(c.seed)}
 
 
-def _jsonable(seed):
-    if seed is None or isinstance(seed, (int, str)):
-        return seed
-    if isinstance(seed, np.integer):
-        return int(seed)
-    return str(seed)
 
 
 def _measure(net, state, act, t_on, t_payload, out):
@@ -253,14 +269,14 @@ def _measure(net, state, act, t_on, t_payload, out):
     rows = touched.rows.cpu().numpy()
     owned = (np.arange(b)[:, None, None] * net.n_slots + net.assignment.sets[layer][act]).ravel()
     unowned = ~np.isin(rows, owned)
-    alpha = fam.decode_on(touched.values.double().cpu().numpy()[unowned])
+    alpha = fam.read_on(touched.values.double().cpu().numpy()[unowned])
     where = sample_of_row.cpu().numpy()[unowned]
     acc["s_count"][layer, lo:hi] = np.bincount(where, weights=alpha > ON_THRESHOLD, minlength=b)
     acc["s_mass"][layer, lo:hi] = np.bincount(where, weights=alpha**2, minlength=b)
     # active circuits
     small = net.read(state, act).double().cpu().numpy()  # (b, z, d)
-    a_on = fam.decode_on(small)
-    a_pl = fam.decode_payload(small)
+    a_on = fam.read_on(small)
+    a_pl = fam.read_payload(small)
     est_on[layer, lo:hi] = a_on
     est_payload[layer, lo:hi] = a_pl
     e_on = np.abs(a_on - t_on)
@@ -276,11 +292,11 @@ def _measure(net, state, act, t_on, t_payload, out):
     inactive = ~(circuit[:, None] == act[sample]).any(1)
     sample = sample[inactive]
     values = values.double().cpu().numpy()[inactive]
-    i_on = np.abs(fam.decode_on(values))
-    i_pl = np.linalg.norm(fam.decode_payload(values), axis=-1)
+    i_on = np.abs(fam.read_on(values))
+    i_pl = np.linalg.norm(fam.read_payload(values), axis=-1)
     rest = rest.double().cpu().numpy()
-    rest_on = np.abs(fam.decode_on(rest))
-    rest_pl = np.linalg.norm(fam.decode_payload(rest), axis=-1)
+    rest_on = np.abs(fam.read_on(rest))
+    rest_pl = np.linalg.norm(fam.read_payload(rest), axis=-1)
     n_rest = (T - z) - np.bincount(sample, minlength=b)
     square, worst = {}, {}
     for key, err, err_rest in (("i_on", i_on, rest_on), ("i_pl", i_pl, rest_pl)):
@@ -295,7 +311,7 @@ def _measure(net, state, act, t_on, t_payload, out):
         small = dense_values[:, lo_d:lo_d + step].transpose(0, 1).double().cpu().numpy()  # (m, T, d)
         is_active = np.zeros(small.shape[:2], dtype=bool)
         is_active[np.arange(len(rows))[:, None], act[rows]] = True
-        for key, err_sq in (("i_on", fam.decode_on(small) ** 2), ("i_pl", (fam.decode_payload(small) ** 2).sum(-1))):
+        for key, err_sq in (("i_on", fam.read_on(small) ** 2), ("i_pl", (fam.read_payload(small) ** 2).sum(-1))):
             err_sq[is_active] = 0.0
             square[key][rows] = [row.sum() for row in err_sq]  # row by row: the same whatever m
             worst[key][rows] = np.sqrt(err_sq.max(1))

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..base import require, require_int
+from ..base import CircuitsError, require, require_array, require_int
 
 
 def _decode_two_relu_on(a: np.ndarray) -> np.ndarray:
@@ -93,11 +93,56 @@ class CircuitFamily:
         return mean, self.diff_w
 
     def encode(self, payload: np.ndarray | None, batch_shape: tuple[int, ...]) -> np.ndarray:
-        """Input activations ``a[0]`` of active circuits, shape ``batch_shape + (d,)``."""
+        """Input activations ``a[0]`` of active circuits, shape ``batch_shape + (d,)`` (checked: that shape,
+        finite)."""
+        batch_shape = tuple(batch_shape)
         if self.payload_dim == 0:
-            return np.broadcast_to(self.encode_payload(np.zeros(batch_shape + (0,))),
-                                   batch_shape + (self.circuit_width,)).copy()
-        return self.encode_payload(payload)
+            return np.broadcast_to(_coded(self.encode_payload, "encode_payload", np.zeros(batch_shape + (0,)),
+                                          None), batch_shape + (self.circuit_width,)).copy()
+        return _coded(self.encode_payload, "encode_payload", payload, batch_shape + (self.circuit_width,))
+
+    def read_on(self, acts: np.ndarray) -> np.ndarray:
+        """``decode_on`` of activations ``(..., d)``, checked: an array ``(...)`` of finite numbers.
+
+        Raises:
+            CircuitsError: the activations are not finite, or ``decode_on`` fails, returns another shape or
+                NaN/inf on finite activations (naming ``decode_on``).
+        """
+        acts = np.asarray(acts)
+        return _coded(self.decode_on, "decode_on", acts, acts.shape[:-1])
+
+    def read_payload(self, acts: np.ndarray) -> np.ndarray:
+        """``decode_payload`` of activations ``(..., d)``, checked: ``(..., payload_dim)``, finite (see
+        :meth:`read_on`)."""
+        acts = np.asarray(acts)
+        return _coded(self.decode_payload, "decode_payload", acts, acts.shape[:-1] + (self.payload_dim,))
+
+
+def _coded(fn, name: str, x, shape: tuple | None) -> np.ndarray:
+    """``fn(x)`` as a float64 array, checked: it runs, has ``shape`` (``None``: any) and is finite where ``x`` is."""
+    if fn is None:
+        raise CircuitsError(f"this family has no {name} function (a saved system is remade from the registry)",
+                            parameter=name)
+    try:
+        out = np.asarray(fn(x))
+        if out.dtype.kind not in "biuf":
+            raise TypeError(f"it returned {out.dtype} values, not numbers")
+        out = out.astype(np.float64, copy=False)
+    except CircuitsError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a user's function: any failure is a bad codec
+        raise CircuitsError(f"{name} failed on an array of shape {np.shape(x)}: {type(err).__name__}: {err}",
+                            parameter=name) from err
+    require(shape is None or out.shape == tuple(shape), f"{name} must map an array of shape {np.shape(x)} to one of "
+                                                        f"shape {shape}, got {out.shape}", parameter=name)
+    if not np.all(np.isfinite(out)):
+        x = np.asarray(x, dtype=np.float64)
+        require(bool(np.all(np.isfinite(x))), f"the activations {name} reads are not finite (NaN or inf): the "
+                                              "network's values overflowed (lower chi_scale or the circuits' weights)",
+                parameter="acts")
+        raise CircuitsError(f"{name} returned NaN or inf on finite input (shape {x.shape}); it must give finite "
+                            "numbers", parameter=name)
+    return out
 
 
 def validate_family(family: CircuitFamily) -> None:
@@ -121,6 +166,21 @@ def validate_family(family: CircuitFamily) -> None:
             f"on_neurons must be a non-empty list of indices in 0..{d - 1}, got {family.on_neurons}")
     require(all(0 <= i < d for i in family.payload_neurons),
             f"payload_neurons must be indices in 0..{d - 1}, got {family.payload_neurons}")
+    require_int("payload_dim", family.payload_dim, 0)
+    for name in ("encode_payload", "decode_on", "decode_payload"):
+        fn = getattr(family, name)
+        require(fn is None or callable(fn), f"{name} must be a function, got {type(fn).__name__}", parameter=name)
+    if all(getattr(family, name) is not None for name in ("encode_payload", "decode_on", "decode_payload")):
+        # the codecs on a probe batch (2, 3): the shapes they promise, finite numbers
+        k = family.payload_dim
+        payload = np.zeros((2, 3, k))
+        if k:
+            payload[..., 0] = 1.0
+        acts = family.encode(payload if k else None, (2, 3))
+        family.read_on(acts)
+        family.read_payload(acts)
+        family.read_on(np.zeros((2, 3, d)))
+        family.read_payload(np.zeros((2, 3, d)))
 
 
 def _rotations(n_circuits: int, rng: np.random.Generator) -> np.ndarray:
@@ -130,16 +190,7 @@ def _rotations(n_circuits: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def rotation_family(n_circuits: int, *, seed: int, b: float = 1.0) -> CircuitFamily:
-    """Rotation circuits (d = 4) with the 2-ReLU step on-indicator.
-
-    Neurons 0, 1 hold the on-indicator ``alpha = a0 - a1`` (input ``1.5, 0.5``; each layer
-    ``ReLU(2 alpha - 0.5)``, ``ReLU(2 alpha - 1.5)``); neurons 2, 3 hold ``x + alpha (1, 1)``
-    where ``x`` is a unit 2-vector rotated each layer by the circuit's own random rotation.
-
-    Args:
-        n_circuits: T >= 1.
-        seed: seeds the rotation angles (uniform in [0, 2 pi)).
-        b: the payload bias magnitude (bias ``-b`` on neurons 2, 3), b > 0.
+    """The arrays and codecs of :func:`circuits.rotation_circuits` (which documents the circuits).
 
     Example:
         >>> fam = rotation_family(n_circuits=3, seed=0)
@@ -259,27 +310,31 @@ def custom_family(
         >>> fam.n_circuits, fam.circuit_width
         (5, 2)
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    bias = np.asarray(bias, dtype=np.float64)
-    require(weights.ndim in (3, 4), f"weights must have shape (T, d, d) or (L, T, d, d), got {weights.shape}")
-    require(bool(np.all(np.isfinite(weights))), "weights must be finite (found NaN or inf)")
+    weights = require_array("weights", weights)
+    require(weights.ndim in (3, 4) and weights.shape[-1] == weights.shape[-2] and weights.shape[-3] >= 1,
+            f"weights must have shape (T, d, d) or (L, T, d, d), got {weights.shape}", parameter="weights")
+    d = weights.shape[-1]
+    bias = require_array("bias", bias, shape=(d,))
     if mean_w is None:
         mean_w = weights.mean(axis=-3)
-    mean_w = np.asarray(mean_w, dtype=np.float64)
-    require(mean_w.shape[-2:] == weights.shape[-2:],
-            f"mean_w must have shape (d, d) matching weights, got {mean_w.shape}")
+    mean_w = require_array("mean_w", mean_w)
+    require(mean_w.ndim in (2, 3) and mean_w.shape[-2:] == (d, d),
+            f"mean_w must have shape (d, d) or (L, d, d) with d = {d}, got {mean_w.shape}", parameter="mean_w")
     diff = weights - (mean_w[..., None, :, :] if mean_w.ndim == 3 else mean_w)
-    active_input = np.asarray(active_input, dtype=np.float64)
-    require(active_input.shape == bias.shape,
-            f"active_input must have shape (d,) = {bias.shape}, got {active_input.shape}")
-    require(bool(np.all(np.isfinite(active_input))), "active_input must be finite")
+    active_input = require_array("active_input", active_input, shape=(d,))
+    require(all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in on_neurons),
+            f"on_neurons must be neuron indices, got {on_neurons!r}", parameter="on_neurons")
+    require(len(on_neurons) >= 1 and all(0 <= i < d for i in on_neurons),
+            f"on_neurons must be a non-empty list of indices in 0..{d - 1}, got {tuple(on_neurons)}",
+            parameter="on_neurons")
+    payload_dim = require_int("payload_dim", payload_dim, 0, d)
     on_neurons = tuple(int(i) for i in on_neurons)
     if decode_on is None:
         idx = list(on_neurons)
         decode_on = lambda a: a[..., idx].mean(-1)  # noqa: E731
     if payload_dim:
         require(encode_payload is not None and decode_payload is not None,
-                "payload_dim > 0 needs encode_payload and decode_payload")
+                "payload_dim > 0 needs encode_payload and decode_payload", parameter="payload_dim")
     else:
         encode_payload = lambda x: np.broadcast_to(active_input, np.shape(x)[:-1] + active_input.shape).copy()  # noqa: E731
         decode_payload = _no_payload

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._corrections import ErrorCorrection
 from ._couplings import Couplings
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, require, require_array, require_int
 from ._families import CircuitFamily
 
 #: The role of a network layer that computes a layer of the small circuits.
@@ -323,10 +323,7 @@ class SmallSystem:
         """Inputs ``a[0]`` ``batch_shape + (d,)`` of active circuits with the given payloads."""
         k = self.payload_dim
         if k:
-            payloads = np.asarray(payloads, dtype=np.float64)
-            require(payloads.shape == tuple(batch_shape) + (k,),
-                    f"payloads must have shape {tuple(batch_shape) + (k,)}, got {payloads.shape}", parameter="payloads")
-            require(bool(np.all(np.isfinite(payloads))), "payloads must be finite", parameter="payloads")
+            payloads = require_array("payloads", payloads, shape=tuple(batch_shape) + (k,))
         return self.family.encode(payloads, tuple(batch_shape))
 
     # ---------------------------------------------------------------- reference
