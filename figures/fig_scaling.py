@@ -63,8 +63,9 @@ def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
     ax.xaxis.set_minor_formatter(NullFormatter())
     criterion = table.criterion.iloc[0]
     first = table.iloc[0]
+    S = f"S = {first.redundancy}, " if table.redundancy.nunique() == 1 else ""
     ax.set_title(f"Where the construction stops working (criterion: {criterion}); "
-                 f"{first.system}, S = {first.redundancy}, L = {first.n_layers}, B = {first.batch_size}\n"
+                 f"{first.system}, {S}L = {first.n_layers}, B = {first.batch_size}\n"
                  "band: interval over seeds; dots: each seed; open triangle: no crossing (lower bound)",
                  fontsize=8)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -99,11 +99,10 @@ def predicted_critical_load(spec: ExperimentSpec, criterion: str) -> float:
     """Theory's critical load for ``spec`` under ``criterion`` (NaN where no mass was fitted or the
     theory does not apply: schemes other than capped, systems with couplings)."""
     scheme = weight_scheme(spec.weight_scheme)
-    if not isinstance(scheme, Capped) or spec.system not in ("rotation", "step"):
-        return math.nan
+    if type(scheme) is not Capped or spec.system not in ("rotation", "step"):
+        return math.nan  # the constants were fitted where the capped construction fails (spurious on-indicators)
     lam = theory_critical_load(criterion, spec.width // spec.circuit_width, spec.redundancy, spec.n_active,
-                               margin=spec.probe().error_correction.margin,
-                               inhibition=getattr(scheme, "strength", 0.0))
+                               margin=spec.probe().error_correction.margin)
     return lam * (spec.base_width / spec.circuit_width) ** 2  # T / n^2 in the base d's units
 
 

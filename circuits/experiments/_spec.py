@@ -55,7 +55,8 @@ class FieldInfo:
 FIELDS: dict[str, FieldInfo] = {
     "system": FieldInfo(str, "the small system", choices=tuple(SYSTEMS)),
     "preset": FieldInfo(str, "a rule that chooses redundancy, assignment, weight_scheme and error_correction from "
-                             "(width, n_circuits, n_active); 'scalable' is the construction recommended at large width",
+                             "(width, n_circuits, n_active); 'scalable' is the construction recommended at large "
+                             "width; 'none' for none (the default)",
                         choices=tuple(PRESETS)),
     "error_correction": FieldInfo(str, "none, or options joined by + (see circuits.ERROR_CORRECTIONS)"),
     "width": FieldInfo(int, "network width", "D"),
@@ -318,4 +319,6 @@ def spec_value(name: str, text: str) -> Any:
             return float(text)
     except ValueError as err:
         raise CircuitsError(f"{name} must be a {kind.__name__}, got {text!r}", parameter=name) from err
+    if name == "preset" and str(text).lower() == "none":
+        return None  # no preset (so that a sweep can compare the baseline with a preset)
     return str(text)
