@@ -141,9 +141,12 @@ def test_results_are_identical_whatever_the_thread_count():
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_every_command_takes_threads_and_refuses_a_bad_count_at_once(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--threads" in capsys.readouterr().out
     argv = [command, "--threads", "0"] + (["--out", "x"] if command in ("build", "sweep", "dataset") else [])
     assert main(argv) == 2
-    _one_line_error(capsys, "--threads")
+    assert "must be in 1..1024, got 0" in _one_line_error(capsys, "--threads")
 
 
 # ----------------------------------------------------------------------------- size guards

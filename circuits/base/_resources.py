@@ -5,8 +5,11 @@ thread per core) is a little faster on an idle machine, but a thread that waits 
 core slows every operation down (measured here: 1.3x slower with one of two cores busy, 2.9x
 on a loaded machine). So unless the user says how many, a computation gets the cores that are
 free *now* (the cores this process may use, minus the other work running at this moment,
-measured over a twentieth of a second from ``/proc/stat``), shared among its parallel workers,
-and never fewer than one thread. The kernels give the same numbers whatever the thread count.
+counted as the machine's runnable threads minus this process's own, from ``/proc/stat``,
+averaged over about 10 ms), shared among its parallel workers, and never fewer than one thread.
+The kernels give the same numbers whatever the thread count. (A first version measured CPU
+time over 50 ms per choice; its cost made ``cis demo`` slower than ``--threads 1`` with a core
+busy: see ``benchmarks/thread_timing.py``.)
 """
 
 from __future__ import annotations
@@ -28,29 +31,48 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _cpu_times() -> tuple[float, float] | None:
-    """``(busy, total)`` jiffies of all CPUs from ``/proc/stat`` (``None`` where there is none)."""
+def _procs_running() -> int | None:
+    """Threads runnable on the whole machine right now (``procs_running`` of ``/proc/stat``), or ``None``."""
     try:
         with open("/proc/stat") as f:
-            fields = [float(x) for x in f.readline().split()[1:]]
+            for line in f:
+                if line.startswith("procs_running"):
+                    return int(line.split()[1])
     except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return sum(fields) - idle, sum(fields)
+        pass
+    return None
 
 
-def busy_cores(window: float = 0.05) -> float:
-    """How many cores other processes keep busy now (averaged over ``window`` seconds; this process
-    sleeps meanwhile). Falls back to the one-minute load average where ``/proc/stat`` is missing."""
-    first = _cpu_times()
-    if first is None:  # pragma: no cover - not Linux
-        return float(os.getloadavg()[0])
-    time.sleep(window)
-    second = _cpu_times()
-    total = second[1] - first[1]
-    if total <= 0:
-        return 0.0
-    return (second[0] - first[0]) / total * (os.cpu_count() or 1)
+def _own_running() -> int:
+    """Threads of this process that are runnable right now (the one asking among them)."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # pragma: no cover - not Linux
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        count += stat[stat.rindex(")") + 2] == "R"
+    return max(1, count)
+
+
+def busy_cores(samples: int = 8, gap: float = 0.001) -> float:
+    """How many cores *other* work wants now: the machine's runnable threads minus this process's own,
+    averaged over ``samples`` looks ``gap`` seconds apart (about 10 ms in all). Falls back to the
+    one-minute load average where ``/proc/stat`` has no ``procs_running``."""
+    seen = []
+    for i in range(samples):
+        running = _procs_running()
+        if running is None:  # pragma: no cover - not Linux
+            return float(os.getloadavg()[0])
+        seen.append(max(0, running - _own_running()))
+        if i + 1 < samples:
+            time.sleep(gap)
+    return sum(seen) / len(seen)
 
 
 def free_cores() -> int:

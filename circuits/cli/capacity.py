@@ -18,7 +18,7 @@ from circuits.assignment import ASSIGNMENTS, capacity, max_shared, slot_use
 from circuits.base import CircuitsError, available_memory, require_int
 from circuits.experiments import LIMITS
 
-from ._args import to_json
+from ._args import add_run_arguments, to_json
 
 NAME = "capacity"
 HELP = "how many circuits each assignment method fits at width D and redundancy S, beside the packing bound"
@@ -32,6 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--n-circuits", type=int, default=None,
                    help="T: also report slot use and max shared slots of each method's first T sets")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    add_run_arguments(p, large=False)  # --threads, as every command has (the sets are made with numpy)
 
 
 def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: int | None = None) -> dict:

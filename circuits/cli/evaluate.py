@@ -20,8 +20,9 @@ def add_arguments(p) -> None:
     add_spec_arguments(p)
     g = p.add_argument_group("running")
     g.add_argument("--load", metavar="DIR", default=None,
-                   help="use the network saved in DIR (by cis build) instead of building one; the spec's other "
-                        "fields come from the saved network (flags, if given, must match it)")
+                   help="use the network saved in DIR (by cis build) instead of building one; --n-active, "
+                        "--batch-size, --ideal and --seed set the evaluation (--seed defaults to the saved spec's), "
+                        "the spec's other fields come from the saved network (flags, if given, must match it)")
     g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
     g.add_argument("--chunk-size", type=count_of("chunk_size", 1), default=None,
                    help="samples per forward pass (memory bound; results do not depend on it)")
@@ -48,6 +49,8 @@ def loaded_spec(args):
         values["n_active"] = None
     if "batch_size" not in given:
         values["batch_size"] = args.spec_defaults["batch_size"]
+    if "ideal" not in given:  # like z and B, the mode of evaluation is this command's, not the saved spec's
+        values["ideal"] = False
     return ExperimentSpec.from_dict(values), net
 
 
@@ -56,8 +59,9 @@ def run(args) -> int:
         spec, net = loaded_spec(args)
     else:
         spec, net = spec_from_args(args), None
-    ev = circuits.evaluate(spec, network=net, device=args.device, chunk_size=args.chunk_size, progress=args.progress,
-                           threads=args.threads, allow_large=args.yes)
+    with as_flag("network", "load"):  # a loaded network that does not match the spec it records
+        ev = circuits.evaluate(spec, network=net, device=args.device, chunk_size=args.chunk_size,
+                               progress=args.progress, threads=args.threads, allow_large=args.yes)
     if args.format == "json":
         print(to_json(ev.to_dict()))
         return 0

@@ -335,10 +335,10 @@ def _capped_step(net: Network) -> bool:
 def predicted_critical_load(net: Network, n_active: int, criterion: str = "payload") -> float:
     """Theory's critical load ``T (d/D)^2`` (base d) for this network's width, S, step and ``n_active``
     (:func:`theory.predicted_critical_load`); NaN where the theory does not apply or has no fitted constant."""
-    if not _capped_step(net):
-        return math.nan
+    if not _capped_step(net) or type(net.scheme) is not Capped:
+        return math.nan  # fitted where the capped construction fails; inhibited weights fail otherwise
     lam = theory_critical_load(criterion, net.n_slots, net.redundancy, n_active,
-                               margin=net.system.error_correction.margin, inhibition=_inhibition(net))
+                               margin=net.system.error_correction.margin)
     return lam * (net.system.base_width / net.circuit_width) ** 2
 
 
