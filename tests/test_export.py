@@ -75,11 +75,20 @@ def _dense(net, layer):
     return net.dense_weights(layer)[0]
 
 
-def _assert_float32_close(got, want, layer):
+def _assert_float32_close(got, want, layer, gain=1.0):
     """Two float32 passes that sum in different orders: equal to float32 precision relative to the largest
-    activation (the sparse form adds the shared part and subtracts it where pairs repeat, which cancels)."""
-    atol = 1e-5 * max(1.0, float(want.abs().max()))
+    activation (the sparse form adds the shared part and subtracts it where pairs repeat, which cancels).
+
+    ``gain``: how much a layer can amplify a rounding difference (``1 + X`` for ``inhibited:X``, whose
+    on-indicator rows weigh hits by ``1 + chi + X`` against a bias of ``-X``); the tolerance grows as
+    ``gain^(layer - 1)``. (In float64 the module equals the dense weights to 1e-11: see
+    :func:`test_inhibited_module_is_exact_in_float64`.)"""
+    atol = 1e-5 * max(1.0, float(want.abs().max())) * gain ** max(0, layer - 1)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=atol, msg=lambda m: f"layer {layer}: {m}")
+
+
+def _gain(net) -> float:
+    return 1.0 + float(getattr(net.scheme, "strength", 0.0))
 
 
 # ------------------------------------------------------------------ module
@@ -118,7 +127,7 @@ def test_module_with_couplings_equals_framework_forward(scheme, dense):
         without = to_module(_chain_net(scheme, couplings=False), dense=dense).activations(x)
     want = _framework(net, active, payloads)
     for layer, (g, w) in enumerate(zip(got, want)):
-        _assert_float32_close(g, w, layer)
+        _assert_float32_close(g, w, layer, _gain(net))
     assert float((without[-1] - want[-1]).abs().max()) > 0.5  # a module without the couplings computes otherwise
 
 
@@ -144,8 +153,24 @@ def test_module_forward_equals_framework_forward(scheme, dense, system):
     assert torch.equal(last, got[-1])
     for layer, (g, w) in enumerate(zip(got, want)):
         # float32 on both sides, different summation order: agreement to float precision
-        _assert_float32_close(g, w, layer)
+        _assert_float32_close(g, w, layer, _gain(net))
     assert float(want[-1].abs().max()) > 0.5  # the comparison is not between zeros
+
+
+def test_inhibited_module_is_exact_in_float64():
+    """The rounding the float32 comparisons allow for is rounding: in float64 the module of an
+    ``inhibited:8`` network equals a forward pass through :meth:`Network.dense_weights` to 1e-10."""
+    net = build(_per_layer_custom(), **{**SHARED, "width": 120}, seed=2, weight_scheme="inhibited:8")
+    active, payloads = _batch(net)
+    x = ground_truth(net).encode(active, payloads).double()
+    with torch.no_grad():
+        got = to_module(net, dense=True, dtype=torch.float64).activations(x)
+    y = x.numpy()
+    for layer in range(1, net.network_layers + 1):
+        weights, bias = net.dense_weights(layer)
+        y = np.maximum(y @ weights.T + bias, 0.0)
+        np.testing.assert_allclose(got[layer].numpy(), y, rtol=0, atol=1e-10)
+    assert np.abs(y).max() > 0.5
 
 
 @pytest.mark.parametrize("dense", [True, False])
@@ -162,7 +187,7 @@ def test_module_of_a_cleanup_network_has_every_network_layer(dense):
     with torch.no_grad():
         got = module.activations(ground_truth(net).encode(active, payloads))
     for layer, (g, w) in enumerate(zip(got, _framework(net, active, payloads))):
-        _assert_float32_close(g, w, layer)
+        _assert_float32_close(g, w, layer, _gain(net))
     x = ground_truth(net).encode(active, payloads).double()
     with torch.no_grad():  # in float64 the sparse and the dense module agree to rounding
         sparse = to_module(net, dense=False, dtype=torch.float64).activations(x)
@@ -764,7 +789,7 @@ def test_load_refuses_consistent_files_that_describe_another_network(tmp_path):
         (set_("system", "name", "no-such-system"), "system.name must be one of"),
         (set_("system", "n_edges", None), "unexpected couplings.block"),
         (set_("network", "weight_scheme", "split"), "missing constants.correction"),
-        (set_("network", "weight_scheme", "bogus"), "network.weight_scheme must be one of"),
+        (set_("network", "weight_scheme", "bogus"), "weight_scheme must be one of capped, uncorrected, split, inhibited"),
         (set_("network", "assignment", "bogus"), "network.assignment must be one of"),
         (set_("network", "n_layers", 3), r"assignment.sets must be integers of shape .* = \(4, 30, 3\)"),
         (set_("network", "redundancy", 2), r"assignment.sets must be integers of shape .* = \(5, 30, 2\)"),

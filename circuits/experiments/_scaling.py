@@ -68,8 +68,8 @@ def construction_label(spec: ExperimentSpec, varied: list[str]) -> str:
     d = spec.to_dict()
     parts = [d["preset"] or "baseline"]
     for key in varied:
-        if key in ("preset", *PRESET_FIELDS) and d["preset"] is not None:
-            continue  # the preset's own choices
+        if key == "preset" or (key in PRESET_FIELDS and "preset" in varied):
+            continue  # a preset's choices (or their absence) are said by its name
         parts.append(f"z={d[key]}" if key == "n_active" else f"{key}={d[key]}")
     return ", ".join(parts)
 
