@@ -23,6 +23,23 @@ import torch
 from ._errors import require_int
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (this process counts as running; one owned by another user too).
+
+    >>> process_alive(os.getpid())
+    True
+    """
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity, else ``os.cpu_count()``)."""
     try:

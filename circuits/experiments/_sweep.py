@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from ..base import CircuitsError, choose_threads, require, require_int, require_path, using_threads
+from ..base import CircuitsError, choose_threads, process_alive, require, require_int, require_path, using_threads
 from ..construction import check_device
 from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
@@ -223,19 +223,9 @@ def remove_stale(folder: pathlib.Path) -> None:
             pid = int(tmp.name.rsplit(".", 2)[-2])
         except ValueError:
             continue
-        if pid == os.getpid() or _alive(pid):
+        if process_alive(pid):
             continue
         tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _digest(frame: pd.DataFrame) -> str:

@@ -55,8 +55,8 @@ import numpy as np
 from safetensors.numpy import load as st_load, save as st_save
 
 from ..assignment import ASSIGNMENTS, Assignment
-from ..base import (CircuitsError, __version__, jsonable_seed, require, require_choice, require_float, require_int,
-                    require_path)
+from ..base import (CircuitsError, __version__, jsonable_seed, process_alive, require, require_choice, require_float,
+                    require_int, require_path)
 from ..construction import MAX_CHI_SCALE, Network, NetworkConfig, assemble, check_device, check_width, weight_scheme
 from ..measurement import describe
 from ..system import (SYSTEMS, ActivationGroups, CircuitFamily, Couplings, SmallSystem, parse_error_correction,
@@ -322,18 +322,6 @@ def _sibling(path: Path, tag: str) -> Path:
             return candidate
 
 
-def _writer_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale(path: Path) -> list[str]:
     """Clear what writers of ``path`` that are no longer running left beside it (``.name.writing-<pid>-*``,
     ``.name.replaced-<pid>-*``); a live writer's are left alone. A writer killed between moving the old
@@ -354,7 +342,7 @@ def remove_stale(path: Path) -> list[str]:
             continue
         tag, _, rest = name[len(prefix):].partition("-")
         pid = rest.split("-")[0]
-        if tag not in ("writing", "replaced") or not pid.isdigit() or _writer_alive(int(pid)):
+        if tag not in ("writing", "replaced") or not pid.isdigit() or process_alive(int(pid)):
             continue
         try:
             if tag == "replaced" and not os.path.lexists(path):
