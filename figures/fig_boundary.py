@@ -7,7 +7,7 @@ Panels: ``payload`` (active payload MSE at the last layer above 2x theory: the d
 kept for comparison: for z >= 2 it lies on the load d/(S D) below which no two circuits share a
 neuron, drawn dashed grey, because an inactive circuit that shares one neuron with each of two
 active ones reads 2/S). Each line is the median over seeds, the band its order-statistic interval,
-the dots each seed's crossing; theory's prediction (:func:`theory.predicted_critical_load`) is
+the dots each seed's crossing; theory's prediction (:meth:`circuits.ExperimentSpec.predicted_critical_load`) is
 dashed in the line's colour where a constant was fitted. A fixed working load would be flat.
 
 Each (criterion, D, z) is one :func:`circuits.find_boundary` of the spec in the CSV's columns (all
@@ -24,7 +24,6 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from circuits import ExperimentSpec
-from circuits.experiments import predicted_critical_load
 
 from ._data import boundary, boundary_rows
 from ._style import Z_PALETTE, new_figure, params, save, seeds_phrase
@@ -60,7 +59,7 @@ def boundary_frame(ctx, setting: dict) -> pd.DataFrame:
                 found = boundary(ctx, spec, criterion=criterion, n_seeds=setting["seeds"], rtol=setting["rtol"])
                 d = spec.base_width
                 rows += boundary_rows(found, spec, disjoint_load=(D // d // setting["redundancy"]) * (d / D) ** 2,
-                                      predicted=predicted_critical_load(spec, criterion))
+                                      predicted=spec.predicted_critical_load(criterion))
     return pd.DataFrame(rows)
 
 

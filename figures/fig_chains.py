@@ -82,9 +82,13 @@ def chain_frame(table: pd.DataFrame) -> pd.DataFrame:
     return rows[[*spec_columns(rows), *COLUMNS]].reset_index(drop=True)
 
 
+#: How the figure labels each system's series (a system not listed is labelled by its chain length).
+SERIES_LABELS = {"rotation-fan-in": "fan-in triples"}
+
+
 def series_label(system: str, chain_length) -> str:
     """``"chains of K = 3"`` or ``"fan-in triples"``: a system as a reader reads it."""
-    return "fan-in triples" if system == "rotation-fan-in" else f"chains of K = {int(chain_length)}"
+    return SERIES_LABELS.get(system) or f"chains of K = {int(chain_length)}"
 
 
 def make(ctx):

@@ -32,7 +32,7 @@ def brute_force_overlap(sets, n_slots):
 @settings(max_examples=60, deadline=None)
 @given(n_slots=st.integers(2, 320), redundancy=st.integers(2, 10), method=st.sampled_from(GUARANTEED))
 def test_guaranteed_methods_share_at_most_one_slot(n_slots, redundancy, method):
-    sets_of, capacity_of = ASSIGNMENTS[method]
+    sets_of, capacity_of = ASSIGNMENTS[method].sets, ASSIGNMENTS[method].capacity
     sets = sets_of(n_slots, redundancy)
     assert sets.shape == (capacity_of(n_slots, redundancy), redundancy)
     assert capacity(n_slots, redundancy, method) == len(sets)
@@ -183,7 +183,7 @@ def test_network_uses_the_first_sets_of_the_method_in_every_layer(method):
     T, n_slots, S = 100, 100, 5
     net = build(rotation_circuits(T, seed=0), width=4 * n_slots, redundancy=S, n_layers=3, seed=4, assignment=method)
     assert net.assignment.method == method and net.assignment.sets.shape == (4, T, S)
-    first = sorted(map(tuple, np.sort(ASSIGNMENTS[method][0](n_slots, S, limit=T), axis=1).tolist()))
+    first = sorted(map(tuple, np.sort(ASSIGNMENTS[method].sets(n_slots, S, limit=T), axis=1).tolist()))
     for layer in range(4):
         assert sorted(map(tuple, np.sort(net.assignment.sets[layer], axis=1).tolist())) == first
     if method != "random":

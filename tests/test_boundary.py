@@ -153,7 +153,7 @@ def test_find_boundary_finds_a_known_crossing(monkeypatch):
 
     step = _criteria.Criterion("step-at-137", lambda ev, on_error: float(ev.config["n_circuits"] >= 137), 0.5,
                                "test")
-    monkeypatch.setitem(_criteria.CRITERIA, step.name, step)
+    monkeypatch.setitem(_criteria.CRITERIA._entries, step.name, step)
     b = find_boundary(_spec(width=800, batch_size=5), criterion=step.name, n_seeds=2, rtol=0.0)
     assert [(c.below, c.above) for c in b.crossings] == [(136, 137), (136, 137)]
     assert b.critical_circuits == pytest.approx(math.sqrt(136 * 137))

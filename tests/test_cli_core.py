@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import circuits.construction._network as network_module
+import circuits.construction._kernels as kernels_module
 from circuits import ASSIGNMENTS, build, capacity, rotation_circuits
 from circuits.cli import main
 from circuits.cli.bench import dense_max_abs_diff
@@ -112,8 +112,8 @@ def test_dense_check_detects_a_wrong_forward_pass(monkeypatch):
     net = build(rotation_circuits(n_circuits=150, seed=0), width=400, redundancy=4, n_layers=3, seed=0)
     good, _ = dense_max_abs_diff(net, 2, 10, seed=0)
     assert good < 1e-5
-    matvec = network_module.matvec
-    monkeypatch.setattr(network_module, "matvec", lambda w, r: 1.01 * matvec(w, r))  # not used by dense_weights
+    matvec = kernels_module.matvec
+    monkeypatch.setattr(kernels_module, "matvec", lambda w, r: 1.01 * matvec(w, r))  # not used by dense_weights
     bad, _ = dense_max_abs_diff(net, 2, 10, seed=0)
     assert bad > 1e-3
 

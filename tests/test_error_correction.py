@@ -54,7 +54,7 @@ def test_parser_reads_every_option_and_writes_one_canonical_order(spec, canonica
     ("redundant:2.5", "integer K in 2..64"), ("redundant:x", "integer K in 2..64"), ("redundant:65", "K in 2..64"),
     ("step:0.5", "0 < A < 0.5"), ("step:0", "0 < A < 0.5"), ("step:abc", "0 < A < 0.5"),
     ("cleanup+cleanup", "given twice"), ("none+cleanup", "cannot be combined"),
-    ("cleanup:2", "cleanup takes no argument"), ("tuned-chi:3", "tuned-chi takes no argument"),
+    ("cleanup:2", "'cleanup' takes no argument"), ("tuned-chi:3", "'tuned-chi' takes no argument"),
     (3, "non-empty string"),
 ])
 def test_parser_rejects_bad_specs_with_a_clear_message(spec, words):

@@ -41,3 +41,46 @@ def test_no_function_local_imports_of_the_package():
     assert len(library) > 20
     found = [hit for p in library for hit in _local_imports(p)]
     assert found == []
+
+
+ABOVE_CONSTRUCTION = ["circuits/measurement", "circuits/export", "circuits/experiments", "circuits/cli", "figures"]
+
+
+def _option_asks(path: pathlib.Path, classes: set, names: set) -> list[str]:
+    """Places in ``path`` that name a weight-scheme or error-correction class, or compare a value with the name of
+    a registered system, weight scheme or criterion (the layers above construction ask the option instead)."""
+    tree = ast.parse(path.read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in classes:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.id}")
+        if isinstance(node, ast.Attribute) and node.attr in classes:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.attr}")
+        if isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                values = [side] + (list(side.elts) if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [])
+                for v in values:
+                    if isinstance(v, ast.Constant) and v.value in names:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: compares with {v.value!r}")
+    return found
+
+
+def test_no_layer_above_construction_asks_for_a_class_or_a_name():
+    """Measurement, export, experiments, the CLI and the figures ask an option what they need (its boundary model,
+    whether it has chi, its activation groups), never which class or which registered name it is."""
+    import circuits
+    from circuits.construction import WeightScheme
+    from circuits.system import CorrectionOption
+
+    classes = {c.__name__ for base in (WeightScheme, CorrectionOption) for c in _subclasses(base)}
+    names = set(circuits.SYSTEMS) | set(circuits.WEIGHT_SCHEMES) - {"none"}
+    files = [p for folder in ABOVE_CONSTRUCTION for p in (ROOT / folder).rglob("*.py")]
+    assert len(files) > 30 and {"Capped", "Inhibited", "Step"} <= classes
+    assert [hit for p in files for hit in _option_asks(p, classes, names)] == []
+
+
+def _subclasses(cls):
+    out = set()
+    for sub in cls.__subclasses__():
+        out |= {sub} | _subclasses(sub)
+    return out

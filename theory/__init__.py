@@ -26,7 +26,7 @@ from ._formulas import (
     predicted_mse,
     QUANTITIES,
 )
-from ._boundary import FITTED_MASS, critical_load, hit_distribution, predicted_critical_load, hit_probability, pattern_density, spurious_layer2, step_output
+from ._boundary import FITTED_MASS, BoundaryModel, critical_load, hit_distribution, predicted_critical_load, hit_probability, pattern_density, spurious_layer2, step_output
 
 __all__ = [
     "load",
@@ -37,6 +37,7 @@ __all__ = [
     "predicted_mse",
     "QUANTITIES",
     "FITTED_MASS",
+    "BoundaryModel",
     "critical_load",
     "hit_distribution",
     "hit_probability",

@@ -35,6 +35,7 @@ as the network grows.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from scipy.stats import binom
 
@@ -110,23 +111,24 @@ def spurious_layer2(n_slots: float, n_circuits: float, redundancy: int, n_active
     return float(unowned * count), float(unowned * mass)
 
 
-#: What fails each criterion, per (criterion, z): ``(Q*, a)`` such that the construction fails where
+#: What fails each criterion, per (mechanism, criterion, z): ``(Q*, a)`` such that the construction fails where
 #: ``Q1 rho^a`` (the layer-2 spurious mass of :func:`spurious_layer2`, times the pattern density to the
 #: power ``a``) reaches ``Q*``. Fitted to the baseline (rotation circuits, S = 6, L = 4, capped weights,
 #: prime-step assignment, the study's step; ``cis scaling``, B = 200, 2 seeds): ``Q*`` is the geometric
 #: mean over D = 1000..16,000 at the measured critical loads, and the widths 32,000 and 64,000 were
-#: left out of the fit and are predicted within 15% (payload) and 10% (compounding). ``a`` is 0 for the
+#: left out of the fit and are predicted within 15% (payload) and 10% (compounding). The mechanism is
+#: ``"spurious-on"`` (:class:`BoundaryModel`): the constants hold where spurious on-indicators cascade. ``a`` is 0 for the
 #: absolute criteria (the extra error is the mass itself) and 1/2 for ``compounding`` (a relative
 #: growth: the mass's next-layer effect weakens with the density; the measured power, where the
 #: variance argument alone would give 1). Pairs not listed have no constant (``fraction-on`` at z >= 2
 #: and ``worst-readout`` depend on single-sample extremes that the mean mass does not follow).
-FITTED_MASS: dict[tuple[str, int], tuple[float, float]] = {
-    ("payload", 1): (0.661, 0.0),
-    ("payload", 2): (5.67, 0.0),
-    ("payload", 3): (10.9, 0.0),
-    ("compounding", 1): (0.349, 0.5),
-    ("compounding", 2): (0.566, 0.5),
-    ("fraction-on", 1): (0.600, 0.0),
+FITTED_MASS: dict[tuple[str, str, int], tuple[float, float]] = {
+    ("spurious-on", "payload", 1): (0.661, 0.0),
+    ("spurious-on", "payload", 2): (5.67, 0.0),
+    ("spurious-on", "payload", 3): (10.9, 0.0),
+    ("spurious-on", "compounding", 1): (0.349, 0.5),
+    ("spurious-on", "compounding", 2): (0.566, 0.5),
+    ("spurious-on", "fraction-on", 1): (0.600, 0.0),
 }
 
 
@@ -168,9 +170,9 @@ def critical_load(mass: float, n_slots: float, redundancy: int, n_active: int, *
 
 
 def predicted_critical_load(criterion: str, n_slots: float, redundancy: int, n_active: int, *,
-                            margin: float = 0.25, inhibition: float = 0.0) -> float:
-    """Theory's critical ``T / n^2`` under ``criterion`` for the capped construction, or NaN where no constant
-    was fitted for that criterion and z (:data:`FITTED_MASS`).
+                            margin: float = 0.25, inhibition: float = 0.0, mechanism: str = "spurious-on") -> float:
+    """Theory's critical ``T / n^2`` under ``criterion`` for a construction that fails by ``mechanism``, or NaN
+    where no constant was fitted for that mechanism, criterion and z (:data:`FITTED_MASS`).
 
     Multiply by ``(d_base / d)^2`` for the load ``T (d_base / D)^2`` when error correction widened the
     circuits (``n = D / d``).
@@ -179,8 +181,46 @@ def predicted_critical_load(criterion: str, n_slots: float, redundancy: int, n_a
         >>> round(predicted_critical_load("payload", 250, 6, 1), 5)
         0.00364
     """
-    fitted = FITTED_MASS.get((criterion, int(n_active)))
+    fitted = FITTED_MASS.get((mechanism, criterion, int(n_active)))
     if fitted is None:
         return math.nan
     mass, power = fitted
     return critical_load(mass, n_slots, redundancy, n_active, margin=margin, inhibition=inhibition, rho_power=power)
+
+
+@dataclass(frozen=True)
+class BoundaryModel:
+    """What the boundary theory needs to know about how a network's weights are set.
+
+    A weight scheme gives its model (``scheme.boundary_model()``); the layers above ask the model,
+    never the scheme's class.
+
+    Attributes:
+        mechanism: how the construction fails as the load grows: ``"spurious-on"`` (on-indicators of
+            slots no active circuit owns pass the step and cascade: the capped weights; the fitted
+            constants of :data:`FITTED_MASS` hold) or ``"unowned-payload"`` (the on-indicators are
+            inhibited; payload rows of unowned slots leak: no constant fitted yet).
+        inhibition: X of the on-indicator rows (``inhibited:X``; 0 for capped).
+
+    Example:
+        >>> model = BoundaryModel("spurious-on")
+        >>> round(model.critical_load("payload", 250, 6, 1), 5)
+        0.00364
+        >>> import math; math.isnan(BoundaryModel("unowned-payload", 8.0).critical_load("payload", 250, 6, 1))
+        True
+    """
+
+    mechanism: str
+    inhibition: float = 0.0
+
+    def spurious_layer2(self, n_slots: float, n_circuits: float, redundancy: int, n_active: int, *,
+                        chi: float | None = None, margin: float = 0.25) -> tuple[float, float]:
+        """``(count, mass)`` of spurious on-indicators at layer 2 (:func:`spurious_layer2` with this inhibition)."""
+        return spurious_layer2(n_slots, n_circuits, redundancy, n_active, chi=chi, margin=margin,
+                               inhibition=self.inhibition)
+
+    def critical_load(self, criterion: str, n_slots: float, redundancy: int, n_active: int, *,
+                      margin: float = 0.25) -> float:
+        """Critical ``T / n^2`` (:func:`predicted_critical_load`), NaN where no constant was fitted."""
+        return predicted_critical_load(criterion, n_slots, redundancy, n_active, margin=margin,
+                                       inhibition=self.inhibition, mechanism=self.mechanism)

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, Registry, require, require_int
 from ._geometry import finite_field_capacity, finite_field_sets
 
 
@@ -169,24 +169,49 @@ def random_capacity(n_slots: int, redundancy: int) -> int:
     return math.comb(int(n_slots), int(redundancy))
 
 
-#: Assignment methods: name -> (sets(n_slots, S, limit) -> (n, S), capacity(n_slots, S) -> int).
-#: ``prime-step`` and ``finite-field`` guarantee that two sets share at most one slot; ``random``
-#: does not (its family is :func:`random_sets` with seed 0; :func:`assign`'s seed still draws the
-#: per-layer permutations).
-ASSIGNMENTS: dict[str, tuple[Callable[..., np.ndarray], Callable[[int, int], int]]] = {
-    "prime-step": (prime_step_sets, prime_step_capacity),
-    "finite-field": (finite_field_sets, finite_field_capacity),
-    "random": (random_sets, random_capacity),
-}
+@dataclass(frozen=True)
+class AssignmentMethod:
+    """An assignment method (an entry of :data:`ASSIGNMENTS`).
+
+    Attributes:
+        name: the name a spec writes (``assignment``).
+        sets: ``(n_slots, S, limit) -> (n, S)``, the method's family of sets in its canonical order.
+        capacity: ``(n_slots, S) -> int``, how many sets the family holds.
+        help: one line for help texts.
+        guaranteed: whether any two sets share at most one slot.
+    """
+
+    name: str
+    sets: Callable[..., np.ndarray]
+    capacity: Callable[[int, int], int]
+    help: str
+    guaranteed: bool = True
+
+    def parse(self, arg: str | None, text: str) -> "AssignmentMethod":
+        """The entry itself (an assignment method takes no argument)."""
+        require(arg is None, f"assignment {self.name!r} takes no argument, got {text!r}", parameter="assignment")
+        return self
+
+
+#: Assignment methods by name. ``prime-step`` and ``finite-field`` guarantee that two sets share at most
+#: one slot; ``random`` does not (its family is :func:`random_sets` with seed 0; :func:`assign`'s seed still
+#: draws the per-layer permutations).
+ASSIGNMENTS = Registry("assignment", [
+    AssignmentMethod("prime-step", prime_step_sets, prime_step_capacity,
+                     "arithmetic progressions with prime-free steps (the published construction)"),
+    AssignmentMethod("finite-field", finite_field_sets, finite_field_capacity,
+                     "lines over finite fields, near the packing bound"),
+    AssignmentMethod("random", random_sets, random_capacity,
+                     "random S-subsets: no guarantee on shared slots (for comparison)", guaranteed=False),
+])
 
 
 def capacity(n_slots: int, redundancy: int, method: str = "prime-step") -> int:
     """How many circuits ``method`` can place on ``n_slots`` slots with redundancy S."""
-    if method not in ASSIGNMENTS:
-        raise CircuitsError(f"assignment must be one of {sorted(ASSIGNMENTS)}, got {method!r}")
+    entry = ASSIGNMENTS.entry(method)
     if redundancy == 1:
         return n_slots
-    return ASSIGNMENTS[method][1](n_slots, redundancy)
+    return entry.capacity(n_slots, redundancy)
 
 
 def _sorted_pair_keys(sets: np.ndarray, n_slots: int) -> np.ndarray:
@@ -304,8 +329,7 @@ def assign(n_circuits: int, n_slots: int, redundancy: int, n_layers: int, *, see
     T = require_int("n_circuits", n_circuits, 1)
     S = require_int("redundancy", redundancy, 1, n_slots)
     L = require_int("n_layers", n_layers, 1)
-    if method not in ASSIGNMENTS:
-        raise CircuitsError(f"assignment must be one of {sorted(ASSIGNMENTS)}, got {method!r}")
+    entry = ASSIGNMENTS.entry(method)
     if T * S <= n_slots:
         family = np.arange(T * S, dtype=np.int64).reshape(T, S)
     else:
@@ -314,7 +338,7 @@ def assign(n_circuits: int, n_slots: int, redundancy: int, n_layers: int, *, see
             raise CircuitsError(
                 f"n_circuits = {T} exceeds the capacity of the {method!r} assignment at "
                 f"D/d = {n_slots}, S = {S}: at most {cap} circuits fit")
-        family = ASSIGNMENTS[method][0](n_slots, S, limit=T)
+        family = entry.sets(n_slots, S, limit=T)
     require(family.shape == (T, S), f"assignment {method!r} returned {family.shape}, expected {(T, S)}")
     rng = np.random.default_rng(seed)
     layers = [family[rng.permutation(T)] for _ in range(L)]

@@ -57,7 +57,8 @@ def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: 
                                 f"more than is free here; lower n_circuits", parameter="n_circuits")
         out["n_circuits"] = T
         out["first_sets"] = {}
-        for method, (sets_of, _) in ASSIGNMENTS.items():
+        for method, entry in ASSIGNMENTS.items():
+            sets_of = entry.sets
             if T <= out["capacity"][method]:
                 start = time.perf_counter()
                 sets = sets_of(n_slots, S, limit=T)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 
@@ -51,11 +52,15 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     widths = _widths(args.widths)
     given = given_values(args)
-    if "n_active" not in given and set(given.get("system", ["rotation"])) <= {"rotation", "rotation-3", "step"}:
-        given["n_active"] = [1]  # independent circuits: z = 1 unless asked (coupled systems: one whole group)
     placeholder = max([64, *given.get("n_active", [])])  # n_circuits is searched; any valid value will do
     specs = grid_flags_checked({**DEFAULTS, **given, "width": widths[0], "n_circuits": placeholder},
                                {**given, "widths": widths}, aliases={"n_circuits": "n_active", "width": "widths"})
+    if "n_active" not in given:  # one activation group unless asked (z = 1 for independent circuits)
+        unique = {}
+        for spec in specs:
+            spec = spec.replace(n_active=spec.probe().groups.size)
+            unique.setdefault(json.dumps(spec.to_dict(), sort_keys=True), spec)
+        specs = list(unique.values())
     result = circuits.experiments.scaling(specs, widths, args.out, criterion=args.criterion, level=args.level,
                                           n_seeds=args.n_seeds, rtol=args.rtol, workers=args.workers,
                                           progress=not args.no_progress, device=args.device,

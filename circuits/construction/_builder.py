@@ -46,7 +46,7 @@ def assemble(system: SmallSystem, config: NetworkConfig, assignment: Assignment,
     Makes, per network layer ``l >= 2``, the weight scheme's structure (capped: ``C`` and ``E``
     from one sort of the ``T S^2`` pair keys) and its constants (chi, or the read-out correction).
     """
-    scheme = scheme_of(config.weight_scheme)
+    scheme = config.weight_scheme
     sets, n_slots = assignment.sets, assignment.n_slots
     structures, constants = [], []
     for layer in range(sets.shape[0]):
@@ -91,7 +91,7 @@ def build(system: SmallSystem, *, width: int, redundancy: int, n_layers: int, se
     n_slots = width // system.circuit_width
     redundancy = require_int("redundancy", redundancy, 1, n_slots)
     layers = system.network_layers(n_layers)
-    weight_scheme = scheme_of(weight_scheme).text
+    weight_scheme = scheme_of(weight_scheme)
     chi_scale = require_float("chi_scale", chi_scale, 0.0, MAX_CHI_SCALE)
     require_choice("assignment", assignment, ASSIGNMENTS)
     device = check_device(device)

@@ -68,6 +68,24 @@ class Incidence(NamedTuple):
     by_circuit: torch.Tensor
 
 
+class CouplingTable(NamedTuple):
+    """One layer's couplings (every circuit's own block and every cross-circuit edge), CSR by sender (torch).
+
+    Attributes:
+        indptr: ``(T + 1,)`` where each sender's couplings start.
+        receiver: ``(C,)`` the receiving circuit of each coupling.
+        sender: ``(C,)`` its sending circuit.
+        block: ``(C, d, d)`` its weight block (a circuit's own block, or an edge's ``B / S``).
+        writes: ``(N, C)`` sparse 0/1: the slots each coupling writes (its receiver's slots).
+    """
+
+    indptr: torch.Tensor
+    receiver: torch.Tensor
+    sender: torch.Tensor
+    block: torch.Tensor
+    writes: torch.Tensor
+
+
 def make_incidence(sets: np.ndarray, n_slots: int, device) -> Incidence:
     """:class:`Incidence` of ``sets`` ``(T, S)`` over ``n_slots`` slots."""
     T, S = sets.shape
@@ -223,6 +241,31 @@ def _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, subset, inc: 
         circuits.append(circ.index_select(0, keep))
         sums.append(acc)
     return torch.cat(samples), torch.cat(circuits), torch.cat(sums)
+
+
+def add_couplings(out: torch.Tensor, prev: Touched, table: CouplingTable, slots: torch.Tensor) -> None:
+    """Add every coupling's message to the pre-activations ``out`` ``(b, N, d)`` (slot-major), in place.
+
+    A coupling ``(receiver u, sender t, block B)`` sends ``B @ (e[l-1,t]^T A)`` (the sender's input sums from
+    ``prev``) to each of the receiver's slots ``slots[u]`` (``(T, S)``, the receiving layer's sets). Sparse
+    samples go through the touched senders, in a fixed order and in steps of at most :data:`PAIR_BUDGET`
+    messages (the sums do not depend on the step); samples held densely take every coupling at once.
+    """
+    b, N, d = out.shape
+    flat = out.view(b * N, d)
+    S = slots.shape[1]
+    which, pos = expand(table.indptr, prev.circuit)
+    step = max(1, PAIR_BUDGET // S)
+    for lo in range(0, len(pos), step):
+        w, p = which[lo:lo + step], pos[lo:lo + step]
+        msgs = matvec(table.block.index_select(0, p), prev.sums.index_select(0, w))
+        at = prev.sample.index_select(0, w)[:, None] * N + slots.index_select(0, table.receiver.index_select(0, p))
+        flat.index_add_(0, at.view(-1), msgs[:, None, :].expand(-1, S, d).reshape(-1, d))
+    m = len(prev.dense)
+    if m:
+        msgs = matvec(table.block, prev.dense_sums.index_select(0, table.sender))  # (C, m, d)
+        written = table.writes @ msgs.reshape(len(table.sender), m * d)  # (N, m d)
+        out.index_add_(0, prev.dense, written.view(N, m, d).transpose(0, 1))
 
 
 def place(sets: torch.Tensor, active: torch.Tensor, values: torch.Tensor, n_slots: int) -> torch.Tensor:

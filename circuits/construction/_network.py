@@ -9,7 +9,7 @@ Layer 0 holds the active circuits' first pre-activations ``w_t[1] @ a_t[0]`` in 
 neurons, layer 1 is ``ReLU(layer 0 + b)`` (identity weights), and each layer ``l >= 2`` applies
 ``W[l]``: the couplings (every circuit's own block and every cross-circuit edge, one code path)
 scattered from the touched senders into their receivers' slots, plus the weight scheme's
-shared part (``circuits/_schemes.py``).
+shared part (``circuits/construction/_schemes.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from theory import load as theory_load
 
 from ..assignment import Assignment
 from ..base import CircuitsError, require, require_array, require_int
-from ._kernels import (PAIR_BUDGET, Incidence, Touched, expand, make_incidence, matvec, place, slot_sums,
+from ._kernels import (CouplingTable, Incidence, Touched, add_couplings, make_incidence, place, slot_sums,
                        sparse_columns, touched)
 from ._schemes import LayerWeights, WeightScheme, weight_scheme
 from ..system import SmallSystem
@@ -38,7 +38,8 @@ class NetworkConfig:
         width: D, the network width; a multiple of the circuit width d.
         redundancy: S, network neurons per small-circuit neuron, 1 <= S <= D/d.
         n_layers: L, computation layers (network layers: ``system.network_layers(L)``).
-        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` as a spec writes it (``"inhibited:2"``).
+        weight_scheme: the weight scheme (:data:`circuits.WEIGHT_SCHEMES`; a text such as ``"inhibited:2"``
+            is parsed once, here).
         chi_scale: multiplier on chi (capped scheme), finite and >= 0.
         assignment: the assignment method (a key of :data:`circuits.ASSIGNMENTS`).
         seed: seeds the per-layer permutations of the assignment.
@@ -47,13 +48,17 @@ class NetworkConfig:
     width: int
     redundancy: int
     n_layers: int
-    weight_scheme: str = "capped"
+    weight_scheme: WeightScheme | str = "capped"
     chi_scale: float = 1.0
     assignment: str = "prime-step"
     seed: int = 0
 
+    def __post_init__(self):
+        object.__setattr__(self, "weight_scheme", weight_scheme(self.weight_scheme))
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-able form (the scheme as its text)."""
+        return {**asdict(self), "weight_scheme": self.weight_scheme.text}
 
 
 class LayerState(NamedTuple):
@@ -68,16 +73,6 @@ class LayerState(NamedTuple):
     layer: int
     acts: torch.Tensor
     touched: Touched
-
-
-class _Couplings(NamedTuple):
-    """Torch form of one layer's couplings (own blocks and edges), CSR by sender."""
-
-    indptr: torch.Tensor  # (T + 1,)
-    receiver: torch.Tensor  # (C,)
-    sender: torch.Tensor  # (C,)
-    block: torch.Tensor  # (C, d, d)
-    writes: torch.Tensor  # (N, C) sparse: the slots each coupling writes
 
 
 def check_device(device) -> str:
@@ -131,14 +126,14 @@ class Network:
     def __repr__(self) -> str:
         c = self.config
         return (f"Network({self.system.name!r}, D={self.width}, T={self.n_circuits}, d={self.circuit_width}, "
-                f"S={self.redundancy}, L={self.n_layers}, scheme={c.weight_scheme!r}, assignment={c.assignment!r}, "
+                f"S={self.redundancy}, L={self.n_layers}, scheme={c.weight_scheme.text!r}, assignment={c.assignment!r}, "
                 f"load={self.load:.4g}, device={self.device!r})")
 
     # ------------------------------------------------------------------ sizes
     @property
     def scheme(self) -> WeightScheme:
         """The weight scheme (:data:`circuits.WEIGHT_SCHEMES`)."""
-        return weight_scheme(self.config.weight_scheme)
+        return self.config.weight_scheme
 
     @property
     def n_circuits(self) -> int:
@@ -220,12 +215,12 @@ class Network:
             return self._incidence(1)
         return self._get(("incidence", layer), lambda: make_incidence(sets[layer], self.n_slots, self.device))
 
-    def _couplings(self, layer: int) -> _Couplings:
+    def _couplings(self, layer: int) -> CouplingTable:
         def make():
             recv, send, block = self.couplings_at(layer)
             dev = torch.device(self.device)
             indptr = np.concatenate([[0], np.cumsum(np.bincount(send, minlength=self.n_circuits))])
-            return _Couplings(torch.as_tensor(indptr, dtype=torch.long, device=dev),
+            return CouplingTable(torch.as_tensor(indptr, dtype=torch.long, device=dev),
                               torch.as_tensor(recv, dtype=torch.long, device=dev),
                               torch.as_tensor(send, dtype=torch.long, device=dev),
                               torch.as_tensor(block, dtype=torch.float32, device=dev),
@@ -269,21 +264,7 @@ class Network:
         kernel = self._kernel(layer)
         out = (kernel.constant(prev, b) + bias)[:, None, :].expand(b, N, d).contiguous()
         flat = out.view(b * N, d)
-        cp = self._couplings(layer)
-        slots = self._incidence(layer).sets
-        S = self.redundancy
-        which, pos = expand(cp.indptr, prev.circuit)
-        step = max(1, PAIR_BUDGET // S)
-        for lo in range(0, len(pos), step):  # in order: the sums do not depend on the step
-            w, p = which[lo:lo + step], pos[lo:lo + step]
-            msgs = matvec(cp.block.index_select(0, p), prev.sums.index_select(0, w))
-            at = prev.sample.index_select(0, w)[:, None] * N + slots.index_select(0, cp.receiver.index_select(0, p))
-            flat.index_add_(0, at.view(-1), msgs[:, None, :].expand(-1, S, d).reshape(-1, d))
-        m = len(prev.dense)
-        if m:
-            msgs = matvec(cp.block, prev.dense_sums.index_select(0, cp.sender))  # (C, m, d)
-            written = cp.writes @ msgs.reshape(len(cp.sender), m * d)  # (N, m d)
-            out.index_add_(0, prev.dense, written.view(N, m, d).transpose(0, 1))
+        add_couplings(out, prev, self._couplings(layer), self._incidence(layer).sets)
         kernel.correct(prev, flat, N)
         return out
 

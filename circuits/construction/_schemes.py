@@ -35,9 +35,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from theory import chi_from_counts
+from theory import BoundaryModel, chi_from_counts
 
-from ..base import require, require_choice
+from ..base import Option, Registry, require
 from ._kernels import expand, matvec
 
 
@@ -263,30 +263,23 @@ class _ReadVectorKernel(SchemeKernel):
 
 
 # ------------------------------------------------------------------------- schemes
-class WeightScheme:
+class WeightScheme(Option):
     """A way to set the weights (base class; see the module docstring).
 
-    Class attributes: ``name`` (registry key), ``help`` (one line), ``constant_names`` (the
-    per-layer constants it saves).
+    Class attributes: ``name`` (registry key), ``help`` (one line), ``argument`` (how its argument is
+    written, ``""`` for none), ``constant_names`` (the per-layer constants it saves), ``has_chi``
+    (whether its shared part carries chi, so that ``chi_scale`` and ``tuned-chi`` act on it).
+    The layers above ask a scheme what they need (:meth:`boundary_model`), never its class.
     """
 
-    name: str = ""
-    help: str = ""
+    parameter = "weight_scheme"
     constant_names: tuple = ()
+    has_chi: bool = False
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.text!r})"
-
-    @classmethod
-    def parse(cls, arg: str | None, text: str) -> "WeightScheme":
-        """The scheme for ``name[:arg]`` (``text``): these schemes take no argument."""
-        require(arg is None, f"weight_scheme {cls.name!r} takes no argument, got {text!r}", parameter="weight_scheme")
-        return cls()
-
-    @property
-    def text(self) -> str:
-        """How a spec writes this scheme."""
-        return self.name
+    def boundary_model(self) -> BoundaryModel | None:
+        """What the boundary theory needs to know about these weights (:class:`theory.BoundaryModel`: the
+        failure mechanism and the on-indicator rows' inhibition), or ``None`` where it has no model."""
+        return None
 
     def structure(self, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int):
         """Derived structure of layer ``l >= 2`` kept with the network (``None`` by default)."""
@@ -348,8 +341,12 @@ def _coo(rows, cols, block, d: int, N: int):
 
 class Capped(WeightScheme):
     name = "capped"
-    help = "shared part on the capped pattern C with the chi correction (default, DESIGN.md)"
+    help = "shared part on the capped pattern C with the chi correction (the default)"
     constant_names = ("chi",)
+    has_chi = True
+
+    def boundary_model(self):
+        return BoundaryModel(mechanism="spurious-on")
 
     def structure(self, sets_out, sets_in, n_slots):
         return pattern_and_excess(sets_out, sets_in, n_slots)
@@ -422,7 +419,8 @@ class Inhibited(Capped):
     """
 
     name = "inhibited"
-    help = "capped, with on-indicator rows that need nearly all S hits to switch on (inhibited:X, X >= 0; default 8)"
+    argument = "X"
+    help = "capped, with on-indicator rows that need nearly all S hits to switch on (X in 0..100; default 8)"
     constant_names = ("chi",)
 
     def __init__(self, strength: float = 0.0):
@@ -445,6 +443,9 @@ class Inhibited(Capped):
     @property
     def text(self) -> str:
         return f"inhibited:{self.strength:g}"
+
+    def boundary_model(self):
+        return BoundaryModel(mechanism="unowned-payload", inhibition=self.strength)
 
     def _row_inhibition(self, lw) -> np.ndarray:
         """``(d,)``: X on the on-indicator rows, 0 on the others."""
@@ -536,12 +537,16 @@ class Split(_ReadVector):
 MAX_INHIBITION = 100.0
 
 #: Weight schemes by name: one class each (``name`` or ``name:argument`` in a spec, see :func:`weight_scheme`).
-WEIGHT_SCHEMES: dict[str, type] = {cls.name: cls for cls in (Capped, Uncorrected, Split, Inhibited)}
+WEIGHT_SCHEMES = Registry("weight_scheme", [Capped, Uncorrected, Split, Inhibited])
 
 
 @functools.lru_cache(maxsize=256)
-def weight_scheme(text: str) -> WeightScheme:
-    """The scheme a spec names: ``"capped"``, ``"split"``, ``"inhibited:2"``, ...
+def _parse_scheme(text: str) -> WeightScheme:
+    return WEIGHT_SCHEMES.parse(text)
+
+
+def weight_scheme(text) -> WeightScheme:
+    """The scheme a spec names: ``"capped"``, ``"split"``, ``"inhibited:2"``, ... (a scheme is returned as it is).
 
     Raises:
         CircuitsError: an unknown name or a bad argument, naming ``weight_scheme``.
@@ -550,8 +555,8 @@ def weight_scheme(text: str) -> WeightScheme:
         >>> weight_scheme("inhibited:2").text, weight_scheme("capped").text
         ('inhibited:2', 'capped')
     """
+    if isinstance(text, WeightScheme):
+        return text
     require(isinstance(text, str), f"weight_scheme must be a string such as 'capped', got {text!r}",
             parameter="weight_scheme")
-    name, sep, arg = text.strip().partition(":")
-    require_choice("weight_scheme", name, WEIGHT_SCHEMES)
-    return WEIGHT_SCHEMES[name].parse(arg if sep else None, text)
+    return _parse_scheme(text)

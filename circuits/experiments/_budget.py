@@ -77,7 +77,7 @@ def estimate_cost(spec: ExperimentSpec) -> Cost:
     N = spec.width // d
     L = spec.network_layers
     k = 2  # payload size of the rotation systems (the largest registered)
-    calibrations = 12 if spec.error_correction != "none" and "tuned-chi" in spec.error_correction else 1
+    calibrations = 12 if spec.error_correction.tuned_chi else 1
     # memory: the system (per-layer weights when error correction made them), the sets, per layer the
     # pattern (T S^2 pairs: 8 bytes kept, 8 more while sorting) and the couplings (own blocks, incidence)
     system = T * d * d * 8 * (L if spec.error_correction != "none" else 1)

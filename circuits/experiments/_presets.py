@@ -4,7 +4,7 @@ A preset decides ``redundancy``, ``assignment``, ``weight_scheme`` and ``error_c
 ``width``, ``n_circuits``, ``n_active`` and the system; the spec records the preset's name and the
 values it chose, so every output (tables, JSON, saved networks, figure CSVs) says what was built,
 and the same spec gives the same choice everywhere (a sweep, the boundary finder, ``cis scaling``
-re-decide at each T). A new preset is one function in :data:`PRESETS`.
+re-decide at each T). A new preset is one :class:`Preset` in :data:`PRESETS`.
 
 ``scalable``: the construction this project recommends at large width. It uses the
 ``inhibited:X`` weights (X = :data:`SCALABLE_INHIBITION`: an unowned slot's on-indicator then needs
@@ -21,11 +21,13 @@ loads that work.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Callable
 
 from theory import spurious_layer2
 
 from ..assignment import capacity
+from ..base import Registry, require
 from ..system import SYSTEMS, make_system
 
 #: The inhibition of the ``scalable`` preset's on-indicator rows.
@@ -75,7 +77,30 @@ def scalable(values: dict) -> dict:
     return _scalable(int(values.get("width", 1000)), int(values.get("n_circuits", 557)), int(z), probe.circuit_width)
 
 
-#: Presets by name: each maps a flat spec mapping to the fields it decides.
-PRESETS: dict[str, Callable[[dict], dict]] = {"scalable": scalable}
+@dataclass(frozen=True)
+class Preset:
+    """A preset (an entry of :data:`PRESETS`): a rule that fills the construction fields from the sizes.
+
+    Attributes:
+        name: the name a spec writes (``preset``).
+        choose: ``flat spec mapping -> {field: value}`` for the fields of :data:`PRESET_FIELDS`.
+        help: one line for help texts.
+    """
+
+    name: str
+    choose: Callable[[dict], dict]
+    help: str
+
+    def parse(self, arg: str | None, text: str) -> "Preset":
+        """The preset itself (a preset takes no argument)."""
+        require(arg is None, f"preset {self.name!r} takes no argument, got {text!r}", parameter="preset")
+        return self
+
+
+#: Presets by name.
+PRESETS = Registry("preset", [
+    Preset("scalable", scalable, "the construction recommended at large width: inhibited on-indicators, "
+                                 "finite-field assignment, S and the step margin from theory"),
+])
 #: The fields a preset decides (giving them beside a preset is refused on the command line).
 PRESET_FIELDS = ("redundancy", "assignment", "weight_scheme", "error_correction")

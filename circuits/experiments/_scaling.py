@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from theory import predicted_critical_load as theory_critical_load
-
 from ..base import CircuitsError, choose_threads, require, require_float, require_int, require_path
-from ..construction import Capped, check_device, weight_scheme
+from ..construction import check_device
 from ..measurement import criterion as measurement_criterion
 from ._boundary import find_boundary, search_range
 from ._budget import check_total, search_seconds
@@ -93,17 +91,6 @@ def fit_power_law(widths, loads) -> tuple[float, float, float]:
     resid = y - (slope * x + intercept)
     se = math.sqrt(float(resid @ resid) / (n - 2) / float(((x - x.mean()) ** 2).sum()))
     return float(slope), se, float(math.exp(intercept))
-
-
-def predicted_critical_load(spec: ExperimentSpec, criterion: str) -> float:
-    """Theory's critical load for ``spec`` under ``criterion`` (NaN where no mass was fitted or the
-    theory does not apply: schemes other than capped, systems with couplings)."""
-    scheme = weight_scheme(spec.weight_scheme)
-    if type(scheme) is not Capped or spec.system not in ("rotation", "step"):
-        return math.nan  # the constants were fitted where the capped construction fails (spurious on-indicators)
-    lam = theory_critical_load(criterion, spec.width // spec.circuit_width, spec.redundancy, spec.n_active,
-                               margin=spec.probe().error_correction.margin)
-    return lam * (spec.base_width / spec.circuit_width) ** 2  # T / n^2 in the base d's units
 
 
 def _part_id(spec: ExperimentSpec, search: dict) -> str:
@@ -201,9 +188,9 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
             table = pd.DataFrame(rows).drop(columns="part")
             table["seed_loads"] = table["seed_loads"].map(json.dumps)
             table["high"] = table["high"].astype(float)
-            table["predicted"] = [predicted_critical_load(ExperimentSpec.from_dict(
-                {k: r[k] for k in dicts[0] if k != "n_circuits"} | {"n_circuits": max(r["n_active"], 1)}), criterion)
-                for r in table.to_dict("records")]
+            table["predicted"] = [ExperimentSpec.from_dict(
+                {k: r[k] for k in dicts[0] if k != "n_circuits"} | {"n_circuits": max(r["n_active"], 1)}
+            ).predicted_critical_load(criterion) for r in table.to_dict("records")]
             fits = _fits(table)
             write_atomic(out / "results.parquet", lambda p: write_table(table, p))
             write_atomic(out / "fits.parquet", lambda p: write_table(fits, p))

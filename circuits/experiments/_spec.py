@@ -28,10 +28,12 @@ import numpy as np
 from theory import load as theory_load
 
 from ..assignment import ASSIGNMENTS, capacity
-from ..construction import MAX_CHI_SCALE, Capped, check_width, weight_scheme
+from ..construction import MAX_CHI_SCALE, WEIGHT_SCHEMES, WeightScheme, check_width, weight_scheme
 from ..base import CircuitsError, require, require_choice, require_float, require_int
+from ..measurement import predicted_critical_load
 from ._presets import PRESET_FIELDS, PRESETS
-from ..system import all_system_params, make_system, parse_error_correction, system_params, with_error_correction, SYSTEMS
+from ..system import (ERROR_CORRECTIONS, SYSTEMS, ErrorCorrection, all_system_params, make_system, parse_error_correction,
+                      system_params, with_error_correction)
 
 #: The largest seed accepted (seeds are 64-bit non-negative integers).
 MAX_SEED = 2**63 - 1
@@ -58,13 +60,14 @@ FIELDS: dict[str, FieldInfo] = {
                              "(width, n_circuits, n_active); 'scalable' is the construction recommended at large "
                              "width; 'none' for none (the default)",
                         choices=tuple(PRESETS)),
-    "error_correction": FieldInfo(str, "none, or options joined by + (see circuits.ERROR_CORRECTIONS)"),
+    "error_correction": FieldInfo(str, "none, or options joined by +: " + ", ".join(
+        form for form, _ in ERROR_CORRECTIONS.listing()) + " (cis list shows what each does)"),
     "width": FieldInfo(int, "network width", "D"),
     "n_circuits": FieldInfo(int, "number of small circuits", "T"),
     "redundancy": FieldInfo(int, "network neurons per small-circuit neuron", "S"),
     "n_layers": FieldInfo(int, "computation layers", "L"),
-    "weight_scheme": FieldInfo(str, "how the weights are set: capped, uncorrected, split, or inhibited:X "
-                                    "(chi + X on the on-indicator rows)"),
+    "weight_scheme": FieldInfo(str, "how the weights are set: " + ", ".join(
+        form for form, _ in WEIGHT_SCHEMES.listing()) + " (cis list shows what each does)"),
     "chi_scale": FieldInfo(float, "multiplier on chi (capped scheme)"),
     "assignment": FieldInfo(str, "which neuron slots each circuit owns", choices=tuple(ASSIGNMENTS)),
     "n_active": FieldInfo(int, "circuits active per sample (default: 2, or one activation group)", "z"),
@@ -109,12 +112,14 @@ class ExperimentSpec:
         preset: ``None``, or a key of :data:`circuits.experiments.PRESETS`: it then decides
             ``redundancy``, ``assignment``, ``weight_scheme`` and ``error_correction`` from the sizes
             (whatever those fields held), and the spec keeps both the name and the values chosen.
-        error_correction: ``none`` or options joined by ``+`` (stored in canonical order).
+        error_correction: ``none`` or options joined by ``+``; held as the parsed
+            :class:`circuits.ErrorCorrection` (equal to its canonical text).
         width: D, a multiple of the circuit width (which error correction may widen).
         n_circuits: T.
         redundancy: S, 1 <= S <= D/d.
         n_layers: L, computation layers.
-        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (``capped``, ``inhibited:X``, ...).
+        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (``capped``, ``inhibited:X``, ...); held as
+            the parsed scheme (equal to its text: ``spec.weight_scheme == "capped"``).
         chi_scale: multiplier on chi, 0..1000 (``tuned-chi`` multiplies its choice into it).
         assignment: a key of :data:`circuits.ASSIGNMENTS`.
         n_active: z, circuits active per sample (``None``: 2, or the activation group size).
@@ -133,12 +138,12 @@ class ExperimentSpec:
     system: str = "rotation"
     params: Mapping = field(default_factory=dict)
     preset: str | None = None
-    error_correction: str = "none"
+    error_correction: ErrorCorrection | str = "none"
     width: int = 1000
     n_circuits: int = 557
     redundancy: int = 6
     n_layers: int = 5
-    weight_scheme: str = "capped"
+    weight_scheme: WeightScheme | str = "capped"
     chi_scale: float = 1.0
     assignment: str = "prime-step"
     n_active: int | None = None
@@ -153,12 +158,12 @@ class ExperimentSpec:
         set_("params", params)
         if self.preset is not None:
             require_choice("preset", self.preset, PRESETS)
-            for key, value in PRESETS[self.preset]({**self.to_dict(), **params}).items():
+            for key, value in PRESETS[self.preset].choose({**self.to_dict(), **params}).items():
                 set_(key, value)
         ec = parse_error_correction(self.error_correction)
-        set_("error_correction", ec.spec)
+        set_("error_correction", ec)
         scheme = weight_scheme(self.weight_scheme)
-        set_("weight_scheme", scheme.text)
+        set_("weight_scheme", scheme)
         require_choice("assignment", self.assignment, ASSIGNMENTS)
         set_("chi_scale", require_float("chi_scale", self.chi_scale, 0.0, MAX_CHI_SCALE))
         require(isinstance(self.ideal, (bool, np.bool_)), f"ideal must be true or false, got {self.ideal!r}",
@@ -187,9 +192,9 @@ class ExperimentSpec:
         require(z % G == 0, f"n_active must be a multiple of the group size {G} (whole groups are active together "
                             f"in the {self.system!r} system), got {z}", parameter="n_active")
         set_("n_active", z)
-        require(not ec.tuned_chi or isinstance(scheme, Capped),
+        require(not ec.tuned_chi or scheme.has_chi,
                 f"error correction tuned-chi needs a weight_scheme with chi (capped or inhibited:X), got "
-                f"{self.weight_scheme!r}", parameter="error_correction")
+                f"{scheme.text!r}", parameter="error_correction")
 
     def probe(self):
         """A small system of this kind (``min_circuits`` circuits, seed 0), with the error correction applied:
@@ -206,10 +211,10 @@ class ExperimentSpec:
             >>> ExperimentSpec(system="rotation-chains", params={"chain_length": 3}, n_circuits=30).to_dict()["chain_length"]
             3
         """
-        out = asdict(self)
-        params = out.pop("params")
-        out = {"system": out.pop("system"), **params, **out}
-        return out
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        params = dict(out.pop("params"))
+        out["weight_scheme"], out["error_correction"] = str(self.weight_scheme), str(self.error_correction)
+        return {"system": out.pop("system"), **params, **out}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> "ExperimentSpec":
@@ -279,6 +284,17 @@ class ExperimentSpec:
     def load(self) -> float:
         """``T (d/D)^2`` with the base d."""
         return theory_load(self.n_circuits, self.width, self.base_width)
+
+    def predicted_critical_load(self, criterion: str = "payload") -> float:
+        """Theory's critical load for this spec's construction, width and z under ``criterion``
+        (:func:`circuits.measurement.predicted_critical_load`), NaN where the theory has none.
+
+        Example:
+            >>> round(ExperimentSpec(width=1000, n_circuits=100, n_active=1).predicted_critical_load(), 5)
+            0.00364
+        """
+        return predicted_critical_load(self.probe(), self.weight_scheme, width=self.width,
+                                       redundancy=self.redundancy, n_active=self.n_active, criterion=criterion)
 
     def identity(self, part: str) -> dict:
         """The fields that determine ``part``: ``system``, ``network``, ``evaluation`` or ``calibration``."""

@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..base import require_choice
+from ..base import Registry, require
 from ._evaluate import SEIZURE_THRESHOLD, Evaluation, failure_rate
 
 #: The least predicted payload MSE the ``payload`` ratio divides by (see the module docstring).
@@ -100,9 +100,15 @@ class Criterion:
         """Whether ``ev`` fails (score above ``level``, the default level if ``None``)."""
         return self.score(ev, on_error) > (self.level if level is None else level)
 
+    def parse(self, arg: str | None, text: str) -> "Criterion":
+        """The criterion itself (a criterion takes no argument: its level is a flag of its own)."""
+        require(arg is None, f"criterion {self.name!r} takes no argument (give the level with --level), got "
+                             f"{text!r}", parameter="criterion")
+        return self
+
 
 #: The criteria by name (the command line's ``--criterion``).
-CRITERIA: dict[str, Criterion] = {c.name: c for c in (
+CRITERIA = Registry("criterion", (
     Criterion("payload", payload_ratio, 2.0, "active payload MSE at the last computation layer above 2x theory"),
     Criterion("compounding", spurious_growth, 2.0, "spurious on-indicator mass more than doubles from layer 2 "
                                                    "to the last layer"),
@@ -110,9 +116,9 @@ CRITERIA: dict[str, Criterion] = {c.name: c for c in (
                                                      "share z S d / D"),
     Criterion("worst-readout", worst_readout, 0.01, "more than a hundredth of the samples read some on-indicator off by more "
                                                     "than 0.25 (trips at the first shared neuron for z >= 2)"),
-)}
+))
 
 
 def criterion(name: str) -> Criterion:
     """The criterion called ``name`` (see :data:`CRITERIA`)."""
-    return CRITERIA[require_choice("criterion", name, CRITERIA)]
+    return CRITERIA.parse(name)

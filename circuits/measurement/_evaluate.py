@@ -31,12 +31,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from theory import predicted_critical_load as theory_critical_load
-from theory import predicted_mse, spurious_layer2
+from theory import BoundaryModel, predicted_mse
 
-from ..base import CircuitsError, available_memory, jsonable_seed, require, require_int
-from ..construction import Capped, Network
-from ..system import CLEANUP, COMPUTATION, draw_payloads, step_neurons
+from ..base import available_memory, jsonable_seed, require, require_int
+from ..construction import Network, WeightScheme
+from ..system import CLEANUP, COMPUTATION, SmallSystem, draw_payloads
 
 #: Neurons above this value count as on.
 ON_THRESHOLD = 1e-4
@@ -212,7 +211,9 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
     config = {**describe(net), "n_active": int(z), "batch_size": int(B), "evaluation_seed": jsonable_seed(seed),
               "ideal": bool(ideal)}
     return Evaluation(table=table, fraction_on=fraction_on, load=net.load,
-                      critical_load=predicted_critical_load(net, z), seizure_layer=seizure,
+                      critical_load=predicted_critical_load(net.system, net.scheme, width=net.width,
+                                                            redundancy=net.redundancy, n_active=z),
+                      seizure_layer=seizure,
                       config=config, active=active, sample_worst_on=worst_on, truth_on=truth_on,
                       estimate_on=est_on, truth_payload=truth_payload, estimate_payload=est_payload)
 
@@ -242,7 +243,7 @@ def describe(net: Network) -> dict:
     c = net.config
     return {"system": system.name, **system.params, "error_correction": system.error_correction.spec,
             "width": c.width, "n_circuits": net.n_circuits, "redundancy": c.redundancy, "n_layers": c.n_layers,
-            "weight_scheme": c.weight_scheme, "chi_scale": c.chi_scale, "assignment": c.assignment,
+            "weight_scheme": c.weight_scheme.text, "chi_scale": c.chi_scale, "assignment": c.assignment,
             "circuit_width": net.circuit_width, "base_width": system.base_width,
             "network_layers": net.network_layers, "system_seed": jsonable_seed(system.seed),
             "network_seed": jsonable_seed(c.seed)}
@@ -320,41 +321,40 @@ def _measure(net, state, act, t_on, t_payload, out):
         acc[key + "_max"][layer, lo:hi] = worst[key]
 
 
-def _capped_step(net: Network) -> bool:
-    """Whether the layer-2 theory applies: capped (or inhibited) weights, independent circuits, a 2-ReLU step
-    on-indicator."""
-    if not isinstance(net.scheme, Capped) or net.system.couplings is not None:
-        return False
-    try:
-        step_neurons(net.system.family)
-    except CircuitsError:
-        return False
-    return True
+def boundary_model(system: SmallSystem, scheme: WeightScheme) -> BoundaryModel | None:
+    """The boundary theory's model of a network with this system and weight scheme, or ``None`` where the
+    theory does not apply (the scheme has no model, or the system is not independent circuits with a 2-ReLU
+    step on-indicator: :attr:`circuits.SmallSystem.step_theory`)."""
+    model = scheme.boundary_model()
+    return model if model is not None and system.step_theory else None
 
 
-def predicted_critical_load(net: Network, n_active: int, criterion: str = "payload") -> float:
-    """Theory's critical load ``T (d/D)^2`` (base d) for this network's width, S, step and ``n_active``
-    (:func:`theory.predicted_critical_load`); NaN where the theory does not apply or has no fitted constant."""
-    if not _capped_step(net) or type(net.scheme) is not Capped:
-        return math.nan  # fitted where the capped construction fails; inhibited weights fail otherwise
-    lam = theory_critical_load(criterion, net.n_slots, net.redundancy, n_active,
-                               margin=net.system.error_correction.margin)
-    return lam * (net.system.base_width / net.circuit_width) ** 2
+def predicted_critical_load(system: SmallSystem, scheme: WeightScheme, *, width: int, redundancy: int,
+                            n_active: int, criterion: str = "payload") -> float:
+    """Theory's critical load ``T (d/D)^2`` (base d) for a network of ``system`` built with ``scheme`` at this
+    width and redundancy, with ``n_active`` circuits active, under ``criterion``
+    (:meth:`theory.BoundaryModel.critical_load`); NaN where the theory does not apply or has no constant.
+
+    The one prediction every entry point shows: :attr:`Evaluation.critical_load`, ``cis scaling``'s
+    ``predicted`` column, the boundary finder. ``system`` may be any system of the same kind (its size does
+    not enter): the spec's probe will do.
+    """
+    model = boundary_model(system, scheme)
+    if model is None:
+        return math.nan
+    lam = model.critical_load(criterion, width // system.circuit_width, redundancy, n_active,
+                              margin=system.error_correction.margin)
+    return math.nan if math.isnan(lam) else lam * (system.base_width / system.circuit_width) ** 2
 
 
 def spurious_prediction(net: Network, n_active: int) -> tuple[float | None, float | None]:
-    """Theory's expected spurious count and mass at layer 2 (:func:`theory.spurious_layer2`) for a capped
-    network whose on-indicator is a 2-ReLU step, with the network's own chi and step margin; else ``None``."""
-    if not _capped_step(net):
+    """Theory's expected spurious count and mass at layer 2 (:meth:`theory.BoundaryModel.spurious_layer2`) with
+    the network's own chi and step margin, where the theory applies; else ``(None, None)``."""
+    model = boundary_model(net.system, net.scheme)
+    if model is None:
         return None, None
-    system = net.system
-    return spurious_layer2(net.n_slots, net.n_circuits, net.redundancy, n_active, chi=net.constants[2]["chi"],
-                           margin=system.error_correction.margin, inhibition=_inhibition(net))
-
-
-def _inhibition(net: Network) -> float:
-    """X of ``inhibited:X`` weights (0 for capped)."""
-    return float(getattr(net.scheme, "strength", 0.0))
+    return model.spurious_layer2(net.n_slots, net.n_circuits, net.redundancy, n_active,
+                                 chi=net.constants[2].get("chi", 0.0), margin=net.system.error_correction.margin)
 
 
 def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_error) -> pd.DataFrame:

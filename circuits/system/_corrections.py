@@ -11,25 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..base import Option
+
 #: The on-indicator error the study's step corrects (it zeroes alpha <= 0.25).
 BASE_STEP = 0.25
 
 
-class CorrectionOption:
-    """One error-correction option (base class; subclasses live in ``circuits/_transforms.py``).
+class CorrectionOption(Option):
+    """One error-correction option (base class; subclasses live in ``circuits/system/_transforms.py``).
 
-    Class attributes a subclass sets: ``name`` (as written before any ``:``), ``order`` (options
-    apply and are written in increasing order), ``takes`` (one line for help texts).
+    Class attributes a subclass sets: ``name`` (as written before any ``:``), ``argument`` (how its
+    argument is written, ``""`` for none), ``help`` (one line), ``order`` (options apply and are
+    written in increasing order).
     """
 
-    name: str = ""
+    parameter = "error_correction"
     order: int = 0
-    takes: str = ""
-
-    @property
-    def text(self) -> str:
-        """How the option is written in a spec (``"cleanup"``, ``"step:0.45"``)."""
-        return self.name
 
     def circuit_width(self, width: int) -> int:
         """Circuit width after the option, from the width before it."""
@@ -52,29 +49,37 @@ class CorrectionOption:
         """Whether the option is chosen on a calibration batch when a network is built."""
         return False
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.text == other.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
     def __repr__(self) -> str:
         return self.text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ErrorCorrection:
     """The error-correction options applied to a system, in their canonical order.
+
+    The value a spec holds for its ``error_correction`` field: equal to, and hashing like, its
+    canonical text (:attr:`spec`), so it stands wherever the text did.
 
     Attributes:
         options: the options (:class:`CorrectionOption`), each at most once, sorted by ``order``.
 
     Example:
-        >>> ErrorCorrection().spec, ErrorCorrection().margin
-        ('none', 0.25)
+        >>> ErrorCorrection().spec, ErrorCorrection().margin, ErrorCorrection() == "none"
+        ('none', 0.25, True)
     """
 
     options: tuple = ()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            return self.spec == other
+        return isinstance(other, ErrorCorrection) and self.spec == other.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
+
+    def __str__(self) -> str:
+        return self.spec
 
     @property
     def spec(self) -> str:

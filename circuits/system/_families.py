@@ -340,3 +340,60 @@ def custom_family(
         decode_payload = _no_payload
     return CircuitFamily("custom", mean_w, diff, bias, on_neurons, tuple(payload_neurons), payload_dim,
                          encode_payload, decode_on, decode_payload)
+
+
+def all_layer_weights(family: CircuitFamily, n_layers: int | None):
+    """``(mean (L, d, d), diff (L, T, d, d))`` of layers 1..L (L: the family's own, or ``n_layers``)."""
+    if family.per_layer:
+        L = family.n_weight_layers if n_layers is None else n_layers
+        require(L <= family.n_weight_layers,
+                f"n_layers must be <= {family.n_weight_layers} (the family's layers), got {L}", parameter="n_layers")
+    else:
+        L = 1 if n_layers is None else n_layers
+    pairs = [family.layer_weights(layer) for layer in range(1, L + 1)]
+    return np.stack([m for m, _ in pairs]), np.stack([w for _, w in pairs])
+
+
+def step_neurons(family: CircuitFamily) -> tuple[int, int]:
+    """The on-neurons ``(o0, o1)`` of a family whose on-indicator is a 2-ReLU step.
+
+    Checks, in every layer and for every circuit, that rows ``o0``, ``o1`` read only
+    ``k (a_o0 - a_o1)`` with the same ``k > 0``, that their biases are ``-c`` and ``-c - 1``,
+    that every other row reads the on-neurons only through ``a_o0 - a_o1``, and that
+    ``decode_on`` is ``a_o0 - a_o1``.
+
+    Raises:
+        CircuitsError: naming the first check that fails.
+    """
+    name = family.name
+    require(len(family.on_neurons) == 2,
+            f"error correction needs a 2-ReLU step on-indicator (two on-neurons); the {name!r} family has "
+            f"on_neurons {family.on_neurons}", parameter="error_correction")
+    o0, o1 = family.on_neurons
+    d = family.circuit_width
+    mean, diff = all_layer_weights(family, None)  # (L, d, d), (L, T, d, d)
+
+    def rows(i, cols):  # w[:, :, i, cols] of every layer and circuit, (L, T, len(cols))
+        return mean[:, None, i, cols] + diff[:, :, i, cols]
+
+    every = list(range(d))
+    k = mean[0, o0, o0] + diff[0, 0, o0, o0]
+    row = np.zeros(d)
+    row[o0], row[o1] = k, -k
+    require(k > 0 and bool(np.all(rows(o0, every) == row)) and bool(np.all(rows(o1, every) == row)),
+            f"error correction needs a 2-ReLU step on-indicator: rows {o0}, {o1} of the {name!r} family must read "
+            f"only k (a{o0} - a{o1}) with one k > 0", parameter="error_correction")
+    b = family.bias
+    require(b[o1] == b[o0] - 1, f"error correction needs a 2-ReLU step: biases of neurons {o0}, {o1} must be "
+                                f"-c and -c - 1; the {name!r} family has {b[o0]}, {b[o1]}", parameter="error_correction")
+    others = [i for i in range(d) if i not in (o0, o1)]
+    require(all(bool(np.all(rows(i, [o0]) == -rows(i, [o1]))) for i in others),
+            f"error correction needs every other row of the {name!r} family to read the on-neurons only "
+            f"through a{o0} - a{o1}", parameter="error_correction")
+    probe = np.asarray(family.decode_on(np.eye(d)), dtype=np.float64)
+    want = np.zeros(d)
+    want[o0], want[o1] = 1.0, -1.0
+    require(probe.shape == (d,) and np.array_equal(probe, want) and float(family.decode_on(np.zeros(d))) == 0.0,
+            f"error correction needs decode_on = a{o0} - a{o1}; the {name!r} family decodes otherwise",
+            parameter="error_correction")
+    return o0, o1

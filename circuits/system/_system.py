@@ -27,7 +27,7 @@ import numpy as np
 from ._corrections import ErrorCorrection
 from ._couplings import Couplings
 from ..base import CircuitsError, require, require_array, require_int
-from ._families import CircuitFamily
+from ._families import CircuitFamily, step_neurons
 
 #: The role of a network layer that computes a layer of the small circuits.
 COMPUTATION = "computation"
@@ -213,6 +213,18 @@ class SmallSystem:
         out = np.zeros(fam.circuit_width)
         out[list(self.on_rows)] = first[list(self.on_rows)]
         return out
+
+    @cached_property
+    def step_theory(self) -> bool:
+        """Whether the layer-2 boundary theory (:mod:`theory`) applies to this system: independent circuits
+        (no couplings) whose on-indicator is a 2-ReLU step (:func:`step_neurons` accepts the family)."""
+        if self.couplings is not None:
+            return False
+        try:
+            step_neurons(self.family)
+        except CircuitsError:
+            return False
+        return True
 
     def network_layers(self, n_layers: int) -> int:
         """Network layers for ``n_layers`` computation layers; checks that the system has them.

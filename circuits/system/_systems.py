@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ._couplings import Couplings
-from ..base import CircuitsError, require, require_choice, require_int
+from ..base import CircuitsError, Registry, require, require_choice, require_int
 from ._families import custom_family, rotation3_family, rotation_family, step_family
 from ._system import ActivationGroups, SmallSystem
 
@@ -174,35 +174,45 @@ class SystemParam:
 
 @dataclass(frozen=True)
 class SystemEntry:
-    """A named system: the function that makes it and the parameters it takes.
+    """A named system (an entry of :data:`SYSTEMS`): the function that makes it and the parameters it takes.
 
     Attributes:
+        name: the name a spec writes (``system``).
         make: ``(n_circuits, *, seed, **params) -> SmallSystem``.
-        params: name -> :class:`SystemParam` (the spec, the tables and the command line use the names).
         help: one line for help texts.
+        params: name -> :class:`SystemParam` (the spec, the tables and the command line use the names).
         min_circuits: ``params -> int``, the fewest circuits it can be made with.
     """
 
+    name: str
     make: Callable[..., SmallSystem]
     help: str
     params: dict = field(default_factory=dict)
     min_circuits: Callable[[dict], int] = lambda params: 1
 
+    def parse(self, arg: str | None, text: str) -> "SystemEntry":
+        """The entry itself (a system's parameters are spec fields of their own, not an argument)."""
+        require(arg is None, f"system {self.name!r} takes no argument (its parameters are flags of their own), "
+                             f"got {text!r}", parameter="system")
+        return self
+
 
 #: Systems that specs and the command line can name.
-SYSTEMS: dict[str, SystemEntry] = {
-    "rotation": SystemEntry(rotation_circuits, "rotation circuits, d = 4, 2-ReLU step on-indicator"),
-    "rotation-3": SystemEntry(rotation3_circuits, "rotation circuits, d = 3, one-neuron on-indicator (unstable)"),
-    "step": SystemEntry(step_circuits, "the 2-ReLU step on-indicator alone, d = 2"),
-    "rotation-chains": SystemEntry(
-        rotation_chains, "chains of K rotation circuits composing their rotations (whole chains active)",
+SYSTEMS = Registry("system", [
+    SystemEntry("rotation", rotation_circuits, "rotation circuits, d = 4, 2-ReLU step on-indicator"),
+    SystemEntry("rotation-3", rotation3_circuits, "rotation circuits, d = 3, one-neuron on-indicator (unstable)"),
+    SystemEntry("step", step_circuits, "the 2-ReLU step on-indicator alone, d = 2"),
+    SystemEntry(
+        "rotation-chains", rotation_chains,
+        "chains of K rotation circuits composing their rotations (whole chains active)",
         {"chain_length": SystemParam(2, lambda v: require_int("chain_length", v, 1, 64),
                                      "K, circuits per chain of rotation-chains")},
         min_circuits=lambda p: p["chain_length"]),
-    "rotation-fan-in": SystemEntry(
-        rotation_fan_in, "triples: a receiver rotates the mean of two senders' vectors (whole triples active)",
+    SystemEntry(
+        "rotation-fan-in", rotation_fan_in,
+        "triples: a receiver rotates the mean of two senders' vectors (whole triples active)",
         min_circuits=lambda p: 3),
-}
+])
 
 
 def system_params(name: str, params: dict | None = None) -> dict:

@@ -15,7 +15,7 @@ An error-correction *spec* is a string: ``none`` (the default), or options joine
   (``a_i' = ReLU(a_i + |b_i| (alpha - 1))``, the identity for an active circuit). L computation
   layers become 2L - 1 network layers; the system's ``layer_roles`` say which is which.
 - ``tuned-chi``: a multiplier on chi chosen by a short seeded search on a calibration batch
-  when a network is built (``circuits/_calibration.py``); the system itself is unchanged.
+  when a network is built (``circuits/experiments/_experiment.py``); the system itself is unchanged.
 
 Each option is one :class:`circuits.CorrectionOption` subclass in :data:`ERROR_CORRECTIONS`:
 it parses its argument, says how it changes the circuit width, the number of network layers
@@ -55,69 +55,12 @@ from dataclasses import replace
 import numpy as np
 
 from ._corrections import CorrectionOption, ErrorCorrection
-from ..base import CircuitsError, require, require_int
-from ._families import CircuitFamily
+from ..base import CircuitsError, Registry, require, require_int
+from ._families import CircuitFamily, all_layer_weights as _all_layers, step_neurons
 from ._system import CLEANUP, COMPUTATION, SmallSystem
 
 
 # ------------------------------------------------------------------------------ helpers
-def _all_layers(family: CircuitFamily, n_layers: int | None):
-    """``(mean (L, d, d), diff (L, T, d, d))`` of layers 1..L (L: the family's own, or ``n_layers``)."""
-    if family.per_layer:
-        L = family.n_weight_layers if n_layers is None else n_layers
-        require(L <= family.n_weight_layers,
-                f"n_layers must be <= {family.n_weight_layers} (the family's layers), got {L}", parameter="n_layers")
-    else:
-        L = 1 if n_layers is None else n_layers
-    pairs = [family.layer_weights(layer) for layer in range(1, L + 1)]
-    return np.stack([m for m, _ in pairs]), np.stack([w for _, w in pairs])
-
-
-def step_neurons(family: CircuitFamily) -> tuple[int, int]:
-    """The on-neurons ``(o0, o1)`` of a family whose on-indicator is a 2-ReLU step.
-
-    Checks, in every layer and for every circuit, that rows ``o0``, ``o1`` read only
-    ``k (a_o0 - a_o1)`` with the same ``k > 0``, that their biases are ``-c`` and ``-c - 1``,
-    that every other row reads the on-neurons only through ``a_o0 - a_o1``, and that
-    ``decode_on`` is ``a_o0 - a_o1``.
-
-    Raises:
-        CircuitsError: naming the first check that fails.
-    """
-    name = family.name
-    require(len(family.on_neurons) == 2,
-            f"error correction needs a 2-ReLU step on-indicator (two on-neurons); the {name!r} family has "
-            f"on_neurons {family.on_neurons}", parameter="error_correction")
-    o0, o1 = family.on_neurons
-    d = family.circuit_width
-    mean, diff = _all_layers(family, None)  # (L, d, d), (L, T, d, d)
-
-    def rows(i, cols):  # w[:, :, i, cols] of every layer and circuit, (L, T, len(cols))
-        return mean[:, None, i, cols] + diff[:, :, i, cols]
-
-    every = list(range(d))
-    k = mean[0, o0, o0] + diff[0, 0, o0, o0]
-    row = np.zeros(d)
-    row[o0], row[o1] = k, -k
-    require(k > 0 and bool(np.all(rows(o0, every) == row)) and bool(np.all(rows(o1, every) == row)),
-            f"error correction needs a 2-ReLU step on-indicator: rows {o0}, {o1} of the {name!r} family must read "
-            f"only k (a{o0} - a{o1}) with one k > 0", parameter="error_correction")
-    b = family.bias
-    require(b[o1] == b[o0] - 1, f"error correction needs a 2-ReLU step: biases of neurons {o0}, {o1} must be "
-                                f"-c and -c - 1; the {name!r} family has {b[o0]}, {b[o1]}", parameter="error_correction")
-    others = [i for i in range(d) if i not in (o0, o1)]
-    require(all(bool(np.all(rows(i, [o0]) == -rows(i, [o1]))) for i in others),
-            f"error correction needs every other row of the {name!r} family to read the on-neurons only "
-            f"through a{o0} - a{o1}", parameter="error_correction")
-    probe = np.asarray(family.decode_on(np.eye(d)), dtype=np.float64)
-    want = np.zeros(d)
-    want[o0], want[o1] = 1.0, -1.0
-    require(probe.shape == (d,) and np.array_equal(probe, want) and float(family.decode_on(np.zeros(d))) == 0.0,
-            f"error correction needs decode_on = a{o0} - a{o1}; the {name!r} family decodes otherwise",
-            parameter="error_correction")
-    return o0, o1
-
-
 def _refuse_edges(system: SmallSystem, option: str, bad: np.ndarray, what: str) -> None:
     """Refuse, naming the first edge in ``bad``, couplings that ``option`` cannot carry."""
     if not bad.any():
@@ -147,16 +90,16 @@ class Step(CorrectionOption):
     Edges must read the on-neurons only through their difference and write nothing into them.
     """
 
-    name, order = "step", 0
-    takes = "step:A: on-indicator step that zeroes alpha <= A and maps alpha >= 1 - A to 1, 0 < A < 1/2"
+    name, order, argument = "step", 0, "A"
+    help = "on-indicator step that zeroes alpha <= A and maps alpha >= 1 - A to 1, 0 < A < 1/2"
 
     def __init__(self, threshold: float):
         self.threshold = float(threshold)
 
     @classmethod
-    def parse(cls, arg: str, part: str) -> "Step":
+    def parse(cls, arg: str | None, part: str) -> "Step":
         try:
-            a = float(arg)
+            a = float(arg if arg is not None else "nan")
         except ValueError:
             a = math.nan
         require(0 < a < 0.5, f"error correction step:A needs a number A with 0 < A < 0.5 (the step zeroes "
@@ -227,8 +170,8 @@ class Redundant(CorrectionOption):
     re-laid out the same way (any edge can be carried).
     """
 
-    name, order = "redundant", 1
-    takes = "redundant:K: K on-indicator pairs per circuit, K >= 2 (circuit width d + 2(K-1))"
+    name, order, argument = "redundant", 1, "K"
+    help = "K on-indicator pairs per circuit, K in 2..64 (circuit width d + 2(K-1))"
     #: The most pairs allowed (beyond this a circuit is mostly on-indicator copies).
     MAX_COPIES = 64
 
@@ -236,7 +179,8 @@ class Redundant(CorrectionOption):
         self.copies = int(copies)
 
     @classmethod
-    def parse(cls, arg: str, part: str) -> "Redundant":
+    def parse(cls, arg: str | None, part: str) -> "Redundant":
+        arg = arg or ""
         k = int(arg) if arg.isdigit() and len(arg) <= 4 else None
         require(k is not None and 2 <= k <= cls.MAX_COPIES and str(k) == arg,
                 f"error correction redundant:K needs an integer K in 2..{cls.MAX_COPIES} (K = 1 is the default, "
@@ -314,12 +258,7 @@ class Cleanup(CorrectionOption):
     """
 
     name, order = "cleanup", 2
-    takes = "cleanup: a clean-up layer between computation layers (L computation layers -> 2L - 1 layers)"
-
-    @classmethod
-    def parse(cls, arg: str, part: str) -> "Cleanup":
-        require(not arg, f"error correction cleanup takes no argument, got {part!r}", parameter="error_correction")
-        return cls()
+    help = "a clean-up layer between computation layers (L computation layers -> 2L - 1 layers)"
 
     def network_layers(self, n_layers: int) -> int:
         return 2 * n_layers - 1
@@ -350,17 +289,12 @@ class Cleanup(CorrectionOption):
 class TunedChi(CorrectionOption):
     """``tuned-chi``: chi's multiplier chosen on a calibration batch when the network is built.
 
-    The system is unchanged; :func:`circuits.build_network` (``circuits/_calibration.py``) runs
+    The system is unchanged; :func:`circuits.build_network` (``circuits/experiments/_experiment.py``) runs
     the search for the spec's z.
     """
 
     name, order = "tuned-chi", 3
-    takes = "tuned-chi: chi multiplier chosen by a seeded search on a calibration batch (capped weights)"
-
-    @classmethod
-    def parse(cls, arg: str, part: str) -> "TunedChi":
-        require(not arg, f"error correction tuned-chi takes no argument, got {part!r}", parameter="error_correction")
-        return cls()
+    help = "chi multiplier chosen by a seeded search on a calibration batch (weight schemes with chi)"
 
     @property
     def calibrates(self) -> bool:
@@ -371,7 +305,7 @@ class TunedChi(CorrectionOption):
 
 
 #: The error-correction options by name: one class each.
-ERROR_CORRECTIONS: dict[str, type] = {cls.name: cls for cls in (Step, Redundant, Cleanup, TunedChi)}
+ERROR_CORRECTIONS = Registry("error_correction", [Step, Redundant, Cleanup, TunedChi])
 
 
 def parse_error_correction(spec) -> ErrorCorrection:
@@ -400,16 +334,15 @@ def parse_error_correction(spec) -> ErrorCorrection:
         return ErrorCorrection()
     options = {}
     for part in parts:
-        name, _, arg = part.partition(":")
+        name, sep, arg = part.partition(":")
         require(name != "none", f"error correction 'none' cannot be combined with other options, got {spec!r}",
                 parameter="error_correction")
         require(name not in options, f"error correction option {name!r} is given twice in {spec!r}",
                 parameter="error_correction")
         if name not in ERROR_CORRECTIONS:
             raise CircuitsError(f"error_correction must be none or options joined by '+' among "
-                                f"{', '.join(o.takes.split(':')[0] for o in ERROR_CORRECTIONS.values())}; got "
-                                f"{part!r} in {spec!r}", parameter="error_correction")
-        options[name] = ERROR_CORRECTIONS[name].parse(arg, part)
+                                f"{', '.join(ERROR_CORRECTIONS)}; got {part!r} in {spec!r}", parameter="error_correction")
+        options[name] = ERROR_CORRECTIONS[name].parse(arg if sep else None, part)
     return ErrorCorrection(tuple(sorted(options.values(), key=lambda o: o.order)))
 
 
