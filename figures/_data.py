@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from circuits import ExperimentSpec, build_network, evaluate, find_boundary, sweep
-from circuits.experiments import load_sweep_grid, spec_keys, write_atomic
+from circuits.base import write_file
+from circuits.experiments import load_sweep_grid, spec_keys
 
 from ._style import params
 
@@ -205,7 +206,7 @@ def boundary(ctx, spec: ExperimentSpec, **search) -> dict:
         else:
             found = find_boundary(spec, progress=not ctx.quick, **search).to_dict()
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, lambda p: p.write_text(json.dumps(found, indent=1)))
+            write_file(path, json.dumps(found, indent=1).encode())
         ctx.cache[key] = found
     return ctx.cache[key]
 

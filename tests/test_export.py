@@ -20,6 +20,7 @@ from circuits import (CircuitsError, ExperimentSpec, build, build_network, custo
                       load, rotation_chains, rotation_circuits, rotation_fan_in, save, step_circuits, to_module,
                       with_error_correction)
 from circuits.export import FORMAT_VERSION, SparseLinear, dense_from_structure, layer_structure
+from circuits.base import _storage
 from circuits.export import _saving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -448,10 +449,16 @@ def _config(path):
 
 
 def _checksum(weights: bytes, config: dict) -> str:
-    """The documented checksum: SHA-256 of the weights, a newline, the canonical JSON of the config without it."""
-    body = {k: v for k, v in config.items() if k != "sha256"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256(weights + b"\n" + canonical.encode()).hexdigest()
+    """The documented seal: SHA-256 over, each preceded by a separator line, the canonical JSON of the format,
+    version and identity, the canonical JSON of the other fields, and the weights' bytes."""
+    def canonical(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+    head = {k: config.get(k) for k in ("format", "format_version", "identity")}
+    rest = {k: v for k, v in config.items() if k not in ("format", "format_version", "identity", "sha256")}
+    h = hashlib.sha256()
+    for part in (canonical(head), canonical(rest), weights):
+        h.update(b"\n--\n" + part)
+    return h.hexdigest()
 
 
 def _rewrite(path, weights=None, config=None):
@@ -473,7 +480,7 @@ def test_save_load_reproduces_a_registered_system_network(tmp_path, scheme):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # no temporary directory left behind
     cfg = _config(path)
     assert (cfg["format"], cfg["format_version"], cfg["circuits_version"]) == \
-           ("circuits-network", FORMAT_VERSION, circuits.__version__) and FORMAT_VERSION == 3
+           ("circuits-network", FORMAT_VERSION, circuits.__version__) and FORMAT_VERSION == 4
     assert cfg["system"]["rebuild"] and cfg["system"]["seed"] == 0 and cfg["system"]["name"] == "rotation"
     assert cfg["network"] == {**net.config.to_dict()} and cfg["network"]["seed"] == 1
     assert cfg["sha256"] == _checksum((path / "weights.safetensors").read_bytes(), cfg)
@@ -576,7 +583,7 @@ def test_save_refuses_what_it_cannot_store_or_would_overwrite(tmp_path):
     (tmp_path / "empty").mkdir()
     _assert_identical(net, load(save(net, tmp_path / "empty")))  # an empty directory needs no overwrite
     (tmp_path / "file").write_text("x")
-    with pytest.raises(CircuitsError, match="must be a directory, got the file"):
+    with pytest.raises(CircuitsError, match="is a file, not a folder"):
         save(net, tmp_path / "file", overwrite=True)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -601,17 +608,17 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
     old, new = _rotation_net(seed=1), _rotation_net(seed=8)
     path = save(old, tmp_path / "net")
     before = {p.name: p.read_bytes() for p in path.iterdir()}
-    real_write, real_rename = _saving._write_file, os.rename
+    real_write, real_rename = _storage._write_bytes, os.rename
 
     def failing_write(target, data):
         if target.name == "config.json":
             raise OSError(28, "No space left on device")
         real_write(target, data)
 
-    monkeypatch.setattr(_saving, "_write_file", failing_write)
+    monkeypatch.setattr(_storage, "_write_bytes", failing_write)
     with pytest.raises(CircuitsError, match="cannot write the network to .*No space left on device"):
         save(new, path, overwrite=True)
-    monkeypatch.setattr(_saving, "_write_file", real_write)
+    monkeypatch.setattr(_storage, "_write_bytes", real_write)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # the half-written copy is gone
     _assert_identical(old, load(path))
@@ -624,11 +631,11 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
             raise OSError(5, "Input/output error")
         real_rename(src, dst)
 
-    monkeypatch.setattr(_saving, "_exchange", lambda a, b: False)  # a system without an atomic exchange
-    monkeypatch.setattr(_saving.os, "rename", failing_rename)
+    monkeypatch.setattr(_storage, "_exchange", lambda a, b: False)  # a system without an atomic exchange
+    monkeypatch.setattr(_storage.os, "rename", failing_rename)
     with pytest.raises(CircuitsError, match="Input/output error"):
         save(new, path, overwrite=True)
-    monkeypatch.setattr(_saving.os, "rename", real_rename)
+    monkeypatch.setattr(_storage.os, "rename", real_rename)
     assert calls[0][0] == "net" and calls[1][1] == "net"  # the old one went aside, the new one did not come in
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]
@@ -647,8 +654,8 @@ def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_
         pid = os.fork()
         if pid == 0:
             count = [0]
-            for owner, name in ((_saving, "_write_file"), (_saving, "_exchange"), (_saving.shutil, "rmtree"),
-                                (_saving.os, "rename"), (_saving.os, "mkdir")):
+            for owner, name in ((_storage, "_write_bytes"), (_storage, "_exchange"), (_storage.shutil, "rmtree"),
+                                (_storage.os, "rename"), (_storage.os, "mkdir")):
                 def wrapped(*a, real=getattr(owner, name), **k):
                     count[0] += 1
                     if count[0] == step:
@@ -673,7 +680,7 @@ def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_
     save(old, path, overwrite=True)
     aside = tmp_path / f".net.replaced-{2**22 + 7}-deadbeef"
     os.rename(path, aside)
-    assert _saving.remove_stale(path) == [aside.name] and load(path).provenance["seed"] == 0
+    assert _storage.remove_stale(path) == [aside.name] and load(path).provenance["seed"] == 0
 
 
 def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path):
@@ -685,7 +692,7 @@ def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path)
 
     with pytest.raises(CircuitsError, match="must be a directory"):
         load(tmp_path / "absent")
-    with pytest.raises(CircuitsError, match="must be a directory"):
+    with pytest.raises(CircuitsError, match="is a file, not a folder"):
         load(good / "config.json")
     for missing in ("config.json", "weights.safetensors"):
         path = copy(f"no-{missing}")
@@ -717,7 +724,7 @@ def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path)
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CircuitsError, match="lacks its \"sha256\" checksum"):
         load(path)
-    for version in (1, 2):  # circuits 0.1 wrote these
+    for version in (1, 2, 3):  # circuits 0.1 and 0.2 wrote these
         path = copy(f"v{version}")
         cfg = _config(path)
         cfg.update(format_version=version, circuits_version="0.1.0")
@@ -729,7 +736,7 @@ def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path)
     cfg = _config(path)
     cfg["format_version"] = FORMAT_VERSION + 1
     _rewrite(path, config=cfg)
-    with pytest.raises(CircuitsError, match="format version 4 .* reads format version 3 only"):
+    with pytest.raises(CircuitsError, match="format version 5; this version of circuits reads 4"):
         load(path)
     path = copy("no-key")
     cfg = _config(path)

@@ -165,13 +165,13 @@ def test_dataset_without_payloads_defaults_from_the_spec_and_checks_its_input(tm
 def test_load_dataset_refuses_what_it_did_not_write(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file")
-    with pytest.raises(CircuitsError, match="not a safetensors file"):
+    with pytest.raises(CircuitsError, match="not a readable safetensors file"):
         load_dataset(bad)
-    with pytest.raises(CircuitsError, match="cannot read"):
+    with pytest.raises(CircuitsError, match="missing"):
         load_dataset(tmp_path / "missing.safetensors")
     other = tmp_path / "other.safetensors"
     other.write_bytes(st_save({"x": np.zeros(2)}, metadata={"format": "something-else"}))
-    with pytest.raises(CircuitsError, match="not a circuits data set"):
+    with pytest.raises(CircuitsError, match="not a circuits dataset file"):
         load_dataset(other)
     path = ground_truth(_net()).dataset(3).save(tmp_path / "d.safetensors")
     arrays = st_load(path.read_bytes())

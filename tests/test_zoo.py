@@ -38,8 +38,9 @@ def test_a_built_zoo_loads_back_as_built_in_memory(tmp_path):
     path = tmp_path / "zoo"
     index = zoo.build_zoo(path, names=TWO, progress=False)
     assert [r["name"] for r in index["entries"]] == TWO
-    assert json.loads((path / "index.json").read_text()) == index
-    assert index["rule"] == zoo.REGIME_RULE and index["format"] == "circuits-zoo"
+    sealed = json.loads((path / "index.json").read_text())
+    assert sealed["content"] == index and sealed["format"] == "circuits-zoo-index"
+    assert index["rule"] == zoo.REGIME_RULE
     table = (path / "index.md").read_text()
     assert all(f"| {name} |" in table for name in TWO)
     for record in index["entries"]:

@@ -23,7 +23,7 @@ import torch
 from theory import load as theory_load
 
 from ..assignment import Assignment
-from ..base import CircuitsError, require, require_array, require_int
+from ..base import CircuitsError, digest, jsonable_seed, require, require_array, require_int
 from ._kernels import (CouplingTable, Incidence, Touched, add_couplings, make_incidence, place, slot_sums,
                        sparse_columns, touched)
 from ._schemes import LayerWeights, WeightScheme, weight_scheme
@@ -174,6 +174,26 @@ class Network:
     def load(self) -> float:
         """``T (d/D)^2`` with the base circuit width d."""
         return theory_load(self.n_circuits, self.width, self.system.base_width)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of everything that determines this network's weights: the small system's arrays,
+        couplings and description, the config and the assignment's sets (not its provenance: two specs that
+        differ only in how they are evaluated share a network and its fingerprint). Data sets, ground truth
+        and saved files carry it, so each is bound to the network it belongs to."""
+        def make():
+            system, fam, g = self.system, self.system.family, self.system.couplings
+            described = {"system": {"name": system.name, "params": dict(system.params),
+                                    "seed": jsonable_seed(system.seed), "error_correction": system.error_correction.spec,
+                                    "base_width": int(system.base_width),
+                                    "layer_roles": None if system.layer_roles is None else list(system.layer_roles),
+                                    "groups": [int(system.groups.size), [bool(p) for p in system.groups.payload]]},
+                         "network": {**self.config.to_dict(), "seed": jsonable_seed(self.config.seed)}}
+            arrays = [fam.mean_w, fam.diff_w, fam.bias, self.assignment.sets]
+            if g is not None:
+                arrays += [g.layer, g.receiver, g.sender, g.block]
+            return digest(described, *[np.asarray(a) for a in arrays])
+        return self._get(("fingerprint",), make)
 
     def layer_weights(self, layer: int) -> LayerWeights:
         """What the weight scheme needs about network layer ``layer`` (2..L)."""

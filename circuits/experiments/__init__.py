@@ -13,10 +13,10 @@ from ._scaling import STUDY_LOAD, Scaling, fit_power_law, scaling
 from ._budget import Cost, check_cost, estimate_cost
 from ._presets import PRESET_FIELDS, PRESETS, SCALABLE_INHIBITION
 from ._spec import FIELDS, LIMITS, MAX_SEED, ExperimentSpec, FieldInfo, Seeds, keyed_seed, spec_keys, spec_value
-from ._sweep import grid_specs, map_completed, read_grid, run_id, run_rows, sweep, write_atomic
+from ._sweep import grid_specs, map_completed, read_grid, run_id, run_rows, sweep
 
 __all__ = ["PRESET_FIELDS", "PRESETS", "SCALABLE_INHIBITION", "STUDY_LOAD", "Scaling", "fit_power_law", "scaling", "Cost", "check_cost",
            "estimate_cost", "CALIBRATION_BATCH", "CHI_GRID", "FIELDS", "MAX_SEED", "Boundary", "Crossing", "ExperimentSpec",
            "FieldInfo", "LIMITS", "LOAD_SWEEP", "LOAD_SWEEP_ROWS", "Seeds", "bisect_threshold", "build_network", "build_system", "evaluate", "find_boundary",
            "grid_specs", "keyed_seed", "load_sweep_grid", "load_sweep_networks", "map_completed", "median_interval", "read_grid", "run_id", "run_rows",
-           "spec_keys", "spec_value", "sweep", "tune_chi", "write_atomic"]
+           "spec_keys", "spec_value", "sweep", "tune_chi"]

@@ -14,24 +14,25 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import pathlib
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..base import CircuitsError, choose_threads, require, require_float, require_int, require_path
+from ..base import (CircuitsError, choose_threads, open_json, remove_stale_in, require, require_float, require_int,
+                    require_path, sealed_json, write_file, write_table)
 from ..construction import check_device
 from ..measurement import criterion as measurement_criterion
 from ._boundary import find_boundary, search_range
 from ._budget import check_total, search_seconds
 from ._presets import PRESET_FIELDS
 from ._spec import ExperimentSpec
-from ._sweep import folder_lock, map_completed, remove_stale, write_atomic, write_table
+from ._sweep import folder_lock, map_completed
 
 #: Bump when a part's content changes (or the numbers of the same spec), so old parts are not reused.
-PART_FORMAT = 2
+PART_FORMAT = 3
 #: The most widths one study takes.
 MAX_WIDTHS = 64
 #: The study's working load, marked on the figure.
@@ -166,24 +167,25 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
     check_total(seconds, "scaling study", allow=allow_large)
     per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(tasks)))
     tasks = [(part, at, search_, dev, per_task) for part, at, search_, dev, _ in tasks]
+    by_part = {t[0]: t for t in tasks}
     out = require_path("out", out_dir)
     require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
     try:
         parts = out / "parts"
         parts.mkdir(parents=True, exist_ok=True)
         with folder_lock(out):
-            remove_stale(parts)
-            write_atomic(out / "scaling.json", lambda p: p.write_text(json.dumps(
-                {"specs": dicts, "widths": widths, "search": search}, indent=2)))
+            remove_stale_in(parts)
+            write_file(out / "scaling.json", json.dumps({"specs": dicts, "widths": widths, "search": search},
+                                                        indent=2).encode())
             todo = [t for t in tasks if not (parts / f"{t[0]}.json").exists()]
             for part, result in map_completed(_boundary_task, todo, workers=workers, executor=executor,
                                               progress="scaling" if progress else None, done=len(tasks) - len(todo)):
-                write_atomic(parts / f"{part}.json", lambda p, r=result: p.write_text(_sealed(r)))
+                _write_part(parts, part, by_part[part], result)
             for row, task in zip(rows, tasks):
-                result = _unsealed(parts / f"{row['part']}.json")
-                if result is None:  # damaged after it was written: run it again (the same numbers)
+                result = _read_part(parts, row["part"], task)
+                if result is None:  # damaged, edited or another task's: run it again (the same numbers)
                     _, result = _boundary_task(task)
-                    write_atomic(parts / f"{row['part']}.json", lambda p, r=result: p.write_text(_sealed(r)))
+                    _write_part(parts, row["part"], task, result)
                 row.update(result)
             table = pd.DataFrame(rows).drop(columns="part")
             table["seed_loads"] = table["seed_loads"].map(json.dumps)
@@ -192,29 +194,34 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
                 {k: r[k] for k in dicts[0] if k != "n_circuits"} | {"n_circuits": max(r["n_active"], 1)}
             ).predicted_critical_load(criterion) for r in table.to_dict("records")]
             fits = _fits(table)
-            write_atomic(out / "results.parquet", lambda p: write_table(table, p))
-            write_atomic(out / "fits.parquet", lambda p: write_table(fits, p))
+            study = {"specs": dicts, "widths": widths, "search": search}
+            write_table(table, out / "results.parquet", "scaling-table", PART_FORMAT, study)
+            write_table(fits, out / "fits.parquet", "scaling-fits", PART_FORMAT, study)
     except OSError as err:
         raise CircuitsError(f"cannot write the scaling study into {str(out)!r}: {err.strerror or err}",
                             parameter="out") from err
     return Scaling(table=table, fits=fits)
 
 
-def _sealed(result: dict) -> str:
-    """A part's JSON with the SHA-256 of its canonical form."""
-    text = json.dumps(result, sort_keys=True)
-    return json.dumps({"result": result, "sha256": hashlib.sha256(text.encode()).hexdigest()})
+def _task_identity(task: tuple) -> dict:
+    """What a part belongs to: the construction at its width (the spec) and the search."""
+    _, spec, search, _, _ = task
+    return {"spec": spec.to_dict(), "search": search}
 
 
-def _unsealed(path: pathlib.Path) -> dict | None:
-    """The result :func:`_sealed` wrote to ``path``, or ``None`` when it is missing, unreadable or altered."""
+def _write_part(parts: pathlib.Path, part: str, task: tuple, result: dict) -> None:
+    write_file(parts / f"{part}.json", sealed_json("scaling-part", PART_FORMAT, _task_identity(task), result).encode())
+
+
+def _read_part(parts: pathlib.Path, part: str, task: tuple) -> dict | None:
+    """A task's finished part, or ``None`` (with a warning naming it) when it is damaged, edited or another
+    task's (moved or swapped: its identity differs)."""
     try:
-        sealed = json.loads(path.read_text())
-        result = sealed["result"]
-        ok = hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest() == sealed["sha256"]
-    except (OSError, ValueError, TypeError, KeyError):
+        result = open_json(parts / f"{part}.json", "scaling-part", PART_FORMAT, identity=_task_identity(task))
+    except CircuitsError as err:
+        warnings.warn(f"scaling: {err}; running it again", stacklevel=3)
         return None
-    return result if ok and isinstance(result, dict) else None
+    return result if isinstance(result, dict) else None
 
 
 def _fits(table: pd.DataFrame) -> pd.DataFrame:

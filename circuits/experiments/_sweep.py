@@ -10,11 +10,12 @@ one system, one network, one evaluation, with the seeds the spec derives
 its position, or on the number of workers, and ``cis evaluate`` with the row's columns as flags
 prints the same numbers.
 
-Storage. ``out_dir/parts/<run id>.parquet`` holds one finished run; it is written to a
-temporary file and moved into place with ``os.replace``, so a killed sweep leaves finished
-runs whole and nothing half-written under a final name. Each part carries the SHA-256 of its
-content (and Parquet page checksums); a part damaged later is noticed when the table is
-assembled and run again. A rerun skips every run whose part exists. ``out_dir/results.parquet``
+Storage (``circuits/base/_storage.py``). ``out_dir/parts/<run id>.parquet`` holds one finished
+run, written atomically, so a killed sweep leaves finished runs whole and nothing half-written
+under a final name. Each part is sealed (Parquet page checksums, and a SHA-256 over its content and
+its identity, the run's spec): a part damaged, edited, or moved from another run is noticed when
+the table is assembled and run again, with a warning naming it. A rerun skips every run whose part
+exists; what killed writers left in ``parts/`` is removed. ``out_dir/results.parquet``
 (and ``results.csv`` on request) is assembled from the parts when all runs are done, rows in
 grid order; ``out_dir/sweep.json`` records the grid, and a sweep refuses to write into a
 directory that another grid made, or that another sweep is writing into (``out_dir/.lock``).
@@ -36,23 +37,21 @@ import warnings
 from typing import Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
-from ..base import CircuitsError, choose_threads, process_alive, require, require_int, require_path, using_threads
+from ..base import (CircuitsError, choose_threads, read_table, remove_stale_in, require, require_int, require_path,
+                    using_threads, write_file, write_table)
 from ..construction import check_device
 from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
 from ._experiment import evaluate
 from ._spec import ExperimentSpec, spec_keys
 
-_DIGEST_KEY = b"circuits.sha256"
 #: The most runs one grid may have (checked before any spec is made).
 MAX_RUNS = 10000
 #: Bump when the rows a run produces change (columns, or the numbers of the same spec), so old parts
 #: are not reused.
-PART_FORMAT = 3
+PART_FORMAT = 4
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -213,54 +212,18 @@ def _map_completed(fn, tasks, workers, executor):
             delayed(fn)(t) for t in tasks)
 
 
-def remove_stale(folder: pathlib.Path) -> None:
-    """Remove temporary files (``.<name>.<pid>.tmp``) left by writers that are no longer running.
-
-    A file whose writer process is alive is left alone, so a live sweep is never disturbed.
-    """
-    for tmp in folder.glob(".*.tmp"):
-        try:
-            pid = int(tmp.name.rsplit(".", 2)[-2])
-        except ValueError:
-            continue
-        if process_alive(pid):
-            continue
-        tmp.unlink(missing_ok=True)
+def _part_identity(spec: ExperimentSpec) -> dict:
+    """What a sweep part belongs to: its run's spec."""
+    return {"run": spec.to_dict()}
 
 
-def _digest(frame: pd.DataFrame) -> str:
-    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
-
-
-def write_table(frame: pd.DataFrame, path) -> None:
-    """Write ``frame`` as Parquet with page checksums and the SHA-256 of its content in the file's metadata
-    (``circuits.sha256``), so that :func:`read_table` tells a damaged or edited file."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), _DIGEST_KEY: _digest(frame).encode()}
-    pq.write_table(table.replace_schema_metadata(metadata), path, write_page_checksum=True)
-
-
-def read_table(path) -> pd.DataFrame | None:
-    """The frame :func:`write_table` wrote to ``path``, or ``None`` when the file is missing, unreadable, or
-    its content no longer matches its checksum."""
+def _read_part(path: pathlib.Path, spec: ExperimentSpec) -> pd.DataFrame | None:
+    """A run's part, or ``None`` (with a warning naming it) when it is damaged, edited or another run's."""
     try:
-        table = pq.read_table(path, page_checksum_verification=True)
-        frame = table.to_pandas()
-    except Exception:  # noqa: BLE001 - pyarrow's errors for a damaged file are many
+        return read_table(path, "sweep-part", PART_FORMAT, identity=_part_identity(spec))
+    except CircuitsError as err:
+        warnings.warn(f"sweep: {err}; running it again", stacklevel=3)
         return None
-    want = (table.schema.metadata or {}).get(_DIGEST_KEY)
-    return frame if want is not None and want.decode() == _digest(frame) else None
-
-
-def write_atomic(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
-    """Write through a temporary file in the same folder, then move it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ------------------------------------------------------------------------------- sweep
@@ -325,29 +288,28 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
         parts.mkdir(parents=True, exist_ok=True)
         with folder_lock(out, wait=wait):
             _check_record(out / "sweep.json", record)
-            remove_stale(parts)
-            write_atomic(out / "sweep.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str)))
+            remove_stale_in(parts)
+            write_file(out / "sweep.json", json.dumps(record, indent=2, default=str).encode())
+            by_id = {run_id(s): s for s in specs}
             todo = [s for s in specs if not (parts / f"{run_id(s)}.parquet").exists()]
             tasks = [(s, device, per_task) for s in todo]
             for name, rows in map_completed(_run_task, tasks, workers=workers, executor=executor,
                                             progress="sweep" if progress else None, done=len(specs) - len(todo)):
-                write_atomic(parts / f"{name}.parquet", lambda p: write_table(rows, p))
+                write_table(rows, parts / f"{name}.parquet", "sweep-part", PART_FORMAT, _part_identity(by_id[name]))
             frames = []
             for i, spec in enumerate(specs):
-                rows = read_table(parts / f"{run_id(spec)}.parquet")
-                if rows is None:  # damaged after it was written: run it again (the same numbers)
-                    warnings.warn(f"sweep: the part of run {i} in {parts} was damaged; running it again",
-                                  stacklevel=2)
+                rows = _read_part(parts / f"{run_id(spec)}.parquet", spec)
+                if rows is None:  # damaged or moved after it was written: run it again (the same numbers)
                     name, rows = _run_task((spec, device, per_task))
-                    write_atomic(parts / f"{name}.parquet", lambda p, r=rows: write_table(r, p))
+                    write_table(rows, parts / f"{name}.parquet", "sweep-part", PART_FORMAT, _part_identity(spec))
                 rows.insert(0, "run", i)
                 frames.append(rows)
             table = pd.concat(frames, ignore_index=True)
             first = ["run", *[k for k in spec_keys() if k in table.columns]]
             table = table[first + [c for c in table.columns if c not in first]]
-            write_atomic(out / "results.parquet", lambda p: write_table(table, p))
+            write_table(table, out / "results.parquet", "sweep-table", PART_FORMAT, {"runs": record["runs"]})
             if csv:
-                write_atomic(out / "results.csv", lambda p: table.to_csv(p, index=False))
+                write_file(out / "results.csv", lambda p: table.to_csv(p, index=False))
     except OSError as err:
         raise CircuitsError(f"cannot write the sweep into {str(out)!r}: {err.strerror or err}", parameter="out") from err
     return table

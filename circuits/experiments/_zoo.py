@@ -28,36 +28,41 @@ The loads of each family were chosen from a scan of T at D = 1000, S = 6, L = 4 
 :data:`CATALOGUE`'s descriptions); ``tests/test_zoo.py`` checks that the measured regime is the
 catalogued one.
 
-A built zoo is a folder::
+A built zoo is a folder (every file sealed by the storage module, ``circuits/base/_storage.py``)::
 
-    index.json              format "circuits-zoo", format_version, circuits_version, the rule, the
-                            data sets' size, and one record per network: name, regime,
-                            measured_regime, description, spec (every field), load, measured
-                            (the errors above and more), files, bytes
+    index.json              format "circuits-zoo-index", format_version, identity (the names it
+                            holds), sha256, and its content: circuits_version, the rule, the data
+                            sets' size, and one record per network: name, regime, measured_regime,
+                            description, spec (every field), load, measured (the errors above and
+                            more), fingerprint (the network's), files, bytes
     index.md                the same as a table
-    NAME/network/           the saved network (circuits.load; weights.safetensors + config.json)
+    NAME/network/           the saved network (weights.safetensors + config.json)
     NAME/truth.safetensors  the ground truth's arrays (GroundTruth.arrays: neurons, circuit
-                            weights, bias, couplings and their neurons)
+                            weights, bias, couplings and their neurons), bound to the network's
+                            fingerprint
     NAME/dataset.safetensors  DATASET_SIZE samples at the spec's seed and n_active, with every
-                            layer's activations and the reference run (circuits.export.load_dataset)
+                            layer's activations and the reference run (circuits.export.load_dataset),
+                            bound to the network's fingerprint
+
+:func:`load` checks every binding: an edited index, a network folder, ground truth or data set moved
+or swapped between entries (or between zoos) is refused naming the file. The zoo is written into a
+fresh sibling folder and swapped in at the end; what a killed build left beside it is removed by the
+next build.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import secrets
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import save as st_save
 import torch
 
-from ..base import CircuitsError, __version__, require, require_choice, require_path, using_threads
+from ..base import (CircuitsError, __version__, check_target, folder_writer, open_arrays, open_json, require,
+                    require_choice, require_path, sealed_arrays, sealed_json, using_threads, write_file)
 from ..construction import Network
 from ..export import Dataset, GroundTruth, ground_truth, load as load_network, load_dataset, save, to_module
 from ..measurement import Evaluation, failure_rate
@@ -89,7 +94,8 @@ REGIME_RULE = {
                      f"circuits where circuits receive couplings; a prediction of 0 counts as {PAYLOAD_FLOOR:g})",
 }
 
-_FORMAT, _VERSION = "circuits-zoo", 1
+_VERSION = 2  # of the zoo index
+_TRUTH_VERSION = 1
 _INDEX, _TABLE = "index.json", "index.md"
 #: What every catalogued network shares: D, S, L and the evaluation's batch and seed.
 _BASE = {"width": 1000, "redundancy": 6, "n_layers": 4, "batch_size": 1000, "seed": 0}
@@ -309,25 +315,26 @@ def load(name: str, path=None, *, dataset: bool = True) -> ZooModel:
     require(name in records, f"the zoo in {path} has no network {name!r} (it has {', '.join(records) or 'none'})",
             parameter="name")
     net = load_network(path / name / "network")
+    require(net.fingerprint == records[name].get("fingerprint"),
+            f"the network in {path / name / 'network'} is not the one the zoo's index records for {name!r} (another "
+            "entry's network was moved or swapped in); build the zoo again", parameter="path")
     require(ExperimentSpec.from_dict(net.provenance) == entry.spec,
             f"the network {name!r} in {path} was built from another spec than the catalogue's", parameter="path")
-    data = load_dataset(path / name / "dataset.safetensors") if dataset else None
+    bound = {"network": net.fingerprint}
+    open_arrays(path / name / "truth.safetensors", "truth", _TRUTH_VERSION, identity=bound)
+    data = load_dataset(path / name / "dataset.safetensors", network=net) if dataset else None
     return ZooModel(entry, net, ground_truth(net), data, records[name]["measured"])
 
 
 def read_index(path) -> dict:
-    """The ``index.json`` of a built zoo (refused unless it is one)."""
-    index = Path(path) / _INDEX
-    try:
-        content = json.loads(index.read_text())
-    except (OSError, ValueError) as err:
-        raise CircuitsError(f"{path} is not a built zoo (cannot read {index}: {err})", parameter="path") from err
-    require(isinstance(content, dict) and content.get("format") == _FORMAT,
-            f"{index} is not a zoo index (format {content.get('format') if isinstance(content, dict) else None!r})",
-            parameter="path")
-    require(content.get("format_version") == _VERSION,
-            f"{index} has zoo format version {content.get('format_version')}; this version reads {_VERSION}",
-            parameter="path")
+    """The ``index.json`` of a built zoo, its seal checked (refused unless it is one, whole and unedited)."""
+    path = Path(path)
+    check_target(path, "path", folder=True)
+    require(path.is_dir(), f"{path} is not a built zoo (absent)", parameter="path")
+    require(os.path.lexists(path / _INDEX), f"{path} is not a built zoo (it has no {_INDEX})", parameter="path")
+    content = open_json(path / _INDEX, "zoo-index", _VERSION)
+    require(isinstance(content, dict) and isinstance(content.get("entries"), list),
+            f"{path / _INDEX} is not a zoo index", parameter="path")
     return content
 
 
@@ -357,11 +364,9 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
     chosen = names_checked(names)
     path = require_path("path", path)
     _check_target(path, overwrite)
-    tmp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}")
     records = []
     try:
-        tmp.mkdir(parents=True)
-        with using_threads(threads):
+        with folder_writer(path) as tmp, using_threads(threads):
             for i, name in enumerate(chosen):
                 start = time.perf_counter()
                 records.append(_build_entry(CATALOGUE[name], tmp))
@@ -371,19 +376,15 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
                           f"{r['measured']['active_payload_mse']:.4g} ({r['measured']['payload_ratio']:.3g}x theory), "
                           f"active failures {r['measured']['active_failure_rate']:.3f}, "
                           f"{time.perf_counter() - start:.1f} s", flush=True)
-        index = {"format": _FORMAT, "format_version": _VERSION, "circuits_version": __version__, "rule": REGIME_RULE,
-                 "dataset": {"batch_size": DATASET_SIZE, "seed": "the spec's seed", "n_active": "the spec's",
-                             "contents": ["inputs", "active", "payloads", "activations", "reference.acts",
-                                          "reference.on", "reference.payload"]},
-                 "entries": records}
-        (tmp / _INDEX).write_text(json.dumps(index, indent=2, allow_nan=False) + "\n")
-        (tmp / _TABLE).write_text(index_table(index) + "\n")
-        _swap_in(tmp, path)
+            index = {"circuits_version": __version__, "rule": REGIME_RULE,
+                     "dataset": {"batch_size": DATASET_SIZE, "seed": "the spec's seed", "n_active": "the spec's",
+                                 "contents": ["inputs", "active", "payloads", "activations", "reference.acts",
+                                              "reference.on", "reference.payload"]},
+                     "entries": records}
+            write_file(tmp / _INDEX, sealed_json("zoo-index", _VERSION, {"entries": chosen}, index).encode())
+            write_file(tmp / _TABLE, (index_table(index) + "\n").encode())
     except OSError as err:
-        raise CircuitsError(f"cannot write the zoo to {path}: {err}", parameter="path") from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        raise CircuitsError(f"cannot write the zoo to {path}: {err.strerror or err}", parameter="path") from err
     return index
 
 
@@ -408,15 +409,15 @@ def _build_entry(entry: ZooEntry, root: Path) -> dict:
     folder = root / entry.name
     save(net, folder / "network", metadata={"zoo": entry.name, "regime": entry.regime})
     truth = ground_truth(net)
-    (folder / "truth.safetensors").write_bytes(st_save(truth.arrays(), metadata={"format": "circuits-truth",
-                                                                                 "zoo": entry.name}))
+    write_file(folder / "truth.safetensors", sealed_arrays(truth.arrays(), "truth", _TRUTH_VERSION,
+                                                           {"network": net.fingerprint}, {"zoo": entry.name}))
     _dataset(truth, spec).save(folder / "dataset.safetensors")
     files = {"network": f"{entry.name}/network", "truth": f"{entry.name}/truth.safetensors",
              "dataset": f"{entry.name}/dataset.safetensors"}
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in measured.items()}
-    return {**entry.to_dict(), "measured_regime": classify(spec, measured), "measured": clean, "files": files,
-            "bytes": size}
+    return {**entry.to_dict(), "measured_regime": classify(spec, measured), "measured": clean,
+            "fingerprint": net.fingerprint, "files": files, "bytes": size}
 
 
 def index_table(index: dict) -> str:
@@ -438,9 +439,9 @@ def index_table(index: dict) -> str:
 
 def _check_target(path: Path, overwrite: bool) -> None:
     try:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return
-        require(path.is_dir(), f"path must be a folder, got the file {path}", parameter="path")
+        check_target(path, "path", folder=True)
         empty = not any(path.iterdir())
     except OSError as err:
         raise CircuitsError(f"cannot inspect {path}: {err}", parameter="path") from err
@@ -449,16 +450,3 @@ def _check_target(path: Path, overwrite: bool) -> None:
     require(overwrite, f"path {path} exists and is not empty; pass overwrite=True (--force) to replace a built zoo",
             parameter="path")
     read_index(path)  # only a zoo is replaced
-
-
-def _swap_in(tmp: Path, path: Path) -> None:
-    """Move the finished folder ``tmp`` to ``path``, replacing what is there."""
-    if path.exists() and any(path.iterdir()):
-        old = path.with_name(f".{path.name}.old-{secrets.token_hex(4)}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        if path.exists():
-            path.rmdir()
-        os.replace(tmp, path)

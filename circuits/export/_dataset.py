@@ -19,37 +19,35 @@ network layers, ``D`` the width, ``z`` the active circuits per sample, ``k`` the
     reference.payload   (L+1, B, z, k) float64 its payloads
 
 ``activations`` and ``reference.*`` are present when asked for. The safetensors header's
-``__metadata__`` holds ``format`` (``"circuits-dataset"``), ``format_version``, ``sha256`` (over
-``info`` and every array's name, dtype, shape and bytes: a damaged or edited file is refused; version
-1 files had none) and ``info``, a JSON object: ``batch_size``, ``n_active``, ``seed`` (of the draws), ``contents`` (the arrays present),
-``network`` (the network's parameters with the spec's names and its seeds, as
-``circuits.measurement.describe`` gives them) and ``provenance`` (the spec it was built from, if
-any). The activations come from the framework's forward pass (``Network.forward``); the exported
+``__metadata__`` holds the seal of the storage module (``circuits/base/_storage.py``): ``format``
+(``"circuits-dataset"``), ``format_version``, ``identity`` (``{"network": fingerprint}``, the
+:attr:`circuits.Network.fingerprint` of the network it was drawn from, so a data set moved to or swapped
+with another network's is refused by :func:`load_dataset` given that network) and ``sha256`` (over the
+seal, ``info`` and every array: a damaged or edited file is refused), and ``info``, a JSON object:
+``batch_size``, ``n_active``, ``seed`` (of the draws), ``contents`` (the arrays present), ``network``
+(the network's parameters with the spec's names and its seeds, as ``circuits.measurement.describe``
+gives them) and ``provenance`` (the spec it was built from, if any). The activations come from the framework's forward pass (``Network.forward``); the exported
 module gives the same to float32 round-off.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load as st_load, save as st_save
 
-from ..base import CircuitsError, available_memory, require, require_int, require_path
+from ..base import (CircuitsError, available_memory, check_target, open_arrays, require, require_int, require_path,
+                    sealed_arrays, write_file)
 from ..construction import Network
 from ..measurement import describe
 
 #: The ``format`` a data set file carries.
 DATASET_FORMAT = "circuits-dataset"
 #: The data set layout this version writes and reads.
-DATASET_VERSION = 2
+DATASET_VERSION = 3
 #: The largest seed accepted (64-bit non-negative integers).
 _MAX_SEED = 2**63 - 1
 #: Activations computed per forward pass (bounds memory while building a data set).
@@ -69,6 +67,7 @@ class Dataset:
         reference_on: ``(L+1, B, z)`` float64 array, its on-indicators, or ``None``.
         reference_payload: ``(L+1, B, z, k)`` float64 array, its payloads, or ``None``.
         info: ``batch_size``, ``n_active``, ``seed``, ``contents``, ``network``, ``provenance``.
+        fingerprint: the :attr:`circuits.Network.fingerprint` of the network it was drawn from.
     """
 
     inputs: torch.Tensor = field(repr=False)
@@ -79,6 +78,7 @@ class Dataset:
     reference_on: np.ndarray | None = field(default=None, repr=False)
     reference_payload: np.ndarray | None = field(default=None, repr=False)
     info: dict = field(default_factory=dict, repr=False)
+    fingerprint: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
         net = self.info.get("network", {})
@@ -99,8 +99,8 @@ class Dataset:
         return int(self.active.shape[1])
 
     def matches(self, net: Network) -> bool:
-        """Whether this data set was drawn for ``net`` (same parameters and seeds)."""
-        return self.info.get("network") == _jsonable(describe(net))
+        """Whether this data set was drawn for ``net`` (the same network: equal fingerprints)."""
+        return self.fingerprint == net.fingerprint
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays under their file names (see the module docstring)."""
@@ -128,23 +128,13 @@ class Dataset:
             CircuitsError: ``path`` exists (without ``overwrite``) or is a directory, or the operating
                 system refuses the write.
         """
-        path = require_path("path", path)
-        require(not path.is_dir(), f"path must be a file, got the directory {path}", parameter="path")
+        path = check_target(require_path("path", path), "path")
         require(overwrite or not path.exists(), f"path {path} exists; pass overwrite=True to replace it",
                 parameter="path")
-        arrays = self.arrays()
-        info = json.dumps(self.info, sort_keys=True, allow_nan=False)
-        metadata = {"format": DATASET_FORMAT, "format_version": str(DATASET_VERSION), "info": info,
-                    "sha256": _digest(arrays, info)}
-        blob = st_save(arrays, metadata=metadata)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        blob = sealed_arrays(self.arrays(), "dataset", DATASET_VERSION, {"network": self.fingerprint}, self.info)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(blob)
-            os.replace(tmp, path)
+            write_file(path, blob)
         except OSError as err:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise CircuitsError(f"cannot write the data set to {path}: {err.strerror or err}", parameter="path") \
                 from err
         return path
@@ -199,15 +189,21 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
     info = {"batch_size": B, "n_active": int(z), "seed": int(seed), "contents": contents,
             "network": _jsonable(describe(net)), "provenance": _jsonable(dict(net.provenance))}
     return Dataset(inputs=inputs, active=active, payloads=np.asarray(payloads, dtype=np.float64), activations=acts,
-                   reference_acts=ref_acts, reference_on=ref_on, reference_payload=ref_payload, info=info)
+                   reference_acts=ref_acts, reference_on=ref_on, reference_payload=ref_payload, info=info,
+                   fingerprint=net.fingerprint)
 
 
-def load_dataset(path) -> Dataset:
+def load_dataset(path, *, network: Network | None = None) -> Dataset:
     """Read a data set file written by :meth:`Dataset.save`.
 
+    Args:
+        path: the file.
+        network: the network it must belong to (its fingerprint is checked), or ``None``.
+
     Raises:
-        CircuitsError: the file is missing, not a safetensors file, not a circuits data set, of
-            another format version, or its arrays do not have the schema's shapes.
+        CircuitsError: the path is not a regular file, not a safetensors file, not a circuits data set, of
+            another format version, damaged or edited, drawn from another network than ``network``, or its
+            arrays do not have the schema's shapes.
 
     Example:
         >>> import tempfile
@@ -215,36 +211,16 @@ def load_dataset(path) -> Dataset:
         >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
         >>> data = ground_truth(net).dataset(8, seed=1, activations=True)
         >>> folder = tempfile.TemporaryDirectory()
-        >>> back = load_dataset(data.save(folder.name + "/data.safetensors"))
+        >>> back = load_dataset(data.save(folder.name + "/data.safetensors"), network=net)
         >>> back.activations.shape, back.active.shape, back.matches(net)
         (torch.Size([4, 8, 160]), (8, 2), True)
         >>> folder.cleanup()
     """
-    path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except OSError as err:
-        raise CircuitsError(f"cannot read the data set {path}: {err}", parameter="path") from err
-    try:
-        arrays = st_load(blob)
-        header_len = int.from_bytes(blob[:8], "little")
-        metadata = json.loads(blob[8:8 + header_len]).get("__metadata__") or {}
-    except Exception as err:  # safetensors raises its own error types
-        raise CircuitsError(f"{path} is not a safetensors file: {err}", parameter="path") from err
-    require(metadata.get("format") == DATASET_FORMAT, f"{path} is not a circuits data set (format "
-                                                      f"{metadata.get('format')!r})", parameter="path")
-    version = metadata.get("format_version")
-    require(version in (str(DATASET_VERSION), "1"),
-            f"{path} has data set format version {version}; this version reads {DATASET_VERSION} (and 1)",
-            parameter="path")
-    if version != "1":  # version 1 files carry no checksum
-        require(metadata.get("sha256") == _digest(arrays, metadata.get("info", "")),
-                f"corrupt or edited data set: the SHA-256 checksum of {path}'s arrays and info does not match the "
-                "one in its header; refusing to load it", parameter="path")
-    try:
-        info = json.loads(metadata["info"])
-    except (KeyError, ValueError) as err:
-        raise CircuitsError(f"{path}: its header's info is missing or not JSON ({err})", parameter="path") from err
+    path = require_path("path", path)
+    require(network is None or isinstance(network, Network),
+            f"network must be a circuits.Network or None, got {type(network).__name__}", parameter="network")
+    want = None if network is None else {"network": network.fingerprint}
+    arrays, info, identity = open_arrays(path, "dataset", DATASET_VERSION, identity=want)
     need = {"inputs", "active", "payloads"}
     require(need <= set(arrays), f"{path} lacks {sorted(need - set(arrays))}", parameter="path")
     inputs, active, payloads = arrays["inputs"], arrays["active"], arrays["payloads"]
@@ -259,17 +235,8 @@ def load_dataset(path) -> Dataset:
     return Dataset(inputs=torch.from_numpy(inputs), active=active, payloads=payloads,
                    activations=None if acts is None else torch.from_numpy(acts),
                    reference_acts=arrays.get("reference.acts"), reference_on=arrays.get("reference.on"),
-                   reference_payload=arrays.get("reference.payload"), info=info)
-
-
-def _digest(arrays: dict, info: str) -> str:
-    """SHA-256 over ``info`` and every array's name, dtype, shape and bytes, in name order."""
-    h = hashlib.sha256(info.encode())
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"\n{name} {a.dtype.str} {a.shape}\n".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+                   reference_payload=arrays.get("reference.payload"), info=info,
+                   fingerprint=str((identity or {}).get("network", "")))
 
 
 def _jsonable(value):

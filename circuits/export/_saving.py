@@ -1,6 +1,6 @@
 """Saving and loading a network: a directory ``weights.safetensors`` + ``config.json``, bit for bit.
 
-Format version 3 (:data:`FORMAT_VERSION`). ``weights.safetensors`` holds exact arrays:
+Format version 4 (:data:`FORMAT_VERSION`). ``weights.safetensors`` holds exact arrays:
 
 - ``family.mean_w`` ``(d, d)`` or ``(L, d, d)``, ``family.diff_w`` ``(T, d, d)`` or ``(L, T, d, d)``,
   ``family.bias`` ``(d,)`` (float64): the small system's circuits as built (after error correction);
@@ -18,7 +18,8 @@ Format version 3 (:data:`FORMAT_VERSION`). ``weights.safetensors`` holds exact a
 ``config.json`` holds::
 
     format            "circuits-network"
-    format_version    3
+    format_version    4
+    identity          {"fingerprint": Network.fingerprint}: the SHA-256 of what determines the weights
     circuits_version  the package version that wrote it
     system            name, params, seed, rebuild (whether load remakes it from circuits.SYSTEMS),
                       n_circuits, circuit_width, base_width, error_correction (spec string),
@@ -28,26 +29,18 @@ Format version 3 (:data:`FORMAT_VERSION`). ``weights.safetensors`` holds exact a
                       chi_scale, assignment, seed
     provenance        what the network was built from (a spec's fields), else {}
     metadata          the caller's JSON-able extras
-    sha256            SHA-256 of the weights file's bytes, a newline, and the canonical JSON
-                      (sorted keys, no spaces) of this object without "sha256"
+    sha256            the seal (``circuits/base/_storage.py``): SHA-256 over format, version and identity,
+                      the canonical JSON of the other fields, and the weights file's bytes
 
-so editing any field of ``config.json``, or any byte of the weights, is refused on load.
-A directory is written into a fresh sibling (``.name.writing-<pid>-xxxx``) and then swapped in
-(one atomic exchange of the two names on Linux; elsewhere the old one is moved aside first), so a
-reader never sees half of one and a failed or killed write leaves the previous network whole.
-What a killed writer leaves beside it is cleared by the next save into the same place (a live
-writer's files are left alone, told by its process id).
+so editing any field of ``config.json``, or any byte of the weights, is refused on load, and so is a
+network whose arrays do not give the fingerprint it records. The directory is written atomically by
+the storage module (a fresh sibling swapped in; a killed writer's debris is cleared by the next save).
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import hashlib
 import json
 import os
-import secrets
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,19 +48,20 @@ import numpy as np
 from safetensors.numpy import load as st_load, save as st_save
 
 from ..assignment import ASSIGNMENTS, Assignment
-from ..base import (CircuitsError, __version__, jsonable_seed, process_alive, require, require_choice, require_float,
-                    require_int, require_path)
+from ..base import (CircuitsError, __version__, check_seal, check_target, jsonable_seed, read_bytes, require,
+                    require_choice, require_float, require_int, require_path, seal, write_folder)
 from ..construction import MAX_CHI_SCALE, Network, NetworkConfig, assemble, check_device, check_width, weight_scheme
 from ..measurement import describe
 from ..system import (SYSTEMS, ActivationGroups, CircuitFamily, Couplings, SmallSystem, parse_error_correction,
                       with_error_correction)
 
 #: The saved directory layout this version writes and reads.
-FORMAT_VERSION = 3
-#: Layouts written by circuits 0.1, which this version refuses (the network is to be rebuilt).
-OLD_VERSIONS = (1, 2)
+FORMAT_VERSION = 4
+#: Layouts written by earlier versions, which this version refuses (the network is to be rebuilt).
+OLD_VERSIONS = (1, 2, 3)
 
-_FORMAT_NAME = "circuits-network"
+_KIND = "network"
+_SEAL_KEYS = ("format", "format_version", "identity", "sha256")
 _WEIGHTS, _CONFIG = "weights.safetensors", "config.json"
 _COUPLINGS = ("layer", "receiver", "sender", "block")
 _CODECS = ("encode", "decode_on", "decode_payload")
@@ -109,21 +103,21 @@ def save(net: Network, path, *, overwrite: bool = False, metadata: dict | None =
     _check_target(path, overwrite)
     arrays, config = _contents(net, metadata or {})
     blob = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
-    config["sha256"] = _checksum(blob, config)
+    config = {**seal(_KIND, FORMAT_VERSION, {"fingerprint": net.fingerprint}, config, blob), **config}
     text = json.dumps(config, indent=2, allow_nan=False) + "\n"
     try:
-        _write_directory(path, blob, text.encode())
+        write_folder(path, {_WEIGHTS: blob, _CONFIG: text.encode()})
     except OSError as err:
-        raise CircuitsError(f"cannot write the network to {path}: {err}", parameter="path") from err
+        raise CircuitsError(f"cannot write the network to {path}: {err.strerror or err}", parameter="path") from err
     return path
 
 
 def _check_target(path: Path, overwrite: bool) -> None:
     """Refuse a file, a non-empty directory without ``overwrite``, and a directory that is not a saved network."""
     try:
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return
-        require(path.is_dir(), f"path must be a directory, got the file {path}", parameter="path")
+        check_target(path, "path", folder=True)
         entries = sorted(p.name for p in path.iterdir())
     except OSError as err:
         raise CircuitsError(f"cannot inspect {path}: {err}", parameter="path") from err
@@ -155,8 +149,6 @@ def _contents(net: Network, metadata: dict) -> tuple[dict, dict]:
     if not rebuild:
         arrays.update(_affine_codecs(system))
     config = {
-        "format": _FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
         "circuits_version": __version__,
         "system": _system_config(system, rebuild),
         "network": {**net.config.to_dict(), "seed": jsonable_seed(net.config.seed)},
@@ -185,18 +177,6 @@ def _system_config(system: SmallSystem, rebuild: bool) -> dict:
     }
 
 
-
-
-def _canonical(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
-
-
-def _checksum(blob: bytes, config: dict) -> str:
-    """SHA-256 of the weights' bytes, a newline, and the canonical JSON of ``config`` without ``"sha256"``."""
-    h = hashlib.sha256(blob)
-    h.update(b"\n")
-    h.update(_canonical({k: v for k, v in config.items() if k != "sha256"}))
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------- codecs
@@ -305,136 +285,6 @@ def _rebuilds(system: SmallSystem, n_layers: int) -> bool:
     return _codecs_match(twin, {"acts": acts, "payloads": payloads, **_codec_outputs(system, acts, payloads)}) is None
 
 
-# ----------------------------------------------------------------- writing
-def _write_file(target: Path, data: bytes) -> None:
-    with open(target, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sibling(path: Path, tag: str) -> Path:
-    """A name beside ``path`` that nothing uses yet (``.name.tag-<pid>-xxxxxxxx``: the writer's process id
-    lets a later writer tell a dead writer's leftovers from a live one's)."""
-    while True:
-        candidate = path.parent / f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
-        if not os.path.lexists(candidate):
-            return candidate
-
-
-def remove_stale(path: Path) -> list[str]:
-    """Clear what writers of ``path`` that are no longer running left beside it (``.name.writing-<pid>-*``,
-    ``.name.replaced-<pid>-*``); a live writer's are left alone. A writer killed between moving the old
-    directory aside and moving the new one in leaves ``path`` absent: the old one is put back.
-
-    Returns:
-        the names removed or put back.
-    """
-    done = []
-    try:
-        entries = sorted(path.parent.iterdir())
-    except OSError:
-        return done
-    prefix = f".{path.name}."
-    for entry in entries:
-        name = entry.name
-        if not name.startswith(prefix):
-            continue
-        tag, _, rest = name[len(prefix):].partition("-")
-        pid = rest.split("-")[0]
-        if tag not in ("writing", "replaced") or not pid.isdigit() or process_alive(int(pid)):
-            continue
-        try:
-            if tag == "replaced" and not os.path.lexists(path):
-                os.rename(entry, path)  # the old network, moved aside by a writer that died before the swap
-            elif entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            done.append(name)
-        except OSError:
-            continue
-    return done
-
-
-def _libc():
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover - no C library to load
-        return None
-
-
-_LIBC = _libc()
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap the directory entries ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so that
-    ``b`` always names a complete directory. ``False`` where the system cannot (the caller then moves the
-    old one aside first)."""
-    renameat2 = getattr(_LIBC, "renameat2", None)
-    if renameat2 is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _sync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_directory(path: Path, blob: bytes, config: bytes) -> None:
-    """Write both files into a fresh sibling directory, then swap it in for ``path``.
-
-    An existing ``path`` is renamed aside first and removed only once the new directory is in
-    place; on any failure the new one is removed and the old one put back.
-    """
-    path = Path(os.path.realpath(path))  # through a symbolic link: replace the directory it names
-    require(path.name != "", f"path must name a directory, got {path}", parameter="path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(path)
-    while True:
-        fresh = _sibling(path, "writing")
-        try:
-            os.mkdir(fresh)
-            break
-        except FileExistsError:
-            continue
-    try:
-        _write_file(fresh / _WEIGHTS, blob)
-        _write_file(fresh / _CONFIG, config)
-        if not os.path.lexists(path):
-            os.rename(fresh, path)
-        elif _exchange(fresh, path):  # fresh now holds the old network
-            shutil.rmtree(fresh, ignore_errors=True)
-        else:
-            aside = _sibling(path, "replaced")
-            os.rename(path, aside)
-            try:
-                os.rename(fresh, path)
-            except BaseException:
-                os.rename(aside, path)
-                raise
-            shutil.rmtree(aside, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(fresh, ignore_errors=True)
-        raise
-    _sync_directory(path.parent)
-
-
 # ===================================================================== load
 def load(path, *, device: str = "cpu") -> Network:
     """Read a network written by :func:`save`; bit for bit the saved one.
@@ -464,34 +314,26 @@ def load(path, *, device: str = "cpu") -> Network:
     """
     path = require_path("path", path)
     device = check_device(device)
-    require(path.is_dir(), f"path must be a directory written by circuits.save, got {path}"
-                           f"{' (a file)' if path.exists() else ' (absent)'}", parameter="path")
+    check_target(path, "path", folder=True)
+    require(path.is_dir(), f"path must be a directory written by circuits.save, got {path} (absent)", parameter="path")
     for name in (_CONFIG, _WEIGHTS):
-        require((path / name).is_file(), f"incomplete saved network: {path / name} is missing", parameter="path")
-    try:
-        text = (path / _CONFIG).read_bytes()
-        blob = (path / _WEIGHTS).read_bytes()
-    except OSError as err:
-        raise CircuitsError(f"cannot read the saved network {path}: {err}", parameter="path") from err
+        require(os.path.lexists(path / name), f"incomplete saved network: {path / name} is missing", parameter="path")
+    text = read_bytes(path / _CONFIG, "path")
+    blob = read_bytes(path / _WEIGHTS, "path")
     try:
         config = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise CircuitsError(f"corrupt saved network: {path / _CONFIG} is not valid JSON ({err})") from err
-    require(isinstance(config, dict) and config.get("format") == _FORMAT_NAME,
-            f"{path / _CONFIG} is not the config of a saved network (no \"format\": \"{_FORMAT_NAME}\")")
+    require(isinstance(config, dict) and config.get("format") == "circuits-" + _KIND,
+            f"{path / _CONFIG} is not the config of a saved network (no \"format\": \"circuits-{_KIND}\")")
     version, written_by = config.get("format_version"), config.get("circuits_version")
     if version in OLD_VERSIONS:
         raise CircuitsError(f"{path} has format version {version}, written by circuits {written_by}; circuits "
                             f"{__version__} reads format version {FORMAT_VERSION} only: rebuild the network with "
                             "the current version (circuits.build, or cis build) and save it again")
-    require(version == FORMAT_VERSION,
-            f"{path} has format version {version!r} (written by circuits {written_by}); circuits {__version__} "
-            f"reads format version {FORMAT_VERSION} only")
-    expected = config.get("sha256")
-    require(isinstance(expected, str), f"corrupt saved network: {path / _CONFIG} lacks its \"sha256\" checksum")
-    require(_checksum(blob, config) == expected,
-            f"corrupt or edited saved network: the SHA-256 checksum of {path / _WEIGHTS} and {path / _CONFIG} does "
-            f"not match the one in {_CONFIG} (an edited field or a damaged file); refusing to load it")
+    rest = {k: v for k, v in config.items() if k not in _SEAL_KEYS}
+    identity = check_seal(config, rest, blob, path=path / _CONFIG, kind=_KIND, versions=FORMAT_VERSION,
+                          parameter="path")
     try:
         arrays = st_load(blob)
         net = _restore(config, arrays, device)
@@ -499,6 +341,9 @@ def load(path, *, device: str = "cpu") -> Network:
         raise CircuitsError(f"cannot load {path}: {err}") from err
     except Exception as err:  # noqa: BLE001 - any malformed content is a corrupt directory
         raise CircuitsError(f"corrupt saved network in {path}: {type(err).__name__}: {err}") from err
+    require(isinstance(identity, dict) and identity.get("fingerprint") == net.fingerprint,
+            f"the network in {path} does not have the fingerprint its config records: refusing to load it",
+            parameter="path")
     return net
 
 
