@@ -565,9 +565,9 @@ def api_cases() -> list[Case]:
     for key, v in (("n_active", 2), ("threads", 0), ("chunk_size", 0), ("device", "meta"), ("network", "x")):
         add(f"evaluate(spec, {key}={v!r})", key, lambda key=key, v=v: circuits.evaluate(spec, **{key: v}))
     add("evaluate(spec, network of another spec)", "network",
-        lambda: circuits.evaluate(spec, network=circuits.build_network(spec.replace(width=800))))
+        lambda: circuits.evaluate(spec, network=circuits.build(spec.replace(width=800))))
     add("evaluate('rotation')", "target", lambda: circuits.evaluate("rotation"))
-    add("build_network(huge spec)", None, lambda: circuits.build_network(S(width=10**7, n_circuits=10**8,
+    add("build(huge spec)", None, lambda: circuits.build(S(width=10**7, n_circuits=10**8,
                                                                            redundancy=6, n_layers=5)), limit=1.0)
     add("evaluate(spec 21-hour job)", None,
         lambda: circuits.evaluate(S(width=100000, n_circuits=1000000, batch_size=100000)), limit=1.0)
@@ -692,15 +692,15 @@ def api_cases() -> list[Case]:
     _write(tmpd / "a-file", "x")
     for what, path in (("under /proc", "/proc/x/net"), ("a file", str(tmpd / "a-file")), ("/dev/null/x", "/dev/null/x"),
                        ("empty string", ""), ("nul byte", "a\x00b")):
-        add(f"save(net, {what})", "path", lambda path=path: circuits.save(net(), path))
-        add(f"load({what})", "path", lambda path=path: circuits.load(path))
-    add("save('rotation', path)", "net", lambda: circuits.save("rotation", tmpd / "x"))
-    add("save(net, metadata=set)", "metadata", lambda: circuits.save(net(), tmpd / "m1", metadata={"a": {1, 2}}))
-    add("save(net, metadata NaN)", "metadata", lambda: circuits.save(net(), tmpd / "m2", metadata={"a": math.nan}))
-    add("save(net, metadata list)", "metadata", lambda: circuits.save(net(), tmpd / "m3", metadata=[1]))
-    add("load(path, device='meta')", "device", lambda: circuits.load(tmpd, device="meta"))
+        add(f"save(net, {what})", "path", lambda path=path: circuits.save_network(net(), path))
+        add(f"load({what})", "path", lambda path=path: circuits.load_network(path))
+    add("save('rotation', path)", "net", lambda: circuits.save_network("rotation", tmpd / "x"))
+    add("save(net, metadata=set)", "metadata", lambda: circuits.save_network(net(), tmpd / "m1", metadata={"a": {1, 2}}))
+    add("save(net, metadata NaN)", "metadata", lambda: circuits.save_network(net(), tmpd / "m2", metadata={"a": math.nan}))
+    add("save(net, metadata list)", "metadata", lambda: circuits.save_network(net(), tmpd / "m3", metadata=[1]))
+    add("load(path, device='meta')", "device", lambda: circuits.load_network(tmpd, device="meta"))
     add("save(custom non-affine decode)", None,
-        lambda: circuits.save(circuits.build(custom(decode_on=lambda a: np.abs(a[..., 0]) ** 1.5), width=80,
+        lambda: circuits.save_network(circuits.build(custom(decode_on=lambda a: np.abs(a[..., 0]) ** 1.5), width=80,
                                              redundancy=2, n_layers=2, seed=0), tmpd / "nonaffine"))
     # experiments
     out = tmpd / "sweep"
@@ -911,7 +911,7 @@ def faults(tmp: pathlib.Path, quick: bool) -> list[dict]:
     procs = [start_cis("build", *build_flags, "--seed", str(s), "--force", "--out", net) for s in (1, 2)]
     codes = [q.wait(timeout=120) for q in procs]
     try:
-        seed = circuits.load(net).provenance["seed"]
+        seed = circuits.load_network(net).provenance["seed"]
         ok = all(c == 0 for c in codes) and seed in (1, 2) and _siblings(net) == []
         detail = f"codes {codes}, seed {seed}, leftovers {_siblings(net)}"
     except CircuitsError as err:
@@ -982,7 +982,7 @@ def kill_during_save(tmp: pathlib.Path) -> list[dict]:
     small = dict(width=400, redundancy=3, n_layers=2)
     old_spec = circuits.ExperimentSpec(n_circuits=50, **small, seed=0)
     new_spec = old_spec.replace(seed=1)
-    forked(lambda: (circuits.save(circuits.build_network(old_spec), path), 0)[1], 120, 8 << 30)
+    forked(lambda: (circuits.save_network(circuits.build(old_spec), path), 0)[1], 120, 8 << 30)
     old_bytes = {p.name: p.read_bytes() for p in path.iterdir()}
     steps = ["os.mkdir", "_write_file", "os.rename", "os.replace", "shutil.rmtree", "_exchange", "os.fsync"]
     k = 0
@@ -990,7 +990,7 @@ def kill_during_save(tmp: pathlib.Path) -> list[dict]:
         k += 1
 
         def writer(k=k):
-            new_net = circuits.build_network(new_spec)
+            new_net = circuits.build(new_spec)
             counter = {"n": 0}
             originals = {}
 
@@ -1014,7 +1014,7 @@ def kill_during_save(tmp: pathlib.Path) -> list[dict]:
                     wrap(_saving, name)
             # wrapping os.* in _saving wraps the os module itself: restore it after the save
             try:
-                circuits.save(new_net, path, overwrite=True)
+                circuits.save_network(new_net, path, overwrite=True)
             finally:
                 for (owner, attr), real in originals.items():
                     setattr(owner, attr, real)
@@ -1023,14 +1023,14 @@ def kill_during_save(tmp: pathlib.Path) -> list[dict]:
         finished = r["status"] == 0
         state = "?"
         try:
-            seed = circuits.load(path).provenance["seed"]
+            seed = circuits.load_network(path).provenance["seed"]
             state = {0: "old", 1: "new"}.get(seed, f"seed {seed}")
             intact = True
         except CircuitsError as err:
             intact, state = False, str(err)[:200]
         # the next save over it cleans what the killed writer left
         leftovers_before = _siblings(path)
-        again = forked(lambda: (circuits.save(circuits.build_network(old_spec), path, overwrite=True), 0)[1], 120,
+        again = forked(lambda: (circuits.save_network(circuits.build(old_spec), path, overwrite=True), 0)[1], 120,
                        8 << 30)
         cleaned = _siblings(path) == [] and again["status"] == 0
         same = {p.name: p.read_bytes() for p in path.iterdir()} == old_bytes
@@ -1053,7 +1053,7 @@ def kill_during_save(tmp: pathlib.Path) -> list[dict]:
         proc.kill()
         proc.wait()
         try:
-            seed = circuits.load(net).provenance["seed"]
+            seed = circuits.load_network(net).provenance["seed"]
             ok, detail = seed in (0, 1), f"seed {seed}"
         except CircuitsError as err:
             ok, detail = False, str(err)
@@ -1121,8 +1121,8 @@ def config_edits(tmp: pathlib.Path) -> list[dict]:
     w = np.array([[[2.0, -2.0], [2.0, -2.0]]] * 20)
     for label, spec in specs.items():
         base = tmp / f"cfg-{label}"
-        net = circuits.build_network(spec)
-        circuits.save(net, base, metadata={"note": "original"})
+        net = circuits.build(spec)
+        circuits.save_network(net, base, metadata={"note": "original"})
         ev0 = circuits.evaluate(net, n_active=spec.n_active, batch_size=50, seed=3).table
         cli0 = _cli_json(base)
         config = json.loads((base / "config.json").read_text())
@@ -1144,7 +1144,7 @@ def config_edits(tmp: pathlib.Path) -> list[dict]:
                 kind = "forged" if forge else "kept"
                 counts[kind][0] += 1
                 try:
-                    loaded = circuits.load(path)
+                    loaded = circuits.load_network(path)
                 except CircuitsError:
                     counts[kind][1] += 1
                     continue
@@ -1177,7 +1177,7 @@ def config_edits(tmp: pathlib.Path) -> list[dict]:
     # a custom (non-registry) system: its affine codecs are stored as arrays
     custom = circuits.custom_circuits(w, np.array([-0.5, -1.5]), on_neurons=(0, 1), active_input=np.array([1.5, 0.5]),
                                       decode_on=lambda a: a[..., 0] - a[..., 1])
-    path = circuits.save(circuits.build(custom, width=80, redundancy=2, n_layers=2, seed=0), tmp / "cfg-custom")
+    path = circuits.save_network(circuits.build(custom, width=80, redundancy=2, n_layers=2, seed=0), tmp / "cfg-custom")
     config = json.loads((path / "config.json").read_text())
     refused = total = 0
     for keys, value in _leaves(config):
@@ -1191,7 +1191,7 @@ def config_edits(tmp: pathlib.Path) -> list[dict]:
         (p2 / "config.json").write_text(json.dumps(edited))
         total += 1
         try:
-            circuits.load(p2)
+            circuits.load_network(p2)
         except CircuitsError:
             refused += 1
     results.append({"name": f"config.json edits of a custom system ({total} fields), checksum kept: {refused} refused",
@@ -1207,7 +1207,7 @@ def damaged_files(tmp: pathlib.Path, grid, reference) -> list[dict]:
         results.append({"name": name, "outcome": "survived" if ok else "lost", "detail": detail})
         print(f"  {'survived' if ok else 'LOST    '}  {name}{': ' + detail if detail and not ok else ''}", flush=True)
 
-    base = circuits.save(circuits.build_network(circuits.ExperimentSpec(width=400, n_circuits=50, n_layers=2)),
+    base = circuits.save_network(circuits.build(circuits.ExperimentSpec(width=400, n_circuits=50, n_layers=2)),
                          tmp / "dmg-base")
     for fname in ("weights.safetensors", "config.json"):
         blob = (base / fname).read_bytes()
@@ -1344,7 +1344,7 @@ def full_disk(tmp: pathlib.Path) -> list[dict]:
         if old is not None:
             now = {p.name: p.read_bytes() for p in net.iterdir()} if net.exists() else None
             record("full disk: the saved network is untouched and loads", now == old and
-                   circuits.load(net).provenance.get("seed") == 0)
+                   circuits.load_network(net).provenance.get("seed") == 0)
             record("full disk: nothing half-written left beside the network", _siblings(net) == [], str(_siblings(net)))
         if r1["status"] == 0:
             record("full disk: the finished sweep still loads", _readable_parquet(sweep_out / "results.parquet"))

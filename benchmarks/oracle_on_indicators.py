@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from circuits.experiments import ExperimentSpec, build_network
+from circuits.experiments import ExperimentSpec, build
 
 #: (D, load, z): at and beyond the scalable boundary (issue #16's note), and one point below it.
 POINTS = ((2000, 0.0106, 1), (16000, 0.002, 1), (16000, 0.004, 1), (16000, 0.004, 2))
@@ -69,7 +69,7 @@ def main() -> None:
         spec = ExperimentSpec(width=width, n_circuits=n_circuits, n_active=z, n_layers=4, preset="scalable",
                               batch_size=args.batch_size, seed=args.seed)
         start = time.time()
-        net = build_network(spec)
+        net = build(spec)
         active, payloads = net.system.draw(z, args.batch_size, np.random.default_rng(args.seed))
         inputs = net.system.encode(payloads, active.shape)
         reference = net.system.run(active, inputs, net.n_layers)

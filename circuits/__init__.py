@@ -1,8 +1,9 @@
 """Circuits in superposition: one large ReLU network that computes many small circuits at once.
 
-The verbs and values most users need are here; the layers below have their own namespaces
-(``circuits.system``, ``circuits.assignment``, ``circuits.construction``, ``circuits.measurement``,
-``circuits.export``, ``circuits.experiments``); ``circuits.zoo`` is the catalogue of ready-made networks.
+Everything a user needs is here (:data:`__all__`, listed in the README); the subpackages are the
+library's layers (``circuits.system``, ``circuits.assignment``, ``circuits.construction``,
+``circuits.measurement``, ``circuits.export``, ``circuits.experiments``), whose namespaces hold what
+the layers above them use; ``circuits.zoo`` is the catalogue of ready-made networks.
 
 Example:
     >>> import circuits
@@ -15,21 +16,32 @@ Example:
 
 from .assignment import ASSIGNMENTS, capacity
 from .base import CircuitsError, __version__
-from .construction import WEIGHT_SCHEMES, Network, build
-from .experiments import Boundary, ExperimentSpec, build_network, evaluate, find_boundary, sweep
-from .export import GroundTruth, ground_truth, load, save, score_decomposition, to_module
-from .measurement import SEIZURE_THRESHOLD, Evaluation, failure_rate
+from .construction import WEIGHT_SCHEMES, Network
+from .experiments import PRESETS, Boundary, ExperimentSpec, Scaling, build, evaluate, find_boundary, scaling, sweep
+from .export import (Dataset, DecompositionScore, ExportedNetwork, GroundTruth, ground_truth, load_dataset,
+                     load_network, save_network, score_decomposition, to_module)
+from .measurement import CRITERIA, ON_ERROR, Evaluation, failure_rate
 from .system import (ERROR_CORRECTIONS, SYSTEMS, ActivationGroups, CircuitFamily, Couplings, ErrorCorrection,
-                     SmallSystem, custom_circuits, make_system, parse_error_correction, rotation3_circuits,
-                     rotation_chains, rotation_circuits, rotation_fan_in, step_circuits, with_error_correction)
+                     SmallSystem, custom_circuits, make_system, rotation3_circuits, rotation_chains, rotation_circuits,
+                     rotation_fan_in, step_circuits, with_error_correction)
 from . import zoo
 
 __all__ = [
-    "ASSIGNMENTS", "ERROR_CORRECTIONS", "SEIZURE_THRESHOLD", "SYSTEMS", "WEIGHT_SCHEMES",
-    "ActivationGroups", "Boundary", "CircuitFamily", "CircuitsError", "Couplings", "ErrorCorrection", "Evaluation",
-    "ExperimentSpec", "GroundTruth", "Network", "SmallSystem",
-    "build", "build_network", "capacity", "custom_circuits", "evaluate", "failure_rate", "find_boundary",
-    "ground_truth", "load", "make_system", "parse_error_correction", "rotation3_circuits", "rotation_chains",
-    "rotation_circuits", "rotation_fan_in", "save", "score_decomposition", "step_circuits", "sweep", "to_module",
-    "with_error_correction", "zoo",
+    # the spec and the verbs
+    "ExperimentSpec", "build", "evaluate", "sweep", "find_boundary", "scaling",
+    # what they return
+    "Network", "Evaluation", "Boundary", "Scaling",
+    # small systems
+    "SmallSystem", "CircuitFamily", "Couplings", "ActivationGroups", "ErrorCorrection", "make_system",
+    "rotation_circuits", "rotation3_circuits", "step_circuits", "rotation_chains", "rotation_fan_in",
+    "custom_circuits", "with_error_correction",
+    # export and ground truth
+    "save_network", "load_network", "to_module", "ExportedNetwork", "ground_truth", "GroundTruth", "Dataset",
+    "load_dataset", "score_decomposition", "DecompositionScore",
+    # measures
+    "capacity", "failure_rate", "ON_ERROR",
+    # the registries of named options
+    "SYSTEMS", "WEIGHT_SCHEMES", "ERROR_CORRECTIONS", "ASSIGNMENTS", "CRITERIA", "PRESETS",
+    # the library's error, the model zoo
+    "CircuitsError", "zoo",
 ]

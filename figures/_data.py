@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from circuits import ExperimentSpec, build_network, evaluate, find_boundary, sweep
+from circuits import ExperimentSpec, build, evaluate, find_boundary, sweep
 from circuits.base import write_file
 from circuits.experiments import load_sweep_grid, spec_keys
 
@@ -113,7 +113,7 @@ def study_spec(ctx, n_active: int) -> ExperimentSpec:
 def study_network(ctx):
     """The study's network (cached; the same for every z: the network's seed does not depend on z)."""
     if "study_network" not in ctx.cache:
-        ctx.cache["study_network"] = build_network(study_spec(ctx, STUDY_ACTIVE[0]))
+        ctx.cache["study_network"] = build(study_spec(ctx, STUDY_ACTIVE[0]))
     return ctx.cache["study_network"]
 
 

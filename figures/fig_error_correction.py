@@ -40,7 +40,7 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from circuits import SEIZURE_THRESHOLD, CircuitsError, ExperimentSpec
+from circuits import ON_ERROR, CircuitsError, ExperimentSpec
 from circuits.experiments import LOAD_SWEEP_ROWS
 
 from ._data import boundary, boundary_rows, run_sweep, spec_columns
@@ -196,7 +196,7 @@ def make(ctx):
     n = setting["seeds"]
     fig.suptitle(f"Error-correction options at equal D and T: rotation circuits, {params(S=S, L=L)} computation "
                  f"layers, capped\nrows 1-3: {setting['batch']} samples per network and z; failure: an "
-                 f"on-indicator off by > {SEIZURE_THRESHOLD} at some layer\n"
+                 f"on-indicator off by > {ON_ERROR} at some layer\n"
                  f"row 4: load where 1% of passes fail, {seeds_phrase(n, bound.coverage.min())}"
                  f"{', as bars' if n > 1 else ''}, {setting['boundary_batch']} samples per point "
                  f"(open marker: no crossing up to capacity)\n"

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from circuits import SEIZURE_THRESHOLD
+from circuits import ON_ERROR
 from circuits.experiments import LOAD_SWEEP, load_sweep_networks
 
 from ._data import load_sweep, run_table
@@ -30,7 +30,7 @@ ROWS = {"seizure_layer": "any circuit", "active_seizure_layer": "active circuits
 
 def first_layer_over(table: pd.DataFrame, states, first: int = 1) -> pd.Series:
     """Per run of a sweep table: the first layer >= ``first`` whose worst on-indicator error over
-    the circuits of ``states`` exceeds :data:`circuits.SEIZURE_THRESHOLD` (NaN: none).
+    the circuits of ``states`` exceeds :data:`circuits.ON_ERROR` (NaN: none).
 
     Example:
         >>> t = pd.DataFrame({"run": [0, 0, 0, 0], "layer": [1, 1, 2, 2], "quantity": "on", "stat": "worst",
@@ -40,7 +40,7 @@ def first_layer_over(table: pd.DataFrame, states, first: int = 1) -> pd.Series:
     """
     rows = table[(table.quantity == "on") & (table.stat == "worst") & table.circuit_state.isin(states)
                  & (table.layer >= first)]
-    over = rows[rows.measured > SEIZURE_THRESHOLD].groupby("run").layer.min()
+    over = rows[rows.measured > ON_ERROR].groupby("run").layer.min()
     return over.reindex(sorted(table.run.unique())).astype("float64")
 
 
@@ -76,7 +76,7 @@ def make(ctx):
             ax.tick_params(axis="y", rotation=0)
     batch = int(frame.batch_size.iloc[0])
     S = LOAD_SWEEP["redundancy"]
-    fig.suptitle(f"First layer whose worst on-indicator error exceeds {SEIZURE_THRESHOLD} "
+    fig.suptitle(f"First layer whose worst on-indicator error exceeds {ON_ERROR} "
                  f"('none': none up to L = {L}; blank: not in the grid)\n"
                  f"top, any circuit: for z >= 2 pinned at 1, since an inactive circuit sharing a neuron with two "
                  f"active ones reads 2/S = {2 / S:.2f} at every layer (overlap, not compounding)\n"

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circuits import ASSIGNMENTS, CircuitsError, build, capacity, rotation_circuits
-from circuits.assignment import assign, finite_field_sets, max_shared, random_sets, repeated_pairs, slot_use
+from circuits.assignment import assign, max_shared, slot_use
+from circuits.assignment._geometry import finite_field_sets
+from circuits.assignment._assignment import random_sets, repeated_pairs
 from circuits.assignment._field import galois_field, prime_powers
 from circuits.assignment._geometry import _Lines, _plan, _Sunflower, _union
 from circuits.assignment._packing_search import (PLANE_SUBSETS, decode_subset, encode_subset, plane_lines,

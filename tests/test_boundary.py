@@ -9,7 +9,7 @@ import pytest
 
 from circuits import CircuitsError, ExperimentSpec, build, evaluate, failure_rate, find_boundary, make_system
 from circuits.cli import main
-from circuits.experiments import Crossing, bisect_threshold, median_interval
+from circuits.experiments._boundary import Crossing, bisect_threshold, median_interval
 
 
 # ----------------------------------------------------------------------- failure rate
@@ -18,7 +18,7 @@ def test_failure_rate_counts_samples_over_threshold_at_layers_1_to_L():
                       [0.1, 0.3, 0.0, 0.25],
                       [0.2, 0.0, 0.26, 0.0]])
     assert failure_rate(SimpleNamespace(sample_worst_on=worst)) == 0.5
-    assert failure_rate(SimpleNamespace(sample_worst_on=worst), threshold=0.27) == 0.25
+    assert failure_rate(SimpleNamespace(sample_worst_on=worst), on_error=0.27) == 0.25
 
 
 def _double_shares(net, active):

@@ -10,7 +10,7 @@ import circuits
 from circuits import ExperimentSpec
 from circuits.cli import SUBCOMMANDS, main
 from circuits.experiments import spec_keys
-from circuits.measurement import TABLE_COLUMNS
+from circuits.measurement._evaluate import TABLE_COLUMNS
 
 SMALL = ["--width", "800", "--n-circuits", "150", "--redundancy", "4", "--n-layers", "3", "--n-active", "2",
          "--batch-size", "60", "--seed", "4"]

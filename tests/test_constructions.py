@@ -97,6 +97,6 @@ def test_scalable_preset_beats_the_baseline_where_the_baseline_fails():
     """D = 2000, load 0.006, z = 1: the baseline's payload MSE is several times theory (its critical load
     is about 0.0022 here), the scalable preset's stays within 2x of theory."""
     base = ExperimentSpec(width=2000, n_circuits=1500, n_layers=4, n_active=1, batch_size=200, seed=4)
-    scores = {name: circuits.measurement.payload_ratio(circuits.evaluate(spec))
+    scores = {name: circuits.measurement._criteria.payload_ratio(circuits.evaluate(spec))
               for name, spec in (("baseline", base), ("scalable", base.replace(preset="scalable")))}
     assert scores["baseline"] > 3 and scores["scalable"] < 2, scores

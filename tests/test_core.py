@@ -16,9 +16,10 @@ from circuits import (
     make_system,
     rotation_circuits,
 )
-from circuits.assignment import assign, max_shared, prime_step_sets
-from circuits.experiments import build_system
-from circuits.system import draw_active
+from circuits.assignment import assign, max_shared
+from circuits.assignment._assignment import prime_step_sets
+from circuits.experiments._experiment import build_system
+from circuits.system._system import draw_active
 
 SYSTEM_NAMES = sorted(circuits.SYSTEMS)
 
@@ -284,7 +285,7 @@ def test_predicted_column_follows_the_theory_rule(system_name, error_correction)
     n_slots = c["width"] // c["circuit_width"]
     base = c["base_width"]
     assert base == make_system(system_name, T, seed=0, **spec.params).circuit_width
-    assert list(t.columns) == circuits.measurement.TABLE_COLUMNS
+    assert list(t.columns) == circuits.measurement._evaluate.TABLE_COLUMNS
     assert set(t.layer) == set(range(c["network_layers"] + 1))
     pred = t["predicted"].to_numpy(dtype=float)
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 import circuits
-from circuits import (CircuitsError, ExperimentSpec, SmallSystem, build, build_network, evaluate, failure_rate,
-                      find_boundary, make_system, parse_error_correction, rotation3_circuits, rotation_chains,
-                      rotation_circuits, step_circuits, with_error_correction)
-from circuits.experiments import CALIBRATION_BATCH, CHI_GRID, build_system, tune_chi
+from circuits import (CircuitsError, ExperimentSpec, SmallSystem, build, evaluate, failure_rate, find_boundary,
+                      make_system, rotation3_circuits, rotation_chains, rotation_circuits, step_circuits,
+                      with_error_correction)
+from circuits.system._transforms import parse_error_correction
+from circuits.experiments._experiment import CALIBRATION_BATCH, CHI_GRID, build_system, tune_chi
 from circuits.system import draw_payloads
 
 SPECS = ["none", "redundant:2", "redundant:3", "cleanup", "tuned-chi", "step:0.4",
@@ -354,9 +355,9 @@ def test_tuned_chi_is_deterministic_given_the_seed():
     first = tune_chi(system, **kwargs)
     assert [row[0] for row in first[1]] == list(CHI_GRID) and first[0] in CHI_GRID
     assert len({row[1:] for row in first[1]}) > 1  # the candidates do differ here
-    # build_network runs the same search again (the spec's seeds, the default calibration batch,
+    # build runs the same search again (the spec's seeds, the default calibration batch,
     # a system drawn again): the same choice
-    net = build_network(spec)
+    net = build(spec)
     assert net.config.chi_scale == first[0]
     assert net.config.seed == seeds.network and net.provenance == spec.to_dict()
     a, b = evaluate(spec, network=net), evaluate(spec, network=net)

@@ -16,10 +16,12 @@ from safetensors.numpy import load as st_load, save as st_save
 
 import circuits
 import circuits.export
-from circuits import (CircuitsError, ExperimentSpec, build, build_network, custom_circuits, evaluate, ground_truth,
-                      load, rotation_chains, rotation_circuits, rotation_fan_in, save, step_circuits, to_module,
+from circuits import (CircuitsError, ExperimentSpec, build, custom_circuits, evaluate, ground_truth,
+                      load_network, rotation_chains, rotation_circuits, rotation_fan_in, save_network, step_circuits,
+                      to_module,
                       with_error_correction)
-from circuits.export import FORMAT_VERSION, SparseLinear, dense_from_structure, layer_structure
+from circuits.export._saving import FORMAT_VERSION
+from circuits.export._module import SparseLinear, dense_from_structure, layer_structure
 from circuits.base import _storage
 from circuits.export import _saving
 
@@ -474,7 +476,7 @@ def _rewrite(path, weights=None, config=None):
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_save_load_reproduces_a_registered_system_network(tmp_path, scheme):
     net = _rotation_net(scheme, chi_scale=0.5 if scheme == "capped" else 1.0)
-    path = save(net, tmp_path / "net")
+    path = save_network(net, tmp_path / "net")
     assert path == tmp_path / "net"
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "weights.safetensors"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # no temporary directory left behind
@@ -488,7 +490,7 @@ def test_save_load_reproduces_a_registered_system_network(tmp_path, scheme):
     name = circuits.WEIGHT_SCHEMES[scheme].constant_names[0]
     np.testing.assert_array_equal(arrays[f"constants.{name}"], [c[name] for c in net.constants])
     assert not any(k.startswith(("codec.", "couplings.")) for k in arrays)  # rebuilt from the registry
-    loaded = load(path)
+    loaded = load_network(path)
     _assert_identical(net, loaded)
     a = evaluate(net, n_active=2, batch_size=40, seed=3).to_dict()
     b = evaluate(loaded, n_active=2, batch_size=40, seed=3).to_dict()
@@ -501,7 +503,7 @@ def test_save_load_reproduces_hand_specified_and_step_systems(tmp_path, system):
     small = _per_layer_custom() if custom else step_circuits(40)
     net = build(small, **{**SHARED, "width": 120 if custom else 160}, seed=4,
                 weight_scheme="uncorrected" if custom else "capped")
-    loaded = load(save(net, tmp_path / system))
+    loaded = load_network(save_network(net, tmp_path / system))
     cfg = _config(tmp_path / system)
     assert cfg["system"]["rebuild"] == (not custom) and cfg["system"]["name"] == system
     arrays = st_load((tmp_path / system / "weights.safetensors").read_bytes())
@@ -512,11 +514,11 @@ def test_save_load_reproduces_hand_specified_and_step_systems(tmp_path, system):
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_save_load_reproduces_a_network_with_couplings(tmp_path, scheme):
     net = _chain_net(scheme)
-    path = save(net, tmp_path / "chains")
+    path = save_network(net, tmp_path / "chains")
     cfg = _config(path)
     assert cfg["system"]["n_edges"] == 20 and cfg["system"]["params"] == {"chain_length": 3, "b": 1.0}
     assert cfg["system"]["groups"] == {"size": 3, "payload": [True, False, False]}
-    loaded = load(path)
+    loaded = load_network(path)
     _assert_identical(net, loaded)
     first = evaluate(net, n_active=3, batch_size=20, seed=4)
     again = evaluate(loaded, n_active=3, batch_size=20, seed=4)
@@ -525,7 +527,7 @@ def test_save_load_reproduces_a_network_with_couplings(tmp_path, scheme):
 
 def test_save_load_reproduces_a_fan_in_network_and_a_hand_specified_one_with_couplings(tmp_path):
     net = _fan_in_net("split")
-    _assert_identical(net, load(save(net, tmp_path / "fan-in")))
+    _assert_identical(net, load_network(save_network(net, tmp_path / "fan-in")))
     # the same couplings on a hand-specified copy of the system: restored from arrays
     fam = net.system.family
     custom = custom_circuits(fam.mean_w + fam.diff_w, fam.bias, on_neurons=(0, 1), active_input=np.zeros(4),
@@ -533,80 +535,80 @@ def test_save_load_reproduces_a_fan_in_network_and_a_hand_specified_one_with_cou
                              payload_neurons=(2, 3), payload_dim=2, encode_payload=fam.encode_payload,
                              decode_payload=fam.decode_payload, decode_on=fam.decode_on)
     other = build(custom, width=160, redundancy=3, n_layers=3, seed=1, weight_scheme="split")
-    path = save(other, tmp_path / "custom")
+    path = save_network(other, tmp_path / "custom")
     assert not _config(path)["system"]["rebuild"] and _config(path)["system"]["n_edges"] == 20
-    _assert_identical(other, load(path))
+    _assert_identical(other, load_network(path))
 
 
 @pytest.mark.parametrize("error_correction", ["redundant:2+cleanup", "step:0.4", "cleanup"])
 def test_save_load_reproduces_error_corrected_networks(tmp_path, error_correction):
     system = with_error_correction(rotation_chains(30, chain_length=3, seed=0), error_correction, n_layers=3)
     net = build(system, width=6 * 40, redundancy=3, n_layers=3, seed=2)
-    path = save(net, tmp_path / "ec")
+    path = save_network(net, tmp_path / "ec")
     cfg = _config(path)["system"]
     assert cfg["rebuild"] and cfg["error_correction"] == error_correction and cfg["base_width"] == 4
     assert cfg["layer_roles"] == (None if "cleanup" not in error_correction else
                                   ["computation", "cleanup", "computation", "cleanup", "computation"])
-    loaded = load(path)
+    loaded = load_network(path)
     assert loaded.network_layers == net.network_layers == (5 if "cleanup" in error_correction else 3)
     _assert_identical(net, loaded)
     # a hand-specified system with error correction: restored from its arrays, codecs and record
     custom = with_error_correction(_per_layer_custom(n_layers=3), error_correction, n_layers=3)
     other = build(custom, width=custom.circuit_width * 40, redundancy=4, n_layers=3, seed=0)
-    path = save(other, tmp_path / "custom-ec")
+    path = save_network(other, tmp_path / "custom-ec")
     assert not _config(path)["system"]["rebuild"]
-    _assert_identical(other, load(path))
+    _assert_identical(other, load_network(path))
 
 
 def test_save_load_keeps_the_provenance_of_a_spec_network(tmp_path):
     spec = ExperimentSpec(width=400, n_circuits=50, redundancy=4, n_layers=2, error_correction="step:0.4+tuned-chi",
                           seed=3)
-    net = build_network(spec)
+    net = build(spec)
     assert net.config.chi_scale != 1.0  # tuned on a calibration batch: the saved config keeps the choice
-    path = save(net, tmp_path / "spec", metadata={"note": "from a spec", "run": [1, 2]})
+    path = save_network(net, tmp_path / "spec", metadata={"note": "from a spec", "run": [1, 2]})
     cfg = _config(path)
     assert cfg["provenance"] == spec.to_dict() and cfg["metadata"] == {"note": "from a spec", "run": [1, 2]}
-    loaded = load(path)
+    loaded = load_network(path)
     assert dict(loaded.provenance) == spec.to_dict()
     _assert_identical(net, loaded)
-    assert load(save(_rotation_net(), tmp_path / "plain")).provenance == {}
+    assert load_network(save_network(_rotation_net(), tmp_path / "plain")).provenance == {}
 
 
 def test_save_refuses_what_it_cannot_store_or_would_overwrite(tmp_path):
     net = _rotation_net()
-    save(net, tmp_path / "a")
+    save_network(net, tmp_path / "a")
     with pytest.raises(CircuitsError, match="not empty; pass overwrite=True"):
-        save(net, tmp_path / "a")
+        save_network(net, tmp_path / "a")
     other = _rotation_net(seed=8)
-    _assert_identical(other, load(save(other, tmp_path / "a", overwrite=True)))
+    _assert_identical(other, load_network(save_network(other, tmp_path / "a", overwrite=True)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
     (tmp_path / "empty").mkdir()
-    _assert_identical(net, load(save(net, tmp_path / "empty")))  # an empty directory needs no overwrite
+    _assert_identical(net, load_network(save_network(net, tmp_path / "empty")))  # an empty directory needs no overwrite
     (tmp_path / "file").write_text("x")
     with pytest.raises(CircuitsError, match="is a file, not a folder"):
-        save(net, tmp_path / "file", overwrite=True)
+        save_network(net, tmp_path / "file", overwrite=True)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(CircuitsError, match=r"not part of a saved network \(notes.txt\)"):
-        save(net, tmp_path / "mine", overwrite=True)
+        save_network(net, tmp_path / "mine", overwrite=True)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(CircuitsError, match="cannot write the network to .*file/net"):
-        save(net, tmp_path / "file" / "net")  # the parent is a file: the OSError becomes a CircuitsError
+        save_network(net, tmp_path / "file" / "net")  # the parent is a file: the OSError becomes a CircuitsError
     with pytest.raises(CircuitsError, match="JSON-able"):
-        save(net, tmp_path / "b", metadata={"bad": object()})
+        save_network(net, tmp_path / "b", metadata={"bad": object()})
     with pytest.raises(CircuitsError, match="JSON-able"):
-        save(net, tmp_path / "b", metadata={"nan": float("nan")})
+        save_network(net, tmp_path / "b", metadata={"nan": float("nan")})
     w = np.broadcast_to(np.array([[2.0, -2.0], [2.0, -2.0]]), (5, 2, 2))
     square = custom_circuits(w, np.array([-0.5, -1.5]), on_neurons=(0, 1), active_input=np.array([1.5, 0.5]),
                              decode_on=lambda a: (a[..., 0] - a[..., 1]) ** 2)
     with pytest.raises(CircuitsError, match="decode_on function is not affine"):
-        save(build(square, width=40, redundancy=2, n_layers=2, seed=0), tmp_path / "b")
+        save_network(build(square, width=40, redundancy=2, n_layers=2, seed=0), tmp_path / "b")
     assert not (tmp_path / "b").exists()
 
 
 def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_path, monkeypatch):
     old, new = _rotation_net(seed=1), _rotation_net(seed=8)
-    path = save(old, tmp_path / "net")
+    path = save_network(old, tmp_path / "net")
     before = {p.name: p.read_bytes() for p in path.iterdir()}
     real_write, real_rename = _storage._write_bytes, os.rename
 
@@ -617,11 +619,11 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
 
     monkeypatch.setattr(_storage, "_write_bytes", failing_write)
     with pytest.raises(CircuitsError, match="cannot write the network to .*No space left on device"):
-        save(new, path, overwrite=True)
+        save_network(new, path, overwrite=True)
     monkeypatch.setattr(_storage, "_write_bytes", real_write)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # the half-written copy is gone
-    _assert_identical(old, load(path))
+    _assert_identical(old, load_network(path))
 
     calls = []
 
@@ -634,21 +636,21 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
     monkeypatch.setattr(_storage, "_exchange", lambda a, b: False)  # a system without an atomic exchange
     monkeypatch.setattr(_storage.os, "rename", failing_rename)
     with pytest.raises(CircuitsError, match="Input/output error"):
-        save(new, path, overwrite=True)
+        save_network(new, path, overwrite=True)
     monkeypatch.setattr(_storage.os, "rename", real_rename)
     assert calls[0][0] == "net" and calls[1][1] == "net"  # the old one went aside, the new one did not come in
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]
-    _assert_identical(old, load(path))
-    _assert_identical(new, load(save(new, path, overwrite=True)))
+    _assert_identical(old, load_network(path))
+    _assert_identical(new, load_network(save_network(new, path, overwrite=True)))
 
 
 def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_leftovers(tmp_path):
     """``cis build --force`` killed (SIGKILL) at each step of the save: the folder holds the old or the new
     network, never a broken one, and the next save clears what the dead writer left beside it."""
     spec = ExperimentSpec(width=400, n_circuits=50, n_layers=2)
-    old, new = build_network(spec), build_network(spec.replace(seed=1))
-    path = save(old, tmp_path / "net")
+    old, new = build(spec), build(spec.replace(seed=1))
+    path = save_network(old, tmp_path / "net")
 
     def killed_at(step):  # a forked writer (file system calls only) that kills itself at its step-th call
         pid = os.fork()
@@ -662,68 +664,68 @@ def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_
                         os.kill(os.getpid(), signal.SIGKILL)
                     return real(*a, **k)
                 setattr(owner, name, wrapped)
-            save(new, path, overwrite=True)
+            save_network(new, path, overwrite=True)
             os._exit(0)
         return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
     seen = set()
     for step in range(1, 10):
         code = killed_at(step)
-        seen.add(load(path).provenance["seed"])  # whole: the old network or the new one
+        seen.add(load_network(path).provenance["seed"])  # whole: the old network or the new one
         if code == 0:
             break
         assert code == -signal.SIGKILL
-        save(old, path, overwrite=True)
+        save_network(old, path, overwrite=True)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["net"]  # the dead writer's leftovers are gone
     assert code == 0 and seen == {0, 1}
     # a writer killed after moving the old network aside (no atomic exchange): the next save puts it back first
-    save(old, path, overwrite=True)
+    save_network(old, path, overwrite=True)
     aside = tmp_path / f".net.replaced-{2**22 + 7}-deadbeef"
     os.rename(path, aside)
-    assert _storage.remove_stale(path) == [aside.name] and load(path).provenance["seed"] == 0
+    assert _storage.remove_stale(path) == [aside.name] and load_network(path).provenance["seed"] == 0
 
 
 def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path):
-    good = save(_rotation_net(), tmp_path / "good")
+    good = save_network(_rotation_net(), tmp_path / "good")
     blob = (good / "weights.safetensors").read_bytes()
 
     def copy(name):
         return Path(shutil.copytree(good, tmp_path / name))
 
     with pytest.raises(CircuitsError, match="must be a directory"):
-        load(tmp_path / "absent")
+        load_network(tmp_path / "absent")
     with pytest.raises(CircuitsError, match="is a file, not a folder"):
-        load(good / "config.json")
+        load_network(good / "config.json")
     for missing in ("config.json", "weights.safetensors"):
         path = copy(f"no-{missing}")
         (path / missing).unlink()
         with pytest.raises(CircuitsError, match=f"incomplete saved network: .*{re.escape(missing)} is missing"):
-            load(path)
+            load_network(path)
     path = copy("bad-json")
     (path / "config.json").write_text('{"format": "circuits-network", ')
     with pytest.raises(CircuitsError, match="not valid JSON"):
-        load(path)
+        load_network(path)
     path = copy("not-ours")
     (path / "config.json").write_text('{"format": "something-else"}')
     with pytest.raises(CircuitsError, match="not the config of a saved network"):
-        load(path)
+        load_network(path)
     path = copy("flipped")
     (path / "weights.safetensors").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
     with pytest.raises(CircuitsError, match="checksum .* does not match"):
-        load(path)
+        load_network(path)
     path = copy("truncated")
     (path / "weights.safetensors").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(CircuitsError, match="does not match"):
-        load(path)
+        load_network(path)
     _rewrite(path)  # truncated, with a matching checksum: the safetensors reader fails
     with pytest.raises(CircuitsError, match="corrupt saved network"):
-        load(path)
+        load_network(path)
     path = copy("no-checksum")
     cfg = _config(path)
     del cfg["sha256"]
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CircuitsError, match="lacks its \"sha256\" checksum"):
-        load(path)
+        load_network(path)
     for version in (1, 2, 3):  # circuits 0.1 and 0.2 wrote these
         path = copy(f"v{version}")
         cfg = _config(path)
@@ -731,22 +733,22 @@ def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path)
         _rewrite(path, config=cfg)
         with pytest.raises(CircuitsError, match=f"format version {version}, written by circuits 0.1.0; .* rebuild "
                                                 "the network with the current version"):
-            load(path)
+            load_network(path)
     path = copy("future")
     cfg = _config(path)
     cfg["format_version"] = FORMAT_VERSION + 1
     _rewrite(path, config=cfg)
     with pytest.raises(CircuitsError, match="format version 5; this version of circuits reads 4"):
-        load(path)
+        load_network(path)
     path = copy("no-key")
     cfg = _config(path)
     del cfg["network"]["width"]
     _rewrite(path, config=cfg)
     with pytest.raises(CircuitsError, match="corrupt saved network"):
-        load(path)
+        load_network(path)
     with pytest.raises(CircuitsError, match="device must be"):
-        load(good, device="nonsense")
-    _assert_identical(load(good), load(good))
+        load_network(good, device="nonsense")
+    _assert_identical(load_network(good), load_network(good))
 
 
 @pytest.mark.parametrize("section, key, value", [
@@ -763,18 +765,18 @@ def test_load_refuses_incomplete_corrupt_and_other_version_directories(tmp_path)
     ("metadata", "note", "edited"),
 ])
 def test_load_refuses_an_edited_config(tmp_path, section, key, value):
-    path = save(_chain_net(), tmp_path / "chains", metadata={"note": "original"})
+    path = save_network(_chain_net(), tmp_path / "chains", metadata={"note": "original"})
     cfg = _config(path)
     assert cfg[section].get(key) != value
     cfg[section][key] = value  # edited by hand, the checksum left as it was
     (path / "config.json").write_text(json.dumps(cfg, indent=2))
     with pytest.raises(CircuitsError, match="checksum .* does not match"):
-        load(path)
+        load_network(path)
 
 
 def test_load_refuses_consistent_files_that_describe_another_network(tmp_path):
     """Edits made with a matching checksum: what the fields determine is checked all the same."""
-    chains = save(_chain_net(), tmp_path / "chains")
+    chains = save_network(_chain_net(), tmp_path / "chains")
     blob = (chains / "weights.safetensors").read_bytes()
 
     def edited(name, arrays=None, edit=None):
@@ -807,52 +809,52 @@ def test_load_refuses_consistent_files_that_describe_another_network(tmp_path):
     ]
     for i, (edit, message) in enumerate(cases):
         with pytest.raises(CircuitsError, match=message):
-            load(edited(f"edit-{i}", edit=edit))
+            load_network(edited(f"edit-{i}", edit=edit))
 
     arrays = st_load(blob)
     arrays["family.diff_w"] = arrays["family.diff_w"] * 1.001
     with pytest.raises(CircuitsError, match="differs from the saved arrays in family.diff_w"):
-        load(edited("diff", arrays))
+        load_network(edited("diff", arrays))
     arrays = st_load(blob)
     arrays["constants.chi"] = arrays["constants.chi"] + 1e-16 * (arrays["constants.chi"] != 0)
     with pytest.raises(CircuitsError, match="constants.chi recomputed from the saved sets differ"):
-        load(edited("chi", arrays))
+        load_network(edited("chi", arrays))
     arrays = st_load(blob)
     arrays["couplings.sender"] = arrays["couplings.receiver"].copy()
     with pytest.raises(CircuitsError, match=r"receiver != sender"):
-        load(edited("self-edge", arrays))
+        load_network(edited("self-edge", arrays))
     arrays = st_load(blob)
     arrays["couplings.sender"] = (arrays["couplings.sender"] + 3) % 30  # a valid graph, not the system's
     with pytest.raises(CircuitsError, match="differs from the saved arrays in couplings.sender"):
-        load(edited("other-sender", arrays))
+        load_network(edited("other-sender", arrays))
     arrays = st_load(blob)
     arrays["probe.decode_on"] = arrays["probe.decode_on"] + 0.5
     with pytest.raises(CircuitsError, match="differs from the saved arrays in its decode_on function"):
-        load(edited("codec", arrays))
+        load_network(edited("codec", arrays))
     arrays = st_load(blob)
     sets = arrays["assignment.sets"].copy()
     sets[2, 0, 1] = sets[2, 0, 0]
     arrays["assignment.sets"] = sets
     with pytest.raises(CircuitsError, match="repeats a slot"):
-        load(edited("sets", arrays))
+        load_network(edited("sets", arrays))
     arrays = st_load(blob)
     del arrays["couplings.block"]
     with pytest.raises(CircuitsError, match="missing couplings.block"):
-        load(edited("no-block", arrays))
+        load_network(edited("no-block", arrays))
 
-    custom = save(build(_per_layer_custom(), **{**SHARED, "width": 120}, seed=4), tmp_path / "custom")
+    custom = save_network(build(_per_layer_custom(), **{**SHARED, "width": 120}, seed=4), tmp_path / "custom")
     arrays = st_load((custom / "weights.safetensors").read_bytes())
     arrays["codec.decode_on.offset"] = arrays["codec.decode_on.offset"] + 1.0
     path = Path(shutil.copytree(custom, tmp_path / "custom-codec"))
     _rewrite(path, weights=st_save(arrays))
     with pytest.raises(CircuitsError, match="affine decode_on map does not give the saved outputs"):
-        load(path)
+        load_network(path)
     path = Path(shutil.copytree(custom, tmp_path / "custom-roles"))
     cfg = _config(path)
     cfg["system"]["layer_roles"] = ["computation", "cleanup", "computation", "cleanup"]
     _rewrite(path, config=cfg)
     with pytest.raises(CircuitsError, match="n_layers must be 2 for this system"):
-        load(path)
+        load_network(path)
 
 
 # ----------------------------------------------------------------- examples

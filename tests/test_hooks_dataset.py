@@ -11,7 +11,8 @@ from safetensors.numpy import load as st_load, save as st_save
 import circuits
 from circuits import CircuitsError, build, ground_truth, rotation_chains, rotation_circuits, step_circuits, to_module
 from circuits.cli import main
-from circuits.export import HookPoint, load_dataset
+from circuits.export import load_dataset
+from circuits.export._module import HookPoint
 
 SHARED = dict(width=160, redundancy=4, n_layers=4)  # T S > D/d: slots are shared
 
@@ -153,7 +154,7 @@ def test_dataset_without_payloads_defaults_from_the_spec_and_checks_its_input(tm
     assert data.payloads.shape == (5, 2, 0) and data.reference_payload.shape == (3, 5, 2, 0)
     assert load_dataset(data.save(tmp_path / "s.safetensors")).payloads.shape == (5, 2, 0)
     spec = circuits.ExperimentSpec(width=400, n_circuits=50, n_layers=2, n_active=3, batch_size=10)
-    assert ground_truth(circuits.build_network(spec)).dataset(4).n_active == 3  # the spec's z
+    assert ground_truth(circuits.build(spec)).dataset(4).n_active == 3  # the spec's z
     truth = ground_truth(_net())
     for kwargs, message in (({"batch_size": 0}, "batch_size must be"), ({"batch_size": 2, "seed": -1}, "seed must"),
                             ({"batch_size": 2, "n_active": 41}, "n_active must"),
@@ -190,7 +191,7 @@ def test_cis_dataset_writes_what_python_draws(tmp_path, capsys):
     assert main(["dataset", "--load", str(net_dir), "--out", str(out), "--batch-size", "20", "--seed", "4",
                  "--activations", "--reference"]) == 0
     assert "wrote Dataset(batch_size=20" in capsys.readouterr().out
-    want = ground_truth(circuits.load(net_dir)).dataset(20, seed=4, activations=True, reference=True)
+    want = ground_truth(circuits.load_network(net_dir)).dataset(20, seed=4, activations=True, reference=True)
     got = load_dataset(out)
     for name, value in want.arrays().items():
         np.testing.assert_array_equal(got.arrays()[name], value)
@@ -199,5 +200,5 @@ def test_cis_dataset_writes_what_python_draws(tmp_path, capsys):
     assert "--out" in err and "--force" in err
     assert main(["dataset", *flags, "--out", str(out), "--batch-size", "5", "--force", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["info"]["batch_size"] == 5
-    assert load_dataset(out).matches(circuits.load(net_dir))  # the same spec and seed: the same network
+    assert load_dataset(out).matches(circuits.load_network(net_dir))  # the same spec and seed: the same network
     assert not os.path.exists(str(out) + ".tmp")

@@ -70,7 +70,7 @@ def test_no_layer_above_construction_asks_for_a_class_or_a_name():
     whether it has chi, its activation groups), never which class or which registered name it is."""
     import circuits
     from circuits.construction import WeightScheme
-    from circuits.system import CorrectionOption
+    from circuits.system._corrections import CorrectionOption
 
     classes = {c.__name__ for base in (WeightScheme, CorrectionOption) for c in _subclasses(base)}
     names = set(circuits.SYSTEMS) | set(circuits.WEIGHT_SCHEMES) - {"none"}

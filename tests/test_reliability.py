@@ -316,7 +316,7 @@ def test_a_forged_provenance_with_a_recomputed_checksum_is_refused(key, value, m
     import json
     from circuits.base import seal
 
-    path = circuits.save(circuits.build_network(ExperimentSpec(width=400, n_circuits=50, n_layers=2)), tmp_path / "n")
+    path = circuits.save_network(circuits.build(ExperimentSpec(width=400, n_circuits=50, n_layers=2)), tmp_path / "n")
     config = json.loads((path / "config.json").read_text())
     config["provenance"][key] = value
     rest = {k: v for k, v in config.items() if k not in ("format", "format_version", "identity", "sha256")}

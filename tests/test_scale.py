@@ -6,7 +6,8 @@ import torch
 
 from circuits import build, custom_circuits, evaluate, make_system, rotation_circuits
 from circuits.construction import _kernels as kernels_module
-from circuits.construction import assemble, pattern_and_excess
+from circuits.construction import assemble
+from circuits.construction._schemes import pattern_and_excess
 
 # Where each sample goes: every sample through the incidence walk (sparse), every sample
 # with a nonzero slot through the incidence matrix (dense), or the built-in choice.

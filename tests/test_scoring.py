@@ -139,7 +139,7 @@ def test_partial_decompositions_score_as_predicted():
 
 def test_activity_is_exact_for_the_truth_without_shared_neurons_and_not_for_noise():
     spec = circuits.ExperimentSpec(width=400, n_circuits=16, redundancy=6, n_layers=3, n_active=2, batch_size=10)
-    net = circuits.build_network(spec)  # T S = 96 <= D/d = 100: no shared neuron
+    net = circuits.build(spec)  # T S = 96 <= D/d = 100: no shared neuron
     truth = ground_truth(net)
     data = truth.dataset(60, seed=0, activations=True)
     score = score_decomposition(truth, truth.components(), batch=data)
@@ -160,7 +160,7 @@ def test_activity_is_exact_for_the_truth_without_shared_neurons_and_not_for_nois
 def test_activity_of_the_truth_below_the_critical_load():
     spec = circuits.ExperimentSpec(width=400, n_circuits=40, redundancy=6, n_layers=3, n_active=2, batch_size=1000)
     assert circuits.zoo.classify(spec, circuits.zoo.measure(circuits.evaluate(spec))) == "working"
-    truth = ground_truth(circuits.build_network(spec))  # shared neurons (T S = 240 > D/d = 100), below the load
+    truth = ground_truth(circuits.build(spec))  # shared neurons (T S = 240 > D/d = 100), below the load
     score = score_decomposition(truth, truth.components(), batch=truth.dataset(100, seed=0, activations=True))
     assert score.summary["activity_recall"] == 1.0
     assert score.summary["activity_exact_fraction"] >= 0.95

@@ -33,7 +33,7 @@ SPEC = ExperimentSpec(width=8000, n_circuits=6000, redundancy=6, n_layers=2, n_a
 def network_counts():
     """``(net, K)``: ``K[j, t]`` = how many of circuit t's layer-1 slots the layer-2 pattern joins to slot j,
     with NaN where t owns j at layer 2."""
-    net = circuits.build_network(SPEC)
+    net = circuits.build(SPEC)
     n, T = net.n_slots, net.n_circuits
     sets = net.assignment.sets
     pattern = net.structures[2][0]
@@ -102,7 +102,7 @@ def test_inhibition_lowers_the_spurious_count_to_its_theory():
     X = 1.0
     spec = ExperimentSpec(width=2000, n_circuits=1500, redundancy=6, n_layers=2, n_active=1, batch_size=3000,
                           assignment="finite-field", seed=5, weight_scheme=f"inhibited:{X:g}")
-    net = circuits.build_network(spec)
+    net = circuits.build(spec)
     inhibited = circuits.evaluate(spec, network=net)
     capped = circuits.evaluate(spec.replace(weight_scheme="capped"))
 

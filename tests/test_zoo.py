@@ -55,7 +55,7 @@ def test_a_built_zoo_loads_back_as_built_in_memory(tmp_path):
     assert zoo.measure(circuits.evaluate(spec)) == pytest.approx(index["entries"][1]["measured"], nan_ok=True)
 
     for name in TWO:
-        built, fresh = zoo.load(name, path), zoo.load(name)
+        built, fresh = zoo.load_model(name, path), zoo.load_model(name)
         assert built.measured == index["entries"][TWO.index(name)]["measured"] and fresh.measured is None
         assert built.regime == fresh.regime == zoo.CATALOGUE[name].regime
         a, b = built.module(dense=False).state_dict(), fresh.module(dense=False).state_dict()
@@ -67,7 +67,7 @@ def test_a_built_zoo_loads_back_as_built_in_memory(tmp_path):
         stored = load_file(str(path / name / "truth.safetensors"))
         assert stored.keys() == fresh.truth.arrays().keys()
         assert all(np.array_equal(stored[k], v) for k, v in fresh.truth.arrays().items())
-    assert zoo.load("chains-working", path, dataset=False).dataset is None
+    assert zoo.load_model("chains-working", path, dataset=False).dataset is None
 
     with pytest.raises(CircuitsError, match="not empty"):
         zoo.build_zoo(path, names=["rotation-exact"], progress=False)
@@ -75,9 +75,9 @@ def test_a_built_zoo_loads_back_as_built_in_memory(tmp_path):
     assert [r["name"] for r in zoo.read_index(path)["entries"]] == ["rotation-exact"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo"]  # no partial or old folder left
     with pytest.raises(CircuitsError, match="has no network 'chains-working'"):
-        zoo.load("chains-working", path)
+        zoo.load_model("chains-working", path)
     with pytest.raises(CircuitsError, match="name must be one of"):
-        zoo.load("no-such-network")
+        zoo.load_model("no-such-network")
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")

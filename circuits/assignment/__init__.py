@@ -9,10 +9,6 @@ Example:
     (557, 1969)
 """
 
-from ._assignment import (ASSIGNMENTS, Assignment, assign, capacity, max_shared, prime_step_capacity, prime_step_sets,
-                          random_capacity, random_sets, repeated_pairs, slot_use)
-from ._geometry import finite_field_capacity, finite_field_sets
+from ._assignment import ASSIGNMENTS, Assignment, assign, capacity, max_shared, slot_use
 
-__all__ = ["ASSIGNMENTS", "Assignment", "assign", "capacity", "finite_field_capacity", "finite_field_sets",
-           "max_shared", "prime_step_capacity", "prime_step_sets", "random_capacity", "random_sets", "repeated_pairs",
-           "slot_use"]
+__all__ = ["assign", "Assignment", "ASSIGNMENTS", "capacity", "max_shared", "slot_use"]

@@ -121,7 +121,7 @@ def _bench_network(args, zs: list[int]) -> dict:
                                          f"{need / 2**30:.3g} GiB, more than is available here; lower --dense-limit "
                                          "below the width to skip it", parameter="dense_limit")
     t0 = time.perf_counter()
-    net = circuits.build_network(specs[0], device=args.device, allow_large=args.yes,
+    net = circuits.build(specs[0], device=args.device, allow_large=args.yes,
                                  threads=torch.get_num_threads())  # the threads chosen for the run
     _sync(args.device)
     build_seconds = time.perf_counter() - t0

@@ -7,7 +7,7 @@ import circuits
 from ._args import add_run_arguments, add_spec_arguments, as_flag, spec_from_args
 
 NAME = "build"
-HELP = "build a network and save it to a directory that circuits.load and cis evaluate --load read"
+HELP = "build a network and save it to a directory that circuits.load_network and cis evaluate --load read"
 
 
 def add_arguments(p) -> None:
@@ -20,8 +20,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     spec = spec_from_args(args)
-    net = circuits.build_network(spec, allow_large=args.yes, threads=args.threads)
+    net = circuits.build(spec, allow_large=args.yes, threads=args.threads)
     with as_flag("path", "out"):
-        path = circuits.save(net, args.out, overwrite=args.force, metadata={"built_by": "cis build"})
+        path = circuits.save_network(net, args.out, overwrite=args.force, metadata={"built_by": "cis build"})
     print(f"saved {net!r} to {path} (evaluate it with: cis evaluate --load {path} --seed {spec.seed})")
     return 0

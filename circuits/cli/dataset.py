@@ -37,7 +37,7 @@ def run(args) -> int:
         spec, net = loaded_spec(args)
     else:
         spec = spec_from_args(args)
-        net = circuits.build_network(spec, allow_large=args.yes, threads=args.threads)
+        net = circuits.build(spec, allow_large=args.yes, threads=args.threads)
     truth = circuits.ground_truth(net)
     with using_threads(args.threads):
         data = truth.dataset(spec.batch_size, seed=spec.seed, n_active=spec.n_active, activations=args.activations,

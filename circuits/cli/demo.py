@@ -22,7 +22,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     specs = [spec_from_args(args, n_active=z) for z in (1, 2, 3)]  # every spec checked before any work
     threads = choose_threads(args.threads)  # the free cores, measured once for the whole demo
-    net = circuits.build_network(specs[-1], allow_large=args.yes, threads=threads)
+    net = circuits.build(specs[-1], allow_large=args.yes, threads=threads)
     print(f"Rotation circuits in superposition: T={net.n_circuits} circuits of width d={net.circuit_width} "
           f"in a network of width D={net.width} (S={net.redundancy}, L={net.n_layers}, "
           f"load T(d/D)^2={net.load:.4f}).")

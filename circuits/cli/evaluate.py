@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
 def loaded_spec(args):
     """``(spec, network)`` for ``--load``: the saved network's spec with the evaluation flags typed."""
     with as_flag(("path", None), "load"):  # whatever is wrong with the directory is about --load
-        net = circuits.load(args.load, device=args.device)
+        net = circuits.load_network(args.load, device=args.device)
     saved = dict(net.provenance)
     if not saved:
         raise CircuitsError(f"the network in {args.load} was not built from a spec (no provenance in its "

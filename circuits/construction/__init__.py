@@ -6,12 +6,9 @@ Example:
     ['capped', 'uncorrected', 'split', 'inhibited']
 """
 
-from ._builder import MAX_CHI_SCALE, assemble, build, check_width
-from ._kernels import Touched
-from ._network import LayerState, Network, NetworkConfig, check_device
-from ._schemes import (MAX_INHIBITION, WEIGHT_SCHEMES, Capped, Inhibited, LayerWeights, SchemeKernel, WeightScheme, block_entries, circuit_pairs,
-                       exact_chi, pattern_and_excess, readout_correction, weight_scheme)
+from ._builder import MAX_CHI_SCALE, assemble, check_width, construct
+from ._network import Network, NetworkConfig, check_device
+from ._schemes import WEIGHT_SCHEMES, WeightScheme, block_entries, circuit_pairs, weight_scheme
 
-__all__ = ["MAX_CHI_SCALE", "MAX_INHIBITION", "WEIGHT_SCHEMES", "Capped", "Inhibited", "weight_scheme", "LayerState", "LayerWeights", "Network", "NetworkConfig", "SchemeKernel",
-           "Touched", "WeightScheme", "assemble", "block_entries", "build", "check_device", "check_width",
-           "circuit_pairs", "exact_chi", "pattern_and_excess", "readout_correction"]
+__all__ = ["assemble", "block_entries", "check_device", "check_width", "circuit_pairs", "construct", "MAX_CHI_SCALE",
+           "Network", "NetworkConfig", "weight_scheme", "WEIGHT_SCHEMES", "WeightScheme"]

@@ -1,7 +1,7 @@
 """Builder: turn a small system and an assignment into one large network.
 
-:func:`build` checks its arguments, draws the assignment and hands over to :func:`assemble`,
-which :func:`circuits.load` uses too: from the sets of every layer it makes the weight
+:func:`construct` checks its arguments, draws the assignment and hands over to :func:`assemble`,
+which :func:`circuits.load_network` uses too: from the sets of every layer it makes the weight
 scheme's structures and constants (for capped: the pattern ``C``, its excess ``E`` and chi).
 The weights themselves stay in structured form; a dense ``D x D`` matrix is only made by
 :meth:`Network.dense_weights`.
@@ -57,9 +57,10 @@ def assemble(system: SmallSystem, config: NetworkConfig, assignment: Assignment,
                    structures=tuple(structures), device=device)
 
 
-def build(system: SmallSystem, *, width: int, redundancy: int, n_layers: int, seed, weight_scheme: str = "capped",
+def construct(system: SmallSystem, *, width: int, redundancy: int, n_layers: int, seed, weight_scheme: str = "capped",
           chi_scale: float = 1.0, assignment: str = "prime-step", device: str = "cpu") -> Network:
-    """Construct the large network that computes every circuit of ``system`` at once.
+    """Construct the large network that computes every circuit of ``system`` at once (``circuits.build`` of a
+    system calls this).
 
     Args:
         system: the small system (T circuits of width d, couplings, layer roles).

@@ -111,7 +111,7 @@ class Network:
             and the excess ``E``; ``None`` at layers 0, 1 and for the other schemes).
         device: torch device of the forward pass.
         provenance: what the network was built from (for a spec's network, the spec's fields:
-            :func:`circuits.build_network` sets it; saving keeps it), else empty.
+            :func:`circuits.build` sets it; saving keeps it), else empty.
     """
 
     system: SmallSystem

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..assignment import capacity
 from ..base import CircuitsError, choose_threads, require, require_float, require_int
-from ..measurement import SEIZURE_THRESHOLD
+from ..measurement import ON_ERROR
 from ..measurement import criterion as measurement_criterion
 from ..system import SYSTEMS
 from ._budget import check_cost, check_total, search_seconds
@@ -226,7 +226,7 @@ def _seed_crossing(job: dict) -> tuple[int, Crossing]:
 
 
 def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: float | None = None,
-                  on_error: float = SEIZURE_THRESHOLD, n_seeds: int = 6, rtol: float = 0.02, confidence: float = 0.95,
+                  on_error: float = ON_ERROR, n_seeds: int = 6, rtol: float = 0.02, confidence: float = 0.95,
                   workers: int = 1, executor=None, device: str = "cpu", progress: bool = False,
                   threads: int | None = None, allow_large: bool = False) -> Boundary:
     """The critical load T (d/D)^2 at which the criterion's score crosses ``level``.

@@ -1,10 +1,12 @@
 """From a spec to numbers: build the spec's network (calibrating ``tuned-chi``) and evaluate it.
 
-:func:`build_network` makes the system from the registry with the spec's system seed, applies
+:func:`build` of a spec makes the system from the registry with the spec's system seed, applies
 the error correction, chooses chi's multiplier on a calibration batch when the spec asks for
-``tuned-chi`` (:func:`tune_chi`), and builds the network with the network seed.
-:func:`evaluate` measures a spec (or a network in hand) and returns the
-:class:`circuits.Evaluation`, whose ``config`` then holds the spec's fields and derived seeds.
+``tuned-chi`` (:func:`tune_chi`), and constructs the network with the network seed; :func:`build`
+of a small system in hand constructs its network from the arguments given
+(:func:`circuits.construction.construct`). :func:`evaluate` measures a spec (or a network in hand)
+and returns the :class:`circuits.Evaluation`, whose ``config`` then holds the spec's fields and
+derived seeds.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..construction import build, Network
+from ..construction import Network, construct
 from ..base import require, require_int, using_threads
 from ._budget import check_cost
-from ..measurement import evaluate as evaluate_network, failure_rate, Evaluation, SEIZURE_THRESHOLD
+from ..measurement import ON_ERROR, Evaluation, evaluate_network, failure_rate
 from ._spec import ExperimentSpec
 from ..system import make_system, with_error_correction, SmallSystem
 
@@ -28,13 +30,13 @@ CALIBRATION_BATCH = 200
 
 def tune_chi(system: SmallSystem, *, n_active: int, width: int, redundancy: int, n_layers: int, network_seed: int,
              calibration_seed: int, chi_scale: float = 1.0, assignment: str = "prime-step", device: str = "cpu",
-             batch_size: int = CALIBRATION_BATCH, threshold: float = SEIZURE_THRESHOLD):
+             batch_size: int = CALIBRATION_BATCH, on_error: float = ON_ERROR):
     """Choose chi's multiplier from :data:`CHI_GRID` on a calibration batch.
 
     Every candidate ``chi_scale * m`` builds the network (same ``network_seed``, so the same
     assignment) and evaluates the same ``batch_size`` calibration passes (common random numbers,
     so differences are the candidates'); the one with the lowest failure rate (an on-indicator off
-    by more than ``threshold``) wins. Ties are broken by the failure rate over layers 2..L alone
+    by more than ``on_error``) wins. Ties are broken by the failure rate over layers 2..L alone
     (chi acts from layer 2 on), then by the on-indicator MSE of the active plus that of the
     inactive circuits averaged over layers 1..L (so that where every candidate always fails, one
     that switches the active circuits off does not win), then by grid order (1 first).
@@ -45,15 +47,15 @@ def tune_chi(system: SmallSystem, *, n_active: int, width: int, redundancy: int,
     """
     rows = []
     for m in CHI_GRID:
-        net = build(system, width=width, redundancy=redundancy, n_layers=n_layers, seed=network_seed,
+        net = construct(system, width=width, redundancy=redundancy, n_layers=n_layers, seed=network_seed,
                     chi_scale=chi_scale * m, assignment=assignment, device=device)
         ev = evaluate_network(net, n_active=n_active, batch_size=batch_size, seed=calibration_seed)
         worst = np.asarray(ev.sample_worst_on)
-        later = float(np.mean(worst[2:].max(axis=0) > threshold)) if net.network_layers >= 2 else 0.0
+        later = float(np.mean(worst[2:].max(axis=0) > on_error)) if net.network_layers >= 2 else 0.0
         on = ev.table[(ev.table.stat == "mse") & (ev.table.quantity == "on") & (ev.table.layer >= 1)
                       & ev.table.depth.isna()]
         on_mse = float(on.groupby("circuit_state").measured.mean().sum())
-        rows.append((chi_scale * m, failure_rate(ev, threshold), later, on_mse))
+        rows.append((chi_scale * m, failure_rate(ev, on_error), later, on_mse))
     best = min(range(len(rows)), key=lambda i: (*rows[i][1:], i))
     return rows[best][0], tuple(rows)
 
@@ -64,27 +66,63 @@ def build_system(spec: ExperimentSpec) -> SmallSystem:
     return with_error_correction(base, spec.error_correction, n_layers=spec.n_layers)
 
 
-def build_network(spec: ExperimentSpec, *, device: str = "cpu", allow_large: bool = False,
-                  threads: int | None = None) -> Network:
-    """The network of ``spec`` (see the module docstring); ``device`` is where its forward pass runs.
+def build(target, *, width: int | None = None, redundancy: int | None = None, n_layers: int | None = None,
+          seed=None, weight_scheme=None, chi_scale: float | None = None, assignment: str | None = None,
+          device: str = "cpu", allow_large: bool = False, threads: int | None = None) -> Network:
+    """Build the large network of a spec, or of a small system in hand.
 
-    A spec whose estimated cost exceeds the machine is refused before any work
-    (:func:`circuits.experiments.check_cost`) unless ``allow_large``. ``threads``: torch threads
-    (default: the cores free now, ``circuits.base.choose_threads``; ``tuned-chi`` evaluates).
+    Args:
+        target: an :class:`ExperimentSpec` (everything comes from it and its seed; the construction
+            arguments below must then be left out) or a :class:`circuits.SmallSystem` (then give
+            ``width``, ``redundancy``, ``n_layers`` and ``seed``).
+        width: D, a multiple of the system's circuit width d with ``D/d >= S``.
+        redundancy: S, network neurons per small-circuit neuron (>= 1).
+        n_layers: L >= 1 computation layers (the network has ``system.network_layers(L)``).
+        seed: seeds the assignment's per-layer permutations.
+        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (default ``capped``).
+        chi_scale: multiplier on chi (default 1).
+        assignment: a method of :data:`circuits.ASSIGNMENTS` (default ``prime-step``).
+        device: torch device of the forward pass (``"cpu"``, ``"cuda"``).
+        allow_large: build a spec whose estimated memory or time exceeds this machine (refused otherwise,
+            before any work: :func:`circuits.experiments.check_cost`).
+        threads: torch threads (default: the cores free now; ``tuned-chi`` evaluates while it builds).
+
+    Returns:
+        :class:`circuits.Network`; a spec's network records the spec as its ``provenance``.
+
+    Raises:
+        CircuitsError: on any inconsistent or out-of-range argument, before any work.
 
     Example:
-        >>> build_network(ExperimentSpec(width=400, n_circuits=50, n_layers=2))
+        >>> build(ExperimentSpec(width=400, n_circuits=50, n_layers=2))
         Network('rotation', D=400, T=50, d=4, S=6, L=2, scheme='capped', assignment='prime-step', load=0.005, device='cpu')
+        >>> from circuits import rotation_circuits
+        >>> build(rotation_circuits(n_circuits=557, seed=0), width=1000, redundancy=6, n_layers=5, seed=0)
+        Network('rotation', D=1000, T=557, d=4, S=6, L=5, scheme='capped', assignment='prime-step', load=0.008912, device='cpu')
     """
-    require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
-            parameter="spec")
-    check_cost(spec, allow=allow_large)
+    given = {"width": width, "redundancy": redundancy, "n_layers": n_layers, "seed": seed,
+             "weight_scheme": weight_scheme, "chi_scale": chi_scale, "assignment": assignment}
+    if isinstance(target, SmallSystem):
+        missing = [k for k in ("width", "redundancy", "n_layers", "seed") if given[k] is None]
+        require(not missing, f"{missing[0] if missing else ''} is needed to build a network from a small system",
+                parameter=missing[0] if missing else None)
+        with using_threads(threads):
+            return construct(target, width=width, redundancy=redundancy, n_layers=n_layers, seed=seed,
+                             weight_scheme="capped" if weight_scheme is None else weight_scheme,
+                             chi_scale=1.0 if chi_scale is None else chi_scale,
+                             assignment="prime-step" if assignment is None else assignment, device=device)
+    require(isinstance(target, ExperimentSpec), f"build takes an ExperimentSpec or a SmallSystem (see "
+                                                f"circuits.SYSTEMS), got {type(target).__name__}", parameter="target")
+    extra = [k for k, v in given.items() if v is not None]
+    require(not extra, f"{extra[0] if extra else ''} comes from the spec: give it there (spec.replace(...))",
+            parameter=extra[0] if extra else None)
+    check_cost(target, allow=allow_large)
     with using_threads(threads):
-        return _build_network(spec, device)
+        return _build_network(target, device)
 
 
 def _build_network(spec: ExperimentSpec, device: str) -> Network:
-    """:func:`build_network` on the threads already chosen."""
+    """:func:`build` of a spec, on the threads already chosen."""
     system = build_system(spec)
     seeds = spec.seeds()
     chi_scale = spec.chi_scale
@@ -93,8 +131,9 @@ def _build_network(spec: ExperimentSpec, device: str) -> Network:
                                 n_layers=spec.n_layers, network_seed=seeds.network,
                                 calibration_seed=seeds.calibration, chi_scale=spec.chi_scale,
                                 assignment=spec.assignment, device=device)
-    net = build(system, width=spec.width, redundancy=spec.redundancy, n_layers=spec.n_layers, seed=seeds.network,
-                weight_scheme=spec.weight_scheme, chi_scale=chi_scale, assignment=spec.assignment, device=device)
+    net = construct(system, width=spec.width, redundancy=spec.redundancy, n_layers=spec.n_layers,
+                    seed=seeds.network, weight_scheme=spec.weight_scheme, chi_scale=chi_scale,
+                    assignment=spec.assignment, device=device)
     return replace(net, provenance=spec.to_dict())
 
 
@@ -109,11 +148,11 @@ def evaluate(target, *, n_active: int | None = None, batch_size: int | None = No
             draws' seed) or a :class:`circuits.Network` (then give ``n_active`` and
             ``batch_size``, or ``active``; ``seed`` seeds the draws, default 0).
         n_active, batch_size, seed, active, payloads, ideal: for a network (see
-            ``circuits.measurement.evaluate``); with a spec they must be left out.
+            ``circuits.measurement.evaluate_network``); with a spec they must be left out.
         chunk_size: samples per forward pass (results do not depend on it).
         progress: a tqdm bar over chunks.
         device: where a spec's network runs.
-        network: the spec's network, already built by :func:`build_network` (saves building it again).
+        network: the spec's network, already built by :func:`build` (saves building it again).
         threads: torch threads; default: the cores free right now (``circuits.base.choose_threads``).
         allow_large: run a spec whose estimated cost exceeds the machine (refused otherwise, before any work).
 

@@ -4,7 +4,7 @@ People who build decomposition and interpretability methods need multi-layer mod
 computation in superposition is known exactly, in every regime: clean, working, strained and
 broken. :data:`CATALOGUE` names such networks, each one :class:`ZooEntry` (a name, a regime, a
 description and the :class:`circuits.ExperimentSpec` that builds it, so its numbers are one
-``cis evaluate`` away); :func:`build_zoo` (``cis zoo --out DIR``) writes them all; :func:`load`
+``cis evaluate`` away); :func:`build_zoo` (``cis zoo --out DIR``) writes them all; :func:`load_model`
 gives one back, from a built folder or built afresh in memory (the same network, bit for bit).
 
 Regimes (:data:`REGIMES`), decided from measurements (:func:`measure`, :func:`classify`) made on
@@ -44,7 +44,7 @@ A built zoo is a folder (every file sealed by the storage module, ``circuits/bas
                             layer's activations and the reference run (circuits.export.load_dataset),
                             bound to the network's fingerprint
 
-:func:`load` checks every binding: an edited index, a network folder, ground truth or data set moved
+:func:`load_model` checks every binding: an edited index, a network folder, ground truth or data set moved
 or swapped between entries (or between zoos) is refused naming the file. The zoo is written into a
 fresh sibling folder and swapped in at the end; what a killed build left beside it is removed by the
 next build.
@@ -64,9 +64,9 @@ import torch
 from ..base import (CircuitsError, __version__, check_target, folder_writer, open_arrays, open_json, require,
                     require_choice, require_path, sealed_arrays, sealed_json, using_threads, write_file)
 from ..construction import Network
-from ..export import Dataset, GroundTruth, ground_truth, load as load_network, load_dataset, save, to_module
+from ..export import Dataset, GroundTruth, ground_truth, load_dataset, load_network, save_network, to_module
 from ..measurement import Evaluation, failure_rate
-from ._experiment import build_network, evaluate
+from ._experiment import build, evaluate
 from ._spec import ExperimentSpec
 
 #: The regimes, from clean to broken.
@@ -286,7 +286,7 @@ def _dataset(truth: GroundTruth, spec: ExperimentSpec) -> Dataset:
     return truth.dataset(DATASET_SIZE, seed=spec.seed, n_active=spec.n_active, activations=True, reference=True)
 
 
-def load(name: str, path=None, *, dataset: bool = True) -> ZooModel:
+def load_model(name: str, path=None, *, dataset: bool = True) -> ZooModel:
     """One zoo network: from the built zoo in ``path``, or built now from its spec (a few seconds).
 
     Both give the same network bit for bit (the spec and its seed determine it) and the same data
@@ -301,13 +301,13 @@ def load(name: str, path=None, *, dataset: bool = True) -> ZooModel:
         :class:`ZooModel`.
 
     Example:
-        >>> model = load("rotation-exact", dataset=False)
+        >>> model = load_model("rotation-exact", dataset=False)
         >>> model.regime, model.network.n_circuits, model.network.width
         ('exact', 41, 1000)
     """
     entry = CATALOGUE[require_choice("name", name, CATALOGUE)]
     if path is None:
-        net = build_network(entry.spec)
+        net = build(entry.spec)
         truth = ground_truth(net)
         return ZooModel(entry, net, truth, _dataset(truth, entry.spec) if dataset else None)
     path = Path(path)
@@ -404,10 +404,10 @@ def _build_entry(entry: ZooEntry, root: Path) -> dict:
     """Build, measure and write one network into ``root/NAME``; its index record."""
     spec = entry.spec
     threads = torch.get_num_threads()  # chosen once for the whole zoo (build_zoo)
-    net = build_network(spec, threads=threads)
+    net = build(spec, threads=threads)
     measured = measure(evaluate(spec, network=net, threads=threads))
     folder = root / entry.name
-    save(net, folder / "network", metadata={"zoo": entry.name, "regime": entry.regime})
+    save_network(net, folder / "network", metadata={"zoo": entry.name, "regime": entry.regime})
     truth = ground_truth(net)
     write_file(folder / "truth.safetensors", sealed_arrays(truth.arrays(), "truth", _TRUTH_VERSION,
                                                            {"network": net.fingerprint}, {"zoo": entry.name}))

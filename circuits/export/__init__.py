@@ -9,7 +9,7 @@ test models whose computation is known exactly. A constructed network is one:
 - :func:`ground_truth` says which neurons carry which circuit at every layer, each circuit's
   small weights, each circuit's share of every weight matrix, the cross-circuit couplings, how
   to encode inputs and decode outputs, and what the small system itself computes;
-- :func:`save` / :func:`load` write and read a directory ``weights.safetensors`` +
+- :func:`save_network` / :func:`load_network` write and read a directory ``weights.safetensors`` +
   ``config.json`` (format :data:`FORMAT_VERSION`) that reproduces the network bit for bit;
 - the module names every activation (:class:`HookPoint`: ``hook_input``, ``layers.{i}.hook_pre``,
   ``layers.{i}.hook_post``) and caches them (:meth:`ExportedNetwork.run_with_cache`);
@@ -26,7 +26,7 @@ Example:
     >>> import tempfile
     >>> import numpy as np, torch
     >>> from circuits import build, rotation_circuits
-    >>> from circuits.export import ground_truth, load, save, to_module
+    >>> from circuits.export import ground_truth, load_network, save_network, to_module
     >>> net = build(rotation_circuits(n_circuits=200, seed=0), width=1000, redundancy=6, n_layers=3, seed=0)
     >>> module = to_module(net)                   # 3 x (Linear + ReLU) on (B, 1000) tensors
     >>> module.layers[1]                          # network layer 2, with its two hook points
@@ -54,19 +54,18 @@ Example:
     >>> truth.contribution(141, 3).shape          # its share of W[3] (scipy sparse)
     (1000, 1000)
     >>> folder = tempfile.TemporaryDirectory()
-    >>> path = save(net, folder.name + "/net")    # weights.safetensors + config.json
+    >>> path = save_network(net, folder.name + "/net")    # weights.safetensors + config.json
     >>> with torch.no_grad():
-    ...     torch.equal(to_module(load(path))(x), module(x))
+    ...     torch.equal(to_module(load_network(path))(x), module(x))
     True
     >>> folder.cleanup()
 """
 
-from ._dataset import DATASET_FORMAT, DATASET_VERSION, Dataset, load_dataset
+from ._dataset import Dataset, load_dataset
 from ._ground_truth import GroundTruth, ground_truth
-from ._module import ExportedNetwork, HookPoint, SparseLinear, dense_from_structure, layer_structure, to_module
-from ._saving import FORMAT_VERSION, load, save
+from ._module import ExportedNetwork, to_module
+from ._saving import load_network, save_network
 from ._scoring import DecompositionScore, score_decomposition
 
-__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "Dataset", "DecompositionScore", "ExportedNetwork",
-           "GroundTruth", "HookPoint", "SparseLinear", "dense_from_structure", "ground_truth", "layer_structure",
-           "load", "load_dataset", "save", "score_decomposition", "to_module"]
+__all__ = ["Dataset", "DecompositionScore", "ExportedNetwork", "ground_truth", "GroundTruth", "load_dataset",
+           "load_network", "save_network", "score_decomposition", "to_module"]

@@ -72,7 +72,7 @@ _PROBE_TOLERANCE = 1e-9
 
 
 # ===================================================================== save
-def save(net: Network, path, *, overwrite: bool = False, metadata: dict | None = None) -> Path:
+def save_network(net: Network, path, *, overwrite: bool = False, metadata: dict | None = None) -> Path:
     """Write ``net`` to the directory ``path``: ``weights.safetensors`` and ``config.json``.
 
     A registered system (``circuits.SYSTEMS``, integer or no seed) is remade from its name,
@@ -286,8 +286,8 @@ def _rebuilds(system: SmallSystem, n_layers: int) -> bool:
 
 
 # ===================================================================== load
-def load(path, *, device: str = "cpu") -> Network:
-    """Read a network written by :func:`save`; bit for bit the saved one.
+def load_network(path, *, device: str = "cpu") -> Network:
+    """Read a network written by :func:`save_network`; bit for bit the saved one.
 
     Checks, before building anything: both files present; the format and its version; the
     SHA-256 over the weights and the config's content (so any edited field is refused); the
@@ -315,7 +315,7 @@ def load(path, *, device: str = "cpu") -> Network:
     path = require_path("path", path)
     device = check_device(device)
     check_target(path, "path", folder=True)
-    require(path.is_dir(), f"path must be a directory written by circuits.save, got {path} (absent)", parameter="path")
+    require(path.is_dir(), f"path must be a directory written by circuits.save_network, got {path} (absent)", parameter="path")
     for name in (_CONFIG, _WEIGHTS):
         require(os.path.lexists(path / name), f"incomplete saved network: {path / name} is missing", parameter="path")
     text = read_bytes(path / _CONFIG, "path")

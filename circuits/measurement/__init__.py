@@ -1,17 +1,16 @@
-"""Measurement layer: evaluate a network against its small system (``evaluate -> Evaluation``).
+"""Measurement layer: evaluate a network against its small system (``evaluate_network -> Evaluation``).
+
+The names here are what the layers above use; users import from ``circuits``.
 
 Example:
-    >>> from circuits.measurement import TABLE_COLUMNS
-    >>> TABLE_COLUMNS[:4]
-    ['layer', 'computation_layer', 'role', 'circuit_state']
+    >>> from circuits.measurement import CRITERIA
+    >>> list(CRITERIA)
+    ['payload', 'compounding', 'fraction-on', 'worst-readout']
 """
 
-from ._criteria import CRITERIA, MASS_FLOOR, PAYLOAD_FLOOR, Criterion, criterion, fraction_on_ratio, payload_ratio, \
-    spurious_growth, worst_readout
-from ._evaluate import (INPUT, ON_THRESHOLD, SEIZURE_THRESHOLD, TABLE_COLUMNS, Evaluation, default_chunk_size,
-                        boundary_model, describe, evaluate, failure_rate, predicted_critical_load,
-                        spurious_prediction)
+from ._criteria import CRITERIA, criterion
+from ._evaluate import (ON_THRESHOLD, ON_ERROR, Evaluation, describe, evaluate_network, failure_rate,
+                        predicted_critical_load)
 
-__all__ = ["CRITERIA", "MASS_FLOOR", "PAYLOAD_FLOOR", "Criterion", "criterion", "fraction_on_ratio", "payload_ratio",
-           "spurious_growth", "worst_readout", "boundary_model", "spurious_prediction", "predicted_critical_load", "INPUT", "ON_THRESHOLD", "SEIZURE_THRESHOLD", "TABLE_COLUMNS", "Evaluation", "default_chunk_size",
-           "describe", "evaluate", "failure_rate"]
+__all__ = ["CRITERIA", "criterion", "describe", "evaluate_network", "Evaluation", "failure_rate", "ON_ERROR",
+           "ON_THRESHOLD", "predicted_critical_load"]

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from ..base import Registry, require
-from ._evaluate import SEIZURE_THRESHOLD, Evaluation, failure_rate
+from ._evaluate import ON_ERROR, Evaluation, failure_rate
 
 #: The least predicted payload MSE the ``payload`` ratio divides by (see the module docstring).
 PAYLOAD_FLOOR = 2e-4
@@ -49,7 +49,7 @@ def _last_computation(ev: Evaluation) -> int:
     return int(table.loc[table.role == "computation", "layer"].max())
 
 
-def payload_ratio(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+def payload_ratio(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Active payload MSE at the last computation layer over theory (the depth-1 circuits where
     circuits receive couplings; NaN for a system without payload or without a formula)."""
     t = ev.table
@@ -64,7 +64,7 @@ def payload_ratio(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
     return float(row.measured / max(row.predicted, PAYLOAD_FLOOR))
 
 
-def spurious_growth(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+def spurious_growth(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Spurious on-indicator mass at the last layer over the mass at layer 2 (at least :data:`MASS_FLOOR`)."""
     t = ev.table
     mass = t[(t.circuit_state == "unowned") & (t.stat == "mass")].set_index("layer").measured
@@ -72,7 +72,7 @@ def spurious_growth(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> floa
     return last / max(float(mass.get(2, 0.0)), MASS_FLOOR)
 
 
-def fraction_on_ratio(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+def fraction_on_ratio(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Fraction of neurons on at the last layer (mean over neuron groups) over ``z S / (D/d)``."""
     frac = ev.fraction_on
     last = frac[frac.layer == frac.layer.max()].fraction.mean()
@@ -81,7 +81,7 @@ def fraction_on_ratio(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> fl
     return float(last / (c["n_active"] * c["redundancy"] / n_slots))
 
 
-def worst_readout(ev: Evaluation, on_error: float = SEIZURE_THRESHOLD) -> float:
+def worst_readout(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Fraction of samples with an on-indicator read off by more than ``on_error`` (0.25) at some layer 1..L."""
     return failure_rate(ev, on_error)
 
@@ -96,7 +96,7 @@ class Criterion:
     level: float
     help: str
 
-    def fails(self, ev: Evaluation, level: float | None = None, on_error: float = SEIZURE_THRESHOLD) -> bool:
+    def fails(self, ev: Evaluation, level: float | None = None, on_error: float = ON_ERROR) -> bool:
         """Whether ``ev`` fails (score above ``level``, the default level if ``None``)."""
         return self.score(ev, on_error) > (self.level if level is None else level)
 

@@ -39,8 +39,10 @@ from ..system import CLEANUP, COMPUTATION, SmallSystem, draw_payloads
 
 #: Neurons above this value count as on.
 ON_THRESHOLD = 1e-4
-#: An on-indicator error above this passes the study's step function: errors start to compound.
-SEIZURE_THRESHOLD = 0.25
+#: The on-indicator error that counts as a failure: above it the study's step function is passed and
+#: errors start to compound (a "seizure"). The command line's ``--on-error`` and every ``on_error``
+#: argument default to it.
+ON_ERROR = 0.25
 #: The role of layer 0 in the tables.
 INPUT = "input"
 #: The columns of :attr:`Evaluation.table`, in order.
@@ -50,7 +52,7 @@ TABLE_COLUMNS = ["layer", "computation_layer", "role", "circuit_state", "depth",
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """What :func:`evaluate` measured.
+    """What :func:`evaluate_network` (and :func:`circuits.evaluate`) measured.
 
     Attributes:
         table: tidy frame with :data:`TABLE_COLUMNS`: one row per (layer, circuit_state, depth,
@@ -101,14 +103,14 @@ class Evaluation:
                 "fraction_on": [{"layer": k, "fraction": v} for k, v in sorted(frac.items())]}
 
 
-def failure_rate(ev: Evaluation, threshold: float = SEIZURE_THRESHOLD) -> float:
-    """Fraction of samples with an on-indicator error above ``threshold`` at some layer 1..L.
+def failure_rate(ev: Evaluation, on_error: float = ON_ERROR) -> float:
+    """Fraction of samples with an on-indicator error above ``on_error`` at some layer 1..L.
 
     Uses ``ev.sample_worst_on`` ``(L+1, B)`` (worst error over all circuits, per layer and
     sample); layer 0, the input, is not counted.
     """
     worst = np.asarray(ev.sample_worst_on)[1:].max(axis=0)
-    return float(np.mean(worst > threshold))
+    return float(np.mean(worst > on_error))
 
 
 def default_chunk_size(net: Network, batch_size: int) -> int:
@@ -119,7 +121,7 @@ def default_chunk_size(net: Network, batch_size: int) -> int:
     return max(1, min(batch_size, (1 << 23) // (d * net.n_slots), (1 << 26) // (d * net.n_circuits)))
 
 
-def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | None = None, seed=0,
+def evaluate_network(net: Network, *, n_active: int | None = None, batch_size: int | None = None, seed=0,
              active: np.ndarray | None = None, payloads: np.ndarray | None = None,
              ideal: bool = False, chunk_size: int | None = None, progress: bool = False) -> Evaluation:
     """Measure a network's errors against the small system's own run.
@@ -147,7 +149,7 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
     Example:
         >>> from circuits import rotation_circuits, build
         >>> net = build(rotation_circuits(n_circuits=100, seed=0), width=800, redundancy=2, n_layers=2, seed=0)
-        >>> ev = evaluate(net, n_active=2, batch_size=50, seed=1)
+        >>> ev = evaluate_network(net, n_active=2, batch_size=50, seed=1)
         >>> float(ev.table["measured"].max()) < 1e-5  # T S <= D/d: no shared neurons, exact up to float32
         True
     """
@@ -206,7 +208,7 @@ def evaluate(net: Network, *, n_active: int | None = None, batch_size: int | Non
     fraction_on = pd.DataFrame([{"layer": layer, "neuron_group": i, "fraction": float(frac[layer, i])}
                                 for layer in range(L + 1) for i in range(d)])
     worst_on = np.maximum(acc["a_on_max"], acc["i_on_max"])  # (L+1, B)
-    over = np.nonzero(worst_on[1:].max(axis=1) > SEIZURE_THRESHOLD)[0]
+    over = np.nonzero(worst_on[1:].max(axis=1) > ON_ERROR)[0]
     seizure = int(over[0]) + 1 if len(over) else None
     config = {**describe(net), "n_active": int(z), "batch_size": int(B), "evaluation_seed": jsonable_seed(seed),
               "ideal": bool(ideal)}

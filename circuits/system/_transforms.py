@@ -289,7 +289,7 @@ class Cleanup(CorrectionOption):
 class TunedChi(CorrectionOption):
     """``tuned-chi``: chi's multiplier chosen on a calibration batch when the network is built.
 
-    The system is unchanged; :func:`circuits.build_network` (``circuits/experiments/_experiment.py``) runs
+    The system is unchanged; :func:`circuits.build` (``circuits/experiments/_experiment.py``) runs
     the search for the spec's z.
     """
 
