@@ -646,7 +646,7 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
 
 
 def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_leftovers(tmp_path):
-    """``cis build --force`` killed (SIGKILL) at each step of the save: the folder holds the old or the new
+    """``cis build --overwrite`` killed (SIGKILL) at each step of the save: the folder holds the old or the new
     network, never a broken one, and the next save clears what the dead writer left beside it."""
     spec = ExperimentSpec(width=400, n_circuits=50, n_layers=2)
     old, new = build(spec), build(spec.replace(seed=1))

@@ -328,7 +328,7 @@ def test_step_figure_data_is_the_exact_step_function(tmp_path):
 
 
 def test_unknown_figure_name_is_a_clear_error(tmp_path, capsys):
-    assert main(["figures", "--only", "5,99", "--out", str(tmp_path / "x")]) == 2
+    assert main(["figures", "--only", "5", "99", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "only must name figures" in err and "'99'" in err
     assert not (tmp_path / "x").exists()  # checked before any work

@@ -188,17 +188,17 @@ def test_cis_dataset_writes_what_python_draws(tmp_path, capsys):
     flags = ["--width", "200", "--n-circuits", "60", "--redundancy", "3", "--n-layers", "3"]
     assert main(["build", *flags, "--out", str(net_dir)]) == 0
     out = tmp_path / "data.safetensors"
-    assert main(["dataset", "--load", str(net_dir), "--out", str(out), "--batch-size", "20", "--seed", "4",
+    assert main(["dataset", "--network", str(net_dir), "--out", str(out), "--batch-size", "20", "--seed", "4",
                  "--activations", "--reference"]) == 0
     assert "wrote Dataset(batch_size=20" in capsys.readouterr().out
     want = ground_truth(circuits.load_network(net_dir)).dataset(20, seed=4, activations=True, reference=True)
     got = load_dataset(out)
     for name, value in want.arrays().items():
         np.testing.assert_array_equal(got.arrays()[name], value)
-    assert main(["dataset", "--load", str(net_dir), "--out", str(out), "--batch-size", "5"]) == 2
+    assert main(["dataset", "--network", str(net_dir), "--out", str(out), "--batch-size", "5"]) == 2
     err = capsys.readouterr().err
-    assert "--out" in err and "--force" in err
-    assert main(["dataset", *flags, "--out", str(out), "--batch-size", "5", "--force", "--format", "json"]) == 0
+    assert "--out" in err and "--overwrite" in err
+    assert main(["dataset", *flags, "--out", str(out), "--batch-size", "5", "--overwrite", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["info"]["batch_size"] == 5
     assert load_dataset(out).matches(circuits.load_network(net_dir))  # the same spec and seed: the same network
     assert not os.path.exists(str(out) + ".tmp")

@@ -112,8 +112,8 @@ def test_cis_zoo_lists_and_builds(tmp_path, capsys):
     assert "| rotation-exact | exact |" in out and "wrote 1 networks" in out
     assert (tmp_path / "z" / "rotation-exact" / "network" / "config.json").exists()
     assert main(["zoo", "--out", str(tmp_path / "z"), "--only", "rotation-exact"]) == 2
-    assert "--force" in capsys.readouterr().err
-    assert main(["zoo", "--out", str(tmp_path / "y"), "--only", "rotation-exact,bogus"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["zoo", "--out", str(tmp_path / "y"), "--only", "rotation-exact", "bogus"]) == 2
     assert "--only must list networks of the catalogue" in capsys.readouterr().err
     assert main(["zoo"]) == 2
     assert "--out" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import re
+import sys
 
 import numpy as np
 
@@ -49,20 +50,21 @@ def _parser_for(key: str):
     return parse
 
 
-def add_spec_arguments(p: argparse.ArgumentParser, *, defaults: dict | None = None, exclude=(), many=False,
-                       title: str = "experiment (the spec's fields)") -> None:
+def add_spec_arguments(p: argparse.ArgumentParser, *, defaults: dict | None = None, exclude=(), include=None,
+                       many=False, title: str = "experiment (the spec's fields)") -> None:
     """One flag per spec key (``--system``, ``--chain-length``, ``--width``, ...), except ``exclude``.
 
     Args:
         defaults: per-command defaults (shown in the help); the spec's own otherwise.
         exclude: keys this command does not take.
+        include: only these keys (and the system parameters), if given.
         many: each flag takes one or more values (``cis sweep``).
     """
     defaults = {**ExperimentSpec().to_dict(), "n_active": None, **(defaults or {})}
     params = all_system_params()
     g = p.add_argument_group(title)
     for key in spec_keys():
-        if key in exclude:
+        if key in exclude or (include is not None and key not in include and key not in params):
             continue
         if key in params:
             owners = [name for name, e in SYSTEMS.items() if key in e.params]
@@ -103,6 +105,57 @@ def add_run_arguments(p: argparse.ArgumentParser, *, large: bool = True) -> None
 
 #: The most threads (and worker processes) a flag accepts.
 MAX_THREADS = 1024
+
+
+def add_output_arguments(p, *, progress: bool = True, formats: tuple = ("table", "json")) -> None:
+    """The output conventions every command shares: ``--format table|json`` and, for commands that take a
+    while, ``--progress/--no-progress`` (default: shown when standard error is a terminal)."""
+    g = p.add_argument_group("output")
+    g.add_argument("--format", choices=formats, default=formats[0],
+                   help=f"what to print: {' or '.join(formats)} (default: {formats[0]})")
+    if progress:
+        g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show progress bars (default: when standard error is a terminal)")
+
+
+def show_progress(args) -> bool:
+    """Whether to show progress: ``--progress``/``--no-progress`` as typed, else whether stderr is a terminal."""
+    chosen = getattr(args, "progress", None)
+    if chosen is not None:
+        return bool(chosen)
+    return bool(sys.stderr is not None and sys.stderr.isatty())
+
+
+def add_dask_argument(g) -> None:
+    """``--dask ADDRESS``: run the command's tasks on a Dask scheduler (the ``[dask]`` extra)."""
+    g.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run the tasks on the Dask scheduler at ADDRESS (tcp://host:port; needs the [dask] extra); "
+                        "finished parts are kept as with local workers")
+
+
+@contextlib.contextmanager
+def dask_executor(address: str | None):
+    """The executor of ``--dask ADDRESS`` (``None`` without one), closed when the block ends."""
+    if address is None:
+        yield None
+        return
+    if not address.strip():
+        raise CircuitsError("dask must be a scheduler address such as tcp://127.0.0.1:8786, got an empty one",
+                            parameter="dask")
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise CircuitsError("dask needs the optional extra: pip install 'circuits-in-superposition[dask]'",
+                            parameter="dask") from err
+    try:
+        client = Client(address.strip(), timeout="10s")
+    except (OSError, ValueError, TypeError) as err:
+        raise CircuitsError(f"dask: cannot reach the scheduler at {address.strip()!r} ({err})",
+                            parameter="dask") from err
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
 
 
 def count_of(name: str, low: int, high: int | None = None):
@@ -173,16 +226,23 @@ def spec_from_args(args, **overrides) -> ExperimentSpec:
     return ExperimentSpec.from_dict(values)
 
 
+#: What the library's messages say to Python callers, and the flag that says it on the command line.
+PYTHON_TO_FLAG = {"allow_large=True": "--yes", "overwrite=True": "--overwrite", "wait=True": "--wait",
+                  "another out_dir": "another --out"}
+
+
 def flag_message(err: CircuitsError, options: dict | None = None) -> str:
     """The error's message with spec fields written as flags (``n_active`` -> ``--n-active``): the
-    parameter it starts with (a spec field, or any of the command's ``options``, dest -> flag), and every
-    field name with an underscore anywhere in it."""
+    parameter it starts with (a spec field, or any of the command's ``options``, dest -> flag), every
+    field name with an underscore anywhere in it, and the Python keywords of :data:`PYTHON_TO_FLAG`."""
     text = str(err)
+    for python, flag_text in PYTHON_TO_FLAG.items():
+        text = text.replace(python, flag_text)
     name = getattr(err, "parameter", None)
     options = options or {}
     if name == "grid":  # a grid file's keys are the field names themselves
         return f"{options['grid']}: {text}" if "grid" in options else text
-    known = spec_keys() + ["out", "load", "grid", "threads", "workers", "chunk_size", "device"]
+    known = spec_keys() + ["out", "network", "grid", "threads", "workers", "chunk_size", "device", "dask"]
     if name and (name in options or name in known):
         typed = options.get(name, flag(name))
         text = typed + text[len(name):] if text.startswith(name + " ") else f"{typed}: {text}"
@@ -209,7 +269,13 @@ def to_json(obj) -> str:
 
 
 def format_table(table) -> str:
-    """A measured-vs-theory table for a terminal: one line per (layer, circuit state, depth, quantity)."""
+    """A measured-vs-theory table for a terminal, in two parts, each with its own header.
+
+    The read-outs (active and inactive circuits): one line per (layer, circuit state, depth, quantity) with
+    the mean squared error, theory's and the worst absolute error. The unowned slots (slots no active circuit
+    owns, where nothing should be on): per layer, how many per sample have the quantity on (count) and the
+    sum of squares of their decoded values (mass), each beside the layer-2 theory.
+    """
     t = table.copy()
     t["depth"] = t["depth"].astype("object").where(t["depth"].notna(), "all")
     keys = ["layer", "role", "circuit_state", "depth", "quantity"]
@@ -217,18 +283,31 @@ def format_table(table) -> str:
     for rec in t.to_dict("records"):
         row = rows.setdefault(tuple(rec[k] for k in keys), {})
         row[rec["stat"]] = rec["measured"]
-        if rec["stat"] == "mse":
-            row["predicted"] = rec["predicted"]
-    lines = [f"{'layer':>5}  {'role':<11} {'circuits':<8} {'depth':>5} {'quantity':<8} {'mse':>10} {'theory':>10} "
+        row["predicted " + rec["stat"]] = rec["predicted"]
+
+    def num(v, width, fmt):
+        return f"{'-':>{width}}" if v is None or not np.isfinite(v) else f"{v:{width}{fmt}}"
+
+    lines = ["read-outs (mean squared error, theory's prediction, worst absolute error):",
+             f"{'layer':>5}  {'role':<11} {'circuits':<8} {'depth':>5} {'quantity':<8} {'mse':>10} {'theory':>10} "
              f"{'worst':>8}"]
+    unowned = []
     for (layer, role, state, depth, quantity), row in rows.items():
         front = f"{layer:>5}  {role:<11} {state:<8} {str(depth):>5} {quantity:<8}"
-        if "mse" not in row:  # the spurious on-indicators: a count and a mass per sample
-            lines.append(front + " " + ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "predicted"))
+        if "mse" not in row:
+            unowned.append((layer, role, quantity, row))
             continue
-        p = row.get("predicted")
-        p_txt = "-" if p is None or not np.isfinite(p) else f"{p:10.5f}"
-        lines.append(f"{front} {row['mse']:10.5f} {p_txt:>10} {row.get('worst', math.nan):8.4f}")
+        lines.append(f"{front} {num(row['mse'], 10, '.5f')} {num(row.get('predicted mse'), 10, '.5f')} "
+                     f"{num(row.get('worst'), 8, '.4f')}")
+    if unowned:
+        lines += ["", "unowned slots (per sample: how many are on, and the sum of their squared values; "
+                      "theory at layer 2):",
+                  f"{'layer':>5}  {'role':<11} {'quantity':<8} {'count':>10} {'theory':>10} {'mass':>10} "
+                  f"{'theory':>10}"]
+        for layer, role, quantity, row in unowned:
+            lines.append(f"{layer:>5}  {role:<11} {quantity:<8} {num(row.get('count'), 10, '.4g')} "
+                         f"{num(row.get('predicted count'), 10, '.4g')} {num(row.get('mass'), 10, '.4g')} "
+                         f"{num(row.get('predicted mass'), 10, '.4g')}")
     return "\n".join(lines)
 
 

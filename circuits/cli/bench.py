@@ -28,7 +28,8 @@ from circuits.base import available_memory, require_int, using_threads
 from circuits.experiments import load_sweep_grid, load_sweep_networks
 from circuits.measurement import CRITERIA
 
-from ._args import MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, spec_from_args, to_json
+from ._args import (MAX_THREADS, add_output_arguments, add_run_arguments, add_spec_arguments, count_of,
+                    show_progress, spec_from_args, to_json)
 
 NAME = "bench"
 HELP = "time build and evaluation, peak memory, and agreement with the dense weights"
@@ -51,8 +52,7 @@ def add_arguments(p) -> None:
     g.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1,
                    help="processes for --figure-sweep (default: 1)")
     g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
-    g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    g.add_argument("--progress", action="store_true", help="show progress bars")
+    add_output_arguments(p)
     add_run_arguments(p)
 
 
@@ -128,7 +128,7 @@ def _bench_network(args, zs: list[int]) -> dict:
     per_z, results = {}, {}
     for spec in specs:
         t = time.perf_counter()
-        ev = circuits.evaluate(spec, network=net, chunk_size=args.chunk_size, progress=args.progress,
+        ev = circuits.evaluate(spec, network=net, chunk_size=args.chunk_size, progress=show_progress(args),
                                threads=torch.get_num_threads())
         _sync(args.device)
         per_z[spec.n_active] = time.perf_counter() - t
@@ -162,7 +162,7 @@ def _bench_sweep(args, zs: list[int]) -> dict:
     grid = load_sweep_grid(**overrides)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        table = circuits.sweep(grid, out, workers=args.workers, progress=args.progress, device=args.device,
+        table = circuits.sweep(grid, out, workers=args.workers, progress=show_progress(args), device=args.device,
                                threads=args.threads, allow_large=args.yes)
     total = time.perf_counter() - t0
     runs = table.drop_duplicates("run")

@@ -9,8 +9,8 @@ from circuits import CircuitsError
 from circuits.measurement import CRITERIA
 from circuits.system import SYSTEMS, make_system, system_params
 
-from ._args import (MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, given_values, spec_from_args,
-                    to_json)
+from ._args import (MAX_THREADS, add_dask_argument, add_output_arguments, add_run_arguments, add_spec_arguments,
+                    count_of, dask_executor, given_values, show_progress, spec_from_args, to_json)
 
 NAME = "boundary"
 HELP = ("find the critical load T (d/D)^2 at which the construction stops working (by a failure criterion), by "
@@ -28,14 +28,14 @@ def add_arguments(p) -> None:
                                                                               for c in CRITERIA.values()))
     g.add_argument("--level", type=float, default=None,
                    help="the criterion's score to cross (default: 2 for the ratio criteria, 0.01 for worst-readout)")
-    g.add_argument("--on-error", type=float, default=0.25,
+    g.add_argument("--on-error", type=float, default=None,
                    help="on-indicator error that makes a pass fail, for --criterion worst-readout (default: 0.25)")
     g.add_argument("--rtol", type=float, default=0.02, help="relative resolution in T (default: 0.02)")
     g.add_argument("--confidence", type=float, default=0.95, help="confidence of the interval (default: 0.95)")
     g.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1, help="processes (default: 1)")
+    add_dask_argument(g)
     g.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    g.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_output_arguments(p)
     add_run_arguments(p)
 
 
@@ -62,10 +62,12 @@ def run(args) -> int:
         text = str(err)
         raise CircuitsError("n_active" + text[len("n_circuits"):] if text.startswith("n_circuits ") else text,
                             parameter="n_active") from err
-    b = circuits.find_boundary(spec, criterion=args.criterion, n_seeds=args.n_seeds, level=args.level,
-                               on_error=args.on_error,
-                               rtol=args.rtol, confidence=args.confidence, workers=args.workers, device=args.device,
-                               progress=args.progress, threads=args.threads, allow_large=args.yes)
+    extra = {} if args.on_error is None else {"on_error": args.on_error}
+    with dask_executor(args.dask) as executor:
+        b = circuits.find_boundary(spec, criterion=args.criterion, n_seeds=args.n_seeds, level=args.level,
+                                   rtol=args.rtol, confidence=args.confidence, workers=args.workers,
+                                   executor=executor, device=args.device, progress=show_progress(args),
+                                   threads=args.threads, allow_large=args.yes, **extra)
     if args.format == "json":
         print(to_json(b.to_dict()))
         return 0

@@ -16,22 +16,21 @@ from theory import packing_bound
 
 from circuits.assignment import ASSIGNMENTS, capacity, max_shared, slot_use
 from circuits.base import CircuitsError, available_memory, require_int
-from circuits.experiments import LIMITS
+from circuits.experiments import LIMITS, ExperimentSpec
+from circuits.system import SYSTEMS, all_system_params, system_params
 
-from ._args import add_run_arguments, to_json
+from ._args import add_output_arguments, add_run_arguments, add_spec_arguments, given_values, to_json
 
 NAME = "capacity"
-HELP = "how many circuits each assignment method fits at width D and redundancy S, beside the packing bound"
+HELP = ("how many circuits each assignment method fits at width D and redundancy S, beside the packing bound; "
+        "the circuit width d (slots per group N = D/d) is the system's, after its error correction")
+#: The spec fields this command reads (``--n-circuits``, if given, adds the first sets' slot use).
+KEYS = ("system", "error_correction", "width", "redundancy", "n_circuits")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--width", type=int, default=1000, help="D, network width (default: 1000)")
-    p.add_argument("--redundancy", type=int, default=6, help="S, neurons per circuit neuron (default: 6)")
-    p.add_argument("--circuit-width", type=int, default=4,
-                   help="d, small-circuit width; slots per group N = D // d (default: 4, the rotation circuits)")
-    p.add_argument("--n-circuits", type=int, default=None,
-                   help="T: also report slot use and max shared slots of each method's first T sets")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    add_spec_arguments(p, include=KEYS, defaults={"n_circuits": None}, title="the network (the spec's fields)")
+    add_output_arguments(p, progress=False)
     add_run_arguments(p, large=False)  # --threads, as every command has (the sets are made with numpy)
 
 
@@ -70,8 +69,25 @@ def capacities(width: int, redundancy: int, circuit_width: int = 4, n_circuits: 
     return out
 
 
+def circuit_width_of(args) -> int:
+    """d of the system the flags name, after its error correction (the width checked as a multiple of it)."""
+    given = given_values(args)
+    system = given.get("system", args.spec_defaults["system"])
+    params = {k: v for k, v in given.items() if k in all_system_params()}
+    entry = SYSTEMS.entry(system)
+    smallest = entry.min_circuits(system_params(system, params))
+    spec = ExperimentSpec.from_dict({"system": system, **params, "n_active": smallest, "n_circuits": smallest,
+                                     "redundancy": 1, "n_layers": 64,  # any L the system takes: d does not depend on it
+                                     "error_correction": given.get("error_correction", "none"),
+                                     "width": given.get("width", args.spec_defaults["width"])})
+    return spec.circuit_width
+
+
 def run(args) -> int:
-    out = capacities(args.width, args.redundancy, args.circuit_width, args.n_circuits)
+    given = given_values(args, KEYS)
+    width = given.get("width", args.spec_defaults["width"])
+    redundancy = given.get("redundancy", args.spec_defaults["redundancy"])
+    out = capacities(width, redundancy, circuit_width_of(args), given.get("n_circuits"))
     if args.format == "json":
         print(to_json(out))
         return 0

@@ -1,4 +1,4 @@
-"""``cis evaluate``: build (or --load) one network and measure it against theory."""
+"""``cis evaluate``: build (or read with --network) one network and measure it against theory."""
 
 from __future__ import annotations
 
@@ -6,44 +6,45 @@ import circuits
 from circuits import CircuitsError
 from circuits.experiments import ExperimentSpec
 
-from ._args import (add_run_arguments, add_spec_arguments, as_flag, count_of, flag, format_table, given_values,
-                    spec_from_args, to_json, where_it_stands)
+from ._args import (add_output_arguments, add_run_arguments, add_spec_arguments, as_flag, count_of, flag, format_table,
+                    given_values, show_progress, spec_from_args, to_json, where_it_stands)
 
 NAME = "evaluate"
-HELP = "build (or --load) a network and measure its errors per layer beside the theory"
+HELP = ("build (or read with --network) a network and measure its errors per layer beside the theory: the active "
+        "circuits' read-outs, the inactive circuits' (which should be 0), and the unowned slots that switched on")
 
-#: The spec keys that only the evaluation uses (with --load, the rest come from the saved network).
+#: The spec keys that only the evaluation uses (with --network, the rest come from the saved network).
 EVALUATION_KEYS = ("n_active", "batch_size", "ideal", "seed")
 
 
 def add_arguments(p) -> None:
     add_spec_arguments(p)
     g = p.add_argument_group("running")
-    g.add_argument("--load", metavar="DIR", default=None,
-                   help="use the network saved in DIR (by cis build) instead of building one; --n-active, "
+    g.add_argument("--network", metavar="DIR", default=None,
+                   help="use the network saved in DIR (by cis build or cis zoo) instead of building one; --n-active, "
                         "--batch-size, --ideal and --seed set the evaluation (--seed defaults to the saved spec's), "
                         "the spec's other fields come from the saved network (flags, if given, must match it)")
     g.add_argument("--device", default="cpu", help="torch device of the forward pass (default: cpu)")
     g.add_argument("--chunk-size", type=count_of("chunk_size", 1), default=None,
                    help="samples per forward pass (memory bound; results do not depend on it)")
-    g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    g.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_output_arguments(p)
     add_run_arguments(p)
 
 
 def loaded_spec(args):
-    """``(spec, network)`` for ``--load``: the saved network's spec with the evaluation flags typed."""
-    with as_flag(("path", None), "load"):  # whatever is wrong with the directory is about --load
-        net = circuits.load_network(args.load, device=args.device)
+    """``(spec, network)`` for ``--network``: the saved network's spec with the evaluation flags typed."""
+    with as_flag(("path", None), "network"):  # whatever is wrong with the directory is about --network
+        net = circuits.load_network(args.network, device=args.device)
     saved = dict(net.provenance)
     if not saved:
-        raise CircuitsError(f"the network in {args.load} was not built from a spec (no provenance in its "
-                            "config.json); evaluate it from Python with circuits.evaluate(net, ...)", parameter="load")
+        raise CircuitsError(f"the network in {args.network} was not built from a spec (no provenance in its "
+                            "config.json); evaluate it from Python with circuits.evaluate(net, ...)",
+                            parameter="network")
     given = given_values(args)
     for key, value in given.items():
         if key not in EVALUATION_KEYS and saved.get(key) != value:
-            raise CircuitsError(f"{flag(key)} {value} conflicts with the network loaded from {args.load} "
-                                f"({saved.get(key)}); leave it out with --load", parameter="load")
+            raise CircuitsError(f"{flag(key)} {value} conflicts with the network read from {args.network} "
+                                f"({saved.get(key)}); leave it out with --network", parameter="network")
     values = {**saved, **{k: v for k, v in given.items() if k in EVALUATION_KEYS}}
     if "n_active" not in given:
         values["n_active"] = None
@@ -55,13 +56,13 @@ def loaded_spec(args):
 
 
 def run(args) -> int:
-    if args.load is not None:
+    if args.network is not None:
         spec, net = loaded_spec(args)
     else:
         spec, net = spec_from_args(args), None
-    with as_flag("network", "load"):  # a loaded network that does not match the spec it records
+    with as_flag("network", "network"):  # a saved network that does not match the spec it records
         ev = circuits.evaluate(spec, network=net, device=args.device, chunk_size=args.chunk_size,
-                               progress=args.progress, threads=args.threads, allow_large=args.yes)
+                               progress=show_progress(args), threads=args.threads, allow_large=args.yes)
     if args.format == "json":
         print(to_json(ev.to_dict()))
         return 0

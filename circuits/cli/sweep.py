@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import circuits
-from circuits import CircuitsError
 from circuits.experiments import read_grid
 
-from ._args import (MAX_THREADS, add_run_arguments, add_spec_arguments, count_of, given_values, grid_flags_checked,
-                    to_json)
+from ._args import (MAX_THREADS, add_dask_argument, add_output_arguments, add_run_arguments, add_spec_arguments,
+                    count_of, dask_executor, given_values, grid_flags_checked, show_progress, to_json)
 
 NAME = "sweep"
 HELP = "evaluate every spec of a grid (TOML/JSON file and/or flags) into DIR/results.parquet; resumable"
@@ -19,14 +18,12 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output folder (parts/, results.parquet, sweep.json)")
     p.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1,
                    help="processes on this machine (default: 1)")
-    p.add_argument("--dask", default=None, metavar="ADDRESS",
-                   help="run on this Dask scheduler instead (needs the [dask] extra)")
+    add_dask_argument(p)
     p.add_argument("--device", default="cpu", help="torch device of the forward passes (default: cpu)")
     p.add_argument("--csv", action="store_true", help="also write results.csv")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
     p.add_argument("--wait", action="store_true", help="if another sweep is writing into --out, wait for it "
                                                        "(default: refuse)")
+    add_output_arguments(p)
     add_run_arguments(p)
     add_spec_arguments(p, many=True, title="grid (each flag takes one or more values and overrides the file)")
 
@@ -40,22 +37,10 @@ def run(args) -> int:
         else:
             grid = {**{k: v for k, v in grid.items() if k.replace("-", "_") not in flags}, **flags}
     grid_flags_checked(grid, flags)  # every spec checked before any work; a flag's bad value names the flag
-    executor = client = None
-    if args.dask:
-        try:
-            from distributed import Client
-        except ImportError as err:
-            raise CircuitsError("--dask needs the optional extra: pip install 'circuits-in-superposition[dask]'") \
-                from err
-        client = Client(args.dask)
-        executor = client.get_executor()
-    try:
+    with dask_executor(args.dask) as executor:
         table = circuits.sweep(grid, args.out, workers=args.workers, executor=executor,
-                               progress=not args.no_progress, csv=args.csv, device=args.device,
+                               progress=show_progress(args), csv=args.csv, device=args.device,
                                threads=args.threads, wait=args.wait, allow_large=args.yes)
-    finally:
-        if client is not None:
-            client.close()
     runs = table.drop_duplicates("run")
     summary = {"out": str(args.out), "runs": len(runs), "rows": len(table)}
     if args.format == "json":

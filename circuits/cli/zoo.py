@@ -7,7 +7,7 @@ import time
 import circuits
 from circuits.zoo import CATALOGUE, build_zoo, index_table
 
-from ._args import add_run_arguments, as_flag, to_json
+from ._args import add_output_arguments, add_run_arguments, as_flag, to_json
 
 NAME = "zoo"
 HELP = ("write the model zoo to a folder: saved networks of every regime (exact, working, strained, failing) for "
@@ -17,23 +17,27 @@ HELP = ("write the model zoo to a folder: saved networks of every regime (exact,
 
 def add_arguments(p) -> None:
     g = p.add_argument_group("zoo")
-    g.add_argument("--out", metavar="DIR", default=None, help="folder to write (created; must be empty or a zoo "
-                                                              "with --force)")
-    g.add_argument("--only", metavar="NAMES", default=None,
-                   help="comma-separated names of the networks to build (default: all; see --list)")
-    g.add_argument("--list", action="store_true", help="print the catalogue (no building)")
-    g.add_argument("--force", action="store_true", help="replace the zoo in DIR")
-    g.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    g.add_argument("--out", metavar="DIR", default=None, help="folder to write (created; must be empty, or a zoo "
+                                                              "with --overwrite)")
+    g.add_argument("--only", metavar="NAME", nargs="+", default=None,
+                   help="the networks to build or list (default: all; see --list)")
+    g.add_argument("--list", action="store_true", help="print the catalogue (no building; takes no --out)")
+    g.add_argument("--overwrite", action="store_true", help="replace the zoo in DIR")
+    add_output_arguments(p, progress=False)
     add_run_arguments(p, large=False)
 
 
 def run(args) -> int:
-    names = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    names = args.only
     unknown = [n for n in names or () if n not in CATALOGUE]
-    if unknown or names == []:
+    if unknown:
         raise circuits.CircuitsError(f"only must list networks of the catalogue ({', '.join(CATALOGUE)}); got "
-                                     f"{unknown[0] if unknown else 'none'!r}", parameter="only")
+                                     f"{unknown[0]!r}", parameter="only")
+    if names is not None and len(set(names)) < len(names):
+        raise circuits.CircuitsError("only must not repeat a network", parameter="only")
     if args.list:
+        if args.out is not None or args.overwrite:
+            raise circuits.CircuitsError("--list builds nothing: leave out --out and --overwrite", parameter="list")
         entries = [CATALOGUE[n].to_dict() for n in names or CATALOGUE]
         if args.format == "json":
             print(to_json(entries))
@@ -47,7 +51,7 @@ def run(args) -> int:
                                      parameter="out")
     start = time.perf_counter()
     with as_flag("path", "out"):
-        index = build_zoo(args.out, names=names, overwrite=args.force, progress=args.format == "table",
+        index = build_zoo(args.out, names=names, overwrite=args.overwrite, progress=args.format == "table",
                           threads=args.threads)
     if args.format == "json":
         print(to_json(index))

@@ -6,7 +6,7 @@ evaluating, from per-element costs measured on the project's 2-core machines (se
 :data:`SECONDS_PER`). Evaluation time has two figures: in the working regime only the active
 circuits' neurons are on; when the network seizes every circuit is touched at every layer, which
 is the ceiling. :func:`check_cost` refuses a spec whose memory exceeds what the machine has free,
-or whose ceiling exceeds :data:`MAX_SECONDS`, unless the caller allows it (``--yes``); the
+or whose ceiling exceeds :data:`MAX_SECONDS`, unless the caller allows it (``allow_large=True``, ``--yes`` on the command line); the
 message gives the estimate and the fields that would lower it. It runs in microseconds, before
 any work.
 """
@@ -118,10 +118,10 @@ def check_cost(spec: ExperimentSpec, *, allow: bool = False, memory: int | None 
     free = available_memory() if memory is None else memory
     if cost.memory > free:
         raise CircuitsError(f"this run needs {cost}, more than the {_size(free)} free here; lower batch_size, "
-                            f"n_circuits or width (or allow it: --yes, allow_large=True)")
+                            f"n_circuits or width (or allow it: allow_large=True)")
     if cost.seconds_ceiling > max_seconds:
         raise CircuitsError(f"this run may take long: {cost}; lower batch_size or n_circuits, or allow it "
-                            f"(--yes, allow_large=True)")
+                            f"(allow_large=True)")
     return cost
 
 
@@ -138,4 +138,4 @@ def check_total(seconds: float, what: str, *, allow: bool = False, max_seconds: 
     exceeds ``max_seconds``, unless ``allow``; the message says what to lower."""
     if not allow and seconds > max_seconds:
         raise CircuitsError(f"this {what} may take long: about {_duration(seconds)} in all; run fewer or smaller "
-                            f"specs, or allow it (--yes, allow_large=True)")
+                            f"specs, or allow it (allow_large=True)")

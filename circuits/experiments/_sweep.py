@@ -322,10 +322,10 @@ def _check_record(made: pathlib.Path, record: dict) -> None:
     try:
         before = json.loads(made.read_text())
     except (OSError, ValueError) as err:
-        raise CircuitsError(f"{made} is not readable ({err}); remove the folder or choose another --out",
+        raise CircuitsError(f"{made} is not readable ({err}); remove the folder or choose another out_dir",
                             parameter="out") from err
     require(isinstance(before, dict) and before.get("runs") == record["runs"],
-            f"{made.parent} holds a sweep of another grid (its sweep.json lists other runs); give a new --out or "
+            f"{made.parent} holds a sweep of another grid (its sweep.json lists other runs); give another out_dir or "
             "remove that folder", parameter="out")
 
 
@@ -344,7 +344,7 @@ def folder_lock(folder: pathlib.Path, *, wait: bool = False):
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise CircuitsError(f"another sweep ({holder}) is writing into {str(folder)!r}; wait for it to finish "
-                                "or pass --wait (wait=True)", parameter="out") from None
+                                "or pass wait=True", parameter="out") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"process {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")

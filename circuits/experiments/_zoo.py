@@ -447,6 +447,6 @@ def _check_target(path: Path, overwrite: bool) -> None:
         raise CircuitsError(f"cannot inspect {path}: {err}", parameter="path") from err
     if empty:
         return
-    require(overwrite, f"path {path} exists and is not empty; pass overwrite=True (--force) to replace a built zoo",
+    require(overwrite, f"path {path} exists and is not empty; pass overwrite=True to replace a built zoo",
             parameter="path")
     read_index(path)  # only a zoo is replaced

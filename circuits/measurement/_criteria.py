@@ -102,7 +102,7 @@ class Criterion:
 
     def parse(self, arg: str | None, text: str) -> "Criterion":
         """The criterion itself (a criterion takes no argument: its level is a flag of its own)."""
-        require(arg is None, f"criterion {self.name!r} takes no argument (give the level with --level), got "
+        require(arg is None, f"criterion {self.name!r} takes no argument (its level is an argument of its own: level), got "
                              f"{text!r}", parameter="criterion")
         return self
 
