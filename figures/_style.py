@@ -113,7 +113,7 @@ def z_legend(fig, zs, theory_style: str, theory_label: str) -> None:
 
 
 def params(**values) -> str:
-    """``"D = 1000, T = 557, S = 6"`` from ``D=1000, T=557, S=6`` (the symbols of DESIGN.md)."""
+    """``"D = 1000, T = 557, S = 6"`` from ``D=1000, T=557, S=6`` (the symbols of docs/design.md)."""
     return ", ".join(f"{k} = {v}" for k, v in values.items())
 
 

@@ -24,3 +24,67 @@ def test_the_tutorial_is_linked_and_executed_by_the_test_command():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'^testpaths = \[.*"docs".*\]$', pyproject, flags=re.M)
     assert re.search(r'^addopts = ".*--nbmake.*"$', pyproject, flags=re.M)
+
+
+PATH_PATTERN = re.compile(r"(?<![\w/.-])((?:circuits|theory|figures|tests|docs|benchmarks|scripts|\.ci)/[\w./<>*{}-]*[\w>*}])")
+DOTTED_PATTERN = re.compile(r"`~?((?:circuits|theory|figures)(?:\.[A-Za-z_]\w*)+)")
+
+
+def _documents():
+    """Every tracked source and documentation file, with its text."""
+    import subprocess
+
+    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in names:
+        if name.endswith((".py", ".md", ".toml", ".ipynb", ".txt")) or name == ".ci/run":
+            yield name, (ROOT / name).read_text(errors="replace")
+
+
+def test_every_path_named_in_the_code_and_docs_exists():
+    """Docstrings, comments and documents name files and folders of this repository: each must exist."""
+    missing = []
+    for name, text in _documents():
+        for match in PATH_PATTERN.finditer(text):
+            path = match.group(1).rstrip(".")
+            if any(ch in path for ch in "*<>{}") or path.startswith("figures/out") or "pytest-of" in path:
+                continue
+            if not (ROOT / path).exists():
+                missing.append(f"{name}: {path}")
+    assert missing == []
+
+
+def test_every_dotted_name_in_the_code_and_docs_resolves():
+    """A name such as ``circuits.export.load_network`` quoted in a docstring or a document names a module, or an
+    attribute (or dataclass field) of one, that exists."""
+    import importlib
+
+    unresolved = []
+    for name, text in _documents():
+        for match in DOTTED_PATTERN.finditer(text):
+            dotted = match.group(1)
+            parts = dotted.split(".")
+            obj, ok = None, False
+            for cut in range(len(parts), 0, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:cut]))
+                except ImportError:
+                    continue
+                ok = True
+                for attr in parts[cut:]:
+                    fields = getattr(obj, "__dataclass_fields__", {})
+                    if not hasattr(obj, attr) and attr not in fields:
+                        ok = False
+                        break
+                    obj = getattr(obj, attr, None)
+                break
+            if not ok:
+                unresolved.append(f"{name}: {dotted}")
+    assert unresolved == []
+
+
+def test_the_repository_stands_alone():
+    """Nothing points outside the repository or to an issue tracker's numbers."""
+    outside = re.compile(r"\.\./shared|DESIGN\.md|[Ii]ssue ?#?\d|(?<![\w&])#\d{1,3}\b")
+    found = [f"{name}:{i + 1}" for name, text in _documents() for i, line in enumerate(text.splitlines())
+             if outside.search(line)]
+    assert found == []

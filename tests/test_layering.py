@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md section 2: import-linter's contracts, and no function-local imports."""
+"""The layering of docs/design.md section 2: import-linter's contracts, and no function-local imports."""
 
 import ast
 import pathlib

@@ -1,4 +1,4 @@
-"""Reliability (issue #14): one fast test per class of defect the fault campaign looks for.
+"""Reliability: one fast test per class of defect the fault campaign looks for.
 
 The campaign itself (``benchmarks/fault_campaign.py``, minutes) runs hundreds of bad command lines,
 bad API calls and faults; these tests pin each class: misuse of the network refused, custom codecs

@@ -33,7 +33,7 @@ def _batch(net, n_active, batch_size, seed):
 
 
 def _dense_forward(net, active, inputs, ideal):
-    """Layers 0..L through the dense (D, D) matrices of DESIGN.md, in float64."""
+    """Layers 0..L through the dense (D, D) matrices of docs/design.md, in float64."""
     B, d, N = len(active), net.circuit_width, net.n_slots
     x = net.embed(active, inputs).double().reshape(B, d * N).numpy()
     out = [x]

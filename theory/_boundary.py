@@ -1,6 +1,6 @@
 """The regime boundary: spurious on-indicators, their mass, and the critical load they predict.
 
-Setting (capped weights, DESIGN.md section 5). At network layer 1 the ``z`` active circuits own
+Setting (capped weights; docs/design.md section 1). At network layer 1 the ``z`` active circuits own
 ``z S`` slots whose on-indicator reads 1. A slot ``j`` that no active circuit owns at layer 2
 reads on its on-indicator
 

@@ -53,7 +53,7 @@ hole slots at the same moments.
 of the packing bound ``n (n - 1) / (S (S - 1))`` (33 of the ``(n, S)`` with ``100 <= n <= 2000``,
 ``3 <= S <= 10``, all ``n <= 224``, ``S >= 6``). There the family is the lines of a projective
 plane PG(2, q) restricted to a searched subset of ``n`` of its points, each line carrying this
-module's packing of its kept points (see :mod:`circuits._packing_search`; the subsets are
+module's packing of its kept points (see :mod:`circuits.assignment._packing_search`; the subsets are
 stored in ``PLANE_SUBSETS``). It replaces the recursion only where it holds more sets.
 """
 

@@ -4,7 +4,7 @@ With ``N = D/d`` slots per neuron group and redundancy ``S``, no family of S-set
 share at most one slot has more than ``N (N-1) / (S (S-1))`` sets (``theory.packing_bound``).
 The ``random`` method gives no guarantee; its capacity is the number of distinct S-subsets.
 ``--n-circuits T`` adds, for every method that fits T circuits, how evenly its first T sets use
-the slots, the largest number of slots two of them share (:func:`circuits.max_shared`), and
+the slots, the largest number of slots two of them share (:func:`circuits.assignment.max_shared`), and
 how long building those sets and that check took (wall-clock seconds).
 """
 

@@ -3,7 +3,7 @@
 Activations are ``(B, d, D/d)`` tensors in the public methods: group ``i`` (small neuron ``i`` of
 every circuit) is ``A[:, i, :]``; flattening the last two axes gives the ``(B, D)`` layout in
 which group ``i`` occupies neurons ``i D/d .. (i+1) D/d - 1``. Inside, the pass works slot-major
-(``(B, D/d, d)``, see ``circuits/_kernels.py``).
+(``(B, D/d, d)``, see ``circuits/construction/_kernels.py``).
 
 Layer 0 holds the active circuits' first pre-activations ``w_t[1] @ a_t[0]`` in their ``e[0]``
 neurons, layer 1 is ``ReLU(layer 0 + b)`` (identity weights), and each layer ``l >= 2`` applies
@@ -67,7 +67,7 @@ class LayerState(NamedTuple):
     Attributes:
         layer: network layer 0..L.
         acts: ``(b, D/d, d)`` slot-major activations.
-        touched: the circuits touching a nonzero slot (:class:`circuits._kernels.Touched`).
+        touched: the circuits touching a nonzero slot (:class:`circuits.construction._kernels.Touched`).
     """
 
     layer: int

@@ -8,7 +8,7 @@ The first two sums are the *couplings* ``(receiver, sender, block)``: a circuit'
 cross-circuit edge are the same thing to the builder, the forward pass, the dense matrix and
 the export. The scheme chooses the own blocks, the shared part and the read-out:
 
-- ``capped`` (the default, DESIGN.md section 1): ``own_t = (diff_w[t] + (1 + chi) mean_w) / S``; the
+- ``capped`` (the default, docs/design.md section 1): ``own_t = (diff_w[t] + (1 + chi) mean_w) / S``; the
   shared part is ``mean_w (C - chi (J - C)) / S`` written as the own blocks' ``(1 + chi) mean_w / S``
   on every circuit's pairs, minus the same on the pairs covered more than once (the excess
   ``E = sum_t e e^T - C``), minus ``chi mean_w J / S``. Chi makes the shared part add no net

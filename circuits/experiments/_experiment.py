@@ -84,7 +84,7 @@ def build(target, *, width: int | None = None, redundancy: int | None = None, n_
         assignment: a method of :data:`circuits.ASSIGNMENTS` (default ``prime-step``).
         device: torch device of the forward pass (``"cpu"``, ``"cuda"``).
         allow_large: build a spec whose estimated memory or time exceeds this machine (refused otherwise,
-            before any work: :func:`circuits.experiments.check_cost`).
+            before any work: :func:`circuits.experiments._budget.check_cost`).
         threads: torch threads (default: the cores free now; ``tuned-chi`` evaluates while it builds).
 
     Returns:

@@ -31,7 +31,7 @@ from ..base import Registry, require
 from ..system import SYSTEMS, make_system
 
 #: The inhibition of the ``scalable`` preset's on-indicator rows.
-SCALABLE_INHIBITION = 8.0  # the default of inhibited (circuits.construction.Inhibited.DEFAULT)
+SCALABLE_INHIBITION = 8.0  # the default of inhibited (circuits.construction._schemes.Inhibited.DEFAULT)
 #: The redundancies and step margins the ``scalable`` preset chooses among.
 SCALABLE_REDUNDANCY = tuple(range(3, 13))
 SCALABLE_MARGINS = (0.25, 0.35, 0.45)

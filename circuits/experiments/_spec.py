@@ -38,7 +38,7 @@ from ..system import (ERROR_CORRECTIONS, SYSTEMS, ErrorCorrection, all_system_pa
 #: The largest seed accepted (seeds are 64-bit non-negative integers).
 MAX_SEED = 2**63 - 1
 #: The largest value of each size field: far beyond anything that fits in memory, small enough that the
-#: checks themselves (capacities, estimates) answer at once. :func:`circuits.experiments.check_cost` then
+#: checks themselves (capacities, estimates) answer at once. :func:`circuits.experiments._budget.check_cost` then
 #: measures a spec against the machine.
 LIMITS = {"width": 10**7, "n_circuits": 10**8, "n_layers": 1000, "batch_size": 10**9, "redundancy": 1000}
 

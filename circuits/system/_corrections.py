@@ -1,6 +1,6 @@
 """The typed record of the error correction applied to a small system.
 
-An error-correction option is one class (``circuits/_transforms.py`` holds them and their
+An error-correction option is one class (``circuits/system/_transforms.py`` holds them and their
 registry): it says how it is written, how it changes the circuit width and the number of
 network layers, what on-indicator error its step corrects, and it transforms a
 :class:`circuits.SmallSystem`. :class:`ErrorCorrection` is the ordered set of options applied:

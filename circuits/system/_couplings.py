@@ -8,7 +8,7 @@
 
 Layer 1 carries no edges (in the large network layer 0 already holds the first
 pre-activations and layer 1 only adds the bias). A circuit's own block is the coupling
-``(t, t, w_t)``; the builder treats both kinds the same way (see ``circuits/_schemes.py``).
+``(t, t, w_t)``; the builder treats both kinds the same way (see ``circuits/construction/_schemes.py``).
 With no edges every circuit computes alone.
 """
 

@@ -7,7 +7,7 @@ A :class:`SmallSystem` is a family of T small circuits (their arrays and codecs,
 are drawn active together (:class:`ActivationGroups`), the base circuit width ``d`` (before
 any error correction widened the circuits) and the record of the error correction applied.
 Every error-correction option is a transform ``SmallSystem -> SmallSystem``
-(``circuits/_transforms.py``); the named systems live in ``circuits/_systems.py``.
+(``circuits/system/_transforms.py``); the named systems live in ``circuits/system/_systems.py``.
 
 :meth:`SmallSystem.run` is the reference the network is measured against: the active circuits
 of each sample run exactly, with the couplings between them. An inactive circuit stays exactly

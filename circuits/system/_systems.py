@@ -140,7 +140,7 @@ def rotation_fan_in(n_circuits: int, *, seed: int, b: float = 1.0) -> SmallSyste
 def custom_circuits(weights: np.ndarray, bias: np.ndarray, *, on_neurons: tuple[int, ...], active_input: np.ndarray,
                     couplings: Couplings | None = None, groups: ActivationGroups | None = None,
                     **codecs) -> SmallSystem:
-    """A hand-specified system from arrays (see :func:`circuits._families.custom_family` for the
+    """A hand-specified system from arrays (see :func:`circuits.system._families.custom_family` for the
     family's arguments: ``decode_on``, ``payload_neurons``, ``payload_dim``, ``encode_payload``,
     ``decode_payload``, ``mean_w``).
 

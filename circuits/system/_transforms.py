@@ -17,7 +17,7 @@ An error-correction *spec* is a string: ``none`` (the default), or options joine
 - ``tuned-chi``: a multiplier on chi chosen by a short seeded search on a calibration batch
   when a network is built (``circuits/experiments/_experiment.py``); the system itself is unchanged.
 
-Each option is one :class:`circuits.CorrectionOption` subclass in :data:`ERROR_CORRECTIONS`:
+Each option is one :class:`circuits.system._corrections.CorrectionOption` subclass in :data:`ERROR_CORRECTIONS`:
 it parses its argument, says how it changes the circuit width, the number of network layers
 and the corrected on-indicator error, and transforms a :class:`circuits.SmallSystem` (family,
 couplings and layer roles together). Options apply in their ``order`` (step, redundant,
