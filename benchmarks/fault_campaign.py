@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Fault campaign (issue #14): bad command lines, bad API calls and faults, each run and classified.
+"""Fault campaign: bad command lines, bad API calls and faults, each run and classified.
 
-    python benchmarks/fault_campaign.py                  # everything (a few minutes on 2 cores)
+    python benchmarks/fault_campaign.py                  # cli, api, faults (a few minutes on 2 cores)
     python benchmarks/fault_campaign.py --only cli,api   # some sections
+    python benchmarks/fault_campaign.py --only new       # the newest features' sections (about 4 minutes)
     python benchmarks/fault_campaign.py --json out.json  # also every case's outcome as JSON
+    python benchmarks/fault_campaign.py --mount          # also cases that mount a tmpfs or a bind mount (root)
 
 Each bad command line runs ``circuits.cli.main(argv)`` in a forked copy of this process (the
 package is imported once, so a case costs milliseconds; the fork is killed after ``--timeout``
@@ -27,6 +29,15 @@ recomputed checksum); truncated and flipped saved files and sweep parts; a full 
 closed standard output; Ctrl-C. Each is ``survived`` (nothing lost, the outcome as documented)
 or ``lost`` (with what went wrong).
 
+The newest features' sections (``identity``, ``interrupted``, ``conflicts``, ``applicability``,
+``special-files``, ``newest-api``, ``newest-cli``; ``--only new`` for all) add the classes
+``survived`` (a run that is the correct outcome), ``mixed`` (a silent mix of two stored artefacts),
+``lost`` (finished work lost, a partial or stray file left) and ``hang`` (no answer: killed), and
+split ``slow`` into ``slow`` (answered after its limit) and ``hang``; see the comment above
+``API_NAMES``, which also lists every library name those sections call. Nothing is mounted
+without ``--mount``: a full disk is then an injected ENOSPC, and the cases that need a real one
+are skipped and listed as such.
+
 Not part of the test run (it takes minutes); tests/ holds a fast test per class of defect.
 """
 
@@ -41,6 +52,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import resource
 import shutil
 import signal
@@ -241,19 +253,20 @@ def bad_dir_paths(tmp: pathlib.Path) -> dict:
     os.chmod(ro, 0o555)
     if not IS_ROOT:
         paths["read-only folder (chmod 555)"] = str(ro / "out")
-    else:  # chmod does not stop root: an immutable folder, else a read-only bind mount
+    else:  # chmod does not stop root: an immutable folder, else (with --mount) a read-only bind mount
         imm = tmp / "immutable"
         imm.mkdir(exist_ok=True)
         if subprocess.run(["chattr", "+i", str(imm)], capture_output=True).returncode == 0:
             paths["immutable folder (chattr +i)"] = str(imm / "out")
         rom = tmp / "ro-mount"
         rom.mkdir(exist_ok=True)
-        if subprocess.run(["mount", "--bind", "-o", "ro", str(rom), str(rom)], capture_output=True).returncode == 0:
+        if MOUNT and subprocess.run(["mount", "--bind", "-o", "ro", str(rom), str(rom)],
+                                    capture_output=True).returncode == 0:
             paths["read-only mount"] = str(rom / "out")
     full = tmp / "full"
     full.mkdir(exist_ok=True)
-    if IS_ROOT and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
-                                  capture_output=True).returncode == 0:
+    if IS_ROOT and MOUNT and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
+                                            capture_output=True).returncode == 0:
         with contextlib.suppress(OSError):
             with open(full / "filler", "wb") as f:
                 f.write(b"\0" * (1 << 20))
@@ -1283,7 +1296,8 @@ def damaged_files(tmp: pathlib.Path, grid, reference) -> list[dict]:
 
 
 def full_disk(tmp: pathlib.Path) -> list[dict]:
-    """A full disk (tmpfs as root; otherwise the writes are made to fail with ENOSPC), over existing outputs."""
+    """A full disk (a tmpfs with --mount, as root; otherwise the writes are made to fail with ENOSPC), over
+    existing outputs."""
     results = []
 
     def record(name, ok, detail=""):
@@ -1292,7 +1306,7 @@ def full_disk(tmp: pathlib.Path) -> list[dict]:
 
     disk = tmp / "disk"
     disk.mkdir()
-    mounted = IS_ROOT and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+    mounted = IS_ROOT and MOUNT and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
                                          capture_output=True).returncode == 0
     small = ["--width", "400", "--n-circuits", "50", "--n-layers", "2"]
     try:
@@ -1355,6 +1369,1870 @@ def full_disk(tmp: pathlib.Path) -> list[dict]:
     return results
 
 
+# ==================================================================================================
+# The newest features: identity of stored files, interrupted writers, conflicts, criteria that cannot
+# apply, special files, bad calls and command lines (sections identity, interrupted, conflicts,
+# applicability, special-files, newest-api, newest-cli).
+#
+# Each case is one function run in a forked child (killed after its time limit: ``hang``); it returns
+# its class and what happened. Classes (a superset of the ones above, same meanings):
+#   refused    the correct refusal: one line / a CircuitsError naming the flag or parameter (and, where the
+#              case asks, the file or what the input is), before any output;
+#   survived   the correct outcome is to run (a rerun that resumes, a value equal to its canonical
+#              form), and it ran with the reference's result;
+#   unclear    refused, but the message does not name the flag, the file or what the input is, is not
+#              one line, or output was created first;
+#   traceback  any other exception;
+#   accepted   it ran, silently, on input or a stored file it should have refused;
+#   wrong      it ran and a result is wrong (an edited value comes back, NaN printed, other numbers
+#              for an equal spec);
+#   mixed      it ran and a result belongs to another artefact (a silent mix of two of the same kind);
+#   lost       finished work lost, or a partial, 0-byte or stray file left under a final name or
+#              beside it after a rerun;
+#   slow       the correct answer, after its limit;
+#   hang       no answer at all: killed at the time limit (or above the memory limit).
+#
+# The library names these cases call are in API_NAMES / ATTR_NAMES / CLI_FLAGS below: after a rename
+# (``circuits.load`` -> ``circuits.load_network``, say) edit the right-hand side and rerun.
+# ==================================================================================================
+
+NEW_SECTIONS = ("identity", "interrupted", "conflicts", "applicability", "special-files", "newest-api",
+                "newest-cli")
+NEW_OUTCOMES = ["refused", "survived", "unclear", "traceback", "accepted", "wrong", "mixed", "lost", "slow", "hang"]
+CLEAN = ("refused", "survived")
+
+#: Every library function, class or value the new sections call, by the role it plays.
+API_NAMES = {
+    "spec": "circuits.ExperimentSpec",
+    "build_network": "circuits.build_network",
+    "load_network": "circuits.load",
+    "save_network": "circuits.save",
+    "ground_truth": "circuits.ground_truth",
+    "to_module": "circuits.to_module",
+    "score_decomposition": "circuits.score_decomposition",
+    "find_boundary": "circuits.find_boundary",
+    "scaling": "circuits.experiments.scaling",
+    "fit_power_law": "circuits.experiments.fit_power_law",
+    "predicted_critical_load": "circuits.experiments.predicted_critical_load",
+    "load_dataset": "circuits.export.load_dataset",
+    "zoo_catalogue": "circuits.zoo.CATALOGUE",
+    "zoo_load": "circuits.zoo.load",
+    "zoo_build": "circuits.zoo.build_zoo",
+    "zoo_read_index": "circuits.zoo.read_index",
+    "zoo_classify": "circuits.zoo.classify",
+    "zoo_index_table": "circuits.zoo.index_table",
+    "cli_main": "circuits.cli.main",
+}
+#: Methods, attributes and keyword names used on what those return.
+ATTR_NAMES = {
+    "from_dict": "from_dict", "replace": "replace", "seeds": "seeds", "to_dict": "to_dict",
+    "run_with_cache": "run_with_cache", "truth_dataset": "dataset", "truth_encode": "encode",
+    "truth_decode": "decode", "truth_reference": "reference", "truth_components": "components",
+    "truth_arrays": "arrays", "dataset_save": "save", "dataset_arrays": "arrays", "dataset_matches": "matches",
+    "zoo_dataset": "dataset", "zoo_measured": "measured", "zoo_network": "network",
+    "overwrite": "overwrite",  # the keyword of save / Dataset.save / build_zoo that replaces
+    "zoo_names": "names",  # the keyword of build_zoo that picks the networks
+}
+#: Command-line spellings that the cases rely on beside the commands' own flags.
+CLI_FLAGS = {"no_progress": ["--no-progress"], "force": ["--force"], "threads": ["--threads", "1"],
+             "json": ["--format", "json"]}
+#: Two cheap catalogued networks of one family (the zoo the cases copy and damage).
+ZOO_TWO = ("rotation-exact", "rotation-working")
+#: A small network (cis build / cis dataset --load) and a small scaling study.
+NET_FLAGS = ["--width", "400", "--n-circuits", "50", "--n-layers", "2"]
+SCALING_FLAGS = ["--widths", "400,800", "--n-layers", "2", "--batch-size", "20", "--n-seeds", "1", "--rtol", "0.5"]
+SWEEP_GRIDS = ({"width": 400, "n_circuits": [40, 80], "n_layers": 2, "n_active": 1, "batch_size": 20},
+               {"width": 400, "n_circuits": [60, 70], "n_layers": 2, "n_active": 1, "batch_size": 20})
+SMALL_SPEC = {"width": 400, "n_circuits": 50, "n_layers": 2, "batch_size": 20}
+
+MOUNT = False  # --mount: real file systems (tmpfs, bind mounts) where a case needs one
+NEW_TIMEOUT = 10.0  # --timeout
+FX: dict = {}  # the fixtures (paths, reference results), made once in a child
+NEWTMP = pathlib.Path(".")
+
+
+class _Names:
+    """``API.zoo_load`` is whatever ``API_NAMES["zoo_load"]`` names, imported when first used."""
+
+    def __getattr__(self, key):
+        import importlib
+        dotted = API_NAMES[key]
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+            return obj
+        raise ImportError(dotted)
+
+
+API = _Names()
+
+
+def attr(obj, key):
+    return getattr(obj, ATTR_NAMES[key])
+
+
+def kw(key, value) -> dict:
+    return {ATTR_NAMES[key]: value}
+
+
+def scaling_argv(out, *extra) -> list:
+    return ["scaling", *SCALING_FLAGS, *CLI_FLAGS["no_progress"], *CLI_FLAGS["threads"], *CLI_FLAGS["json"],
+            "--out", str(out), *extra]
+
+
+def zoo_argv(out, names=ZOO_TWO, *extra) -> list:
+    return ["zoo", "--only", ",".join(names), "--out", str(out), *CLI_FLAGS["json"], *CLI_FLAGS["threads"], *extra]
+
+
+def dataset_argv(net, out, *extra) -> list:
+    return ["dataset", "--load", str(net), "--batch-size", "20", "--activations", "--out", str(out),
+            *CLI_FLAGS["threads"], *extra]
+
+
+def sweep_argv(grid, out, *extra) -> list:
+    return ["sweep", "--grid", str(grid), "--out", str(out), *CLI_FLAGS["no_progress"], *CLI_FLAGS["threads"], *extra]
+
+
+class Probe:
+    """One case of the new sections: ``body()`` (run in a fork) returns ``(class, what happened)``."""
+
+    def __init__(self, section, name, body, expect, *, timeout=None, limit=None, memory=None):
+        self.section, self.name, self.body, self.expect = section, name, body, expect
+        self.timeout, self.limit, self.memory = timeout, limit, memory
+
+
+# ----------------------------------------------------------------------------- in the child
+def _cli(argv, stdout_to=None) -> tuple[int, str, str]:
+    """``cis ARGV`` in this (forked) process: exit status, stdout, stderr (an uncaught exception: 99 and
+    its traceback on stderr). ``stdout_to``: a file the standard output goes to instead (``/dev/full``)."""
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    if stdout_to is not None:
+        sys.stdout.flush()
+        fd = os.open(stdout_to, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
+    with contextlib.redirect_stderr(err), (contextlib.redirect_stdout(out) if stdout_to is None
+                                           else contextlib.nullcontext()):
+        try:
+            code = API.cli_main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+        except BaseException:  # noqa: BLE001 - what cis would show as a traceback
+            traceback.print_exc()
+            code = 99
+    return code, out.getvalue(), err.getvalue()
+
+
+def _short(text: str) -> str:
+    """``text`` with the campaign's temporary folder written ``$TMP``."""
+    return text.replace(str(NEWTMP), "$TMP")
+
+
+def _what_ran(stdout: str) -> str:
+    """A few words on what a command that exited 0 printed (its JSON's widths or critical load, else its last
+    line)."""
+    try:
+        out = json.loads(stdout)
+    except ValueError:
+        out = None
+    if isinstance(out, dict) and "rows" in out and out["rows"] and "critical_load" in out["rows"][0]:
+        return "ran: " + ", ".join(f"D={r['width']} critical load {r['critical_load']}" for r in out["rows"])
+    if isinstance(out, dict) and "critical_load" in out:
+        return f"ran: critical load {out['critical_load']}"
+    return (stdout.strip().splitlines() or [""])[-1]
+
+
+def _said(message: str, words) -> bool:
+    return not words or any(w.lower() in message.lower() for w in words)
+
+
+def verdict_cli(code, stdout, stderr, flags=(), words=(), created=False, check=None, ok=None):
+    """The class of one ``cis`` run (see the classes above). ``check(stdout)`` may return a class and a detail
+    for a run that exited 0 (``wrong``, ``mixed``); ``ok`` says what a correct run is (then ``survived``)."""
+    stdout, stderr = _short(stdout), _short(stderr)
+    lines = stderr.strip().splitlines()
+    if code == 99 or "Traceback (most recent call last)" in stderr:
+        last = [ln for ln in lines if ln and not ln.startswith(" ")][-1:] or ["?"]
+        return "traceback", last[0][:200]
+    if code == 0:
+        verdict = check(stdout) if check is not None else None
+        if verdict:
+            return verdict
+        if ok:
+            return "survived", ok
+        return "accepted", f"exit 0: {_what_ran(stdout)[:200]}"
+    message = lines[-1] if lines else ""
+    problems = []
+    if code != 2:
+        problems.append(f"exit status {code}")
+    if len(lines) != 1:
+        problems.append(f"{len(lines)} lines on stderr")
+    if flags and not any(f in message for f in flags):
+        problems.append(f"does not name {flags[0]}")
+    if words and not _said(message, words):
+        problems.append(f"does not say {words[0]!r}")
+    if created:
+        problems.append("created its output before refusing")
+    return ("unclear", "; ".join(problems) + f": {message[:200]}") if problems else ("refused", message[:200])
+
+
+def judge_cli(argv, flags=(), words=(), out=None, check=None, ok=None, stdout_to=None):
+    existed = out is not None and os.path.lexists(out)
+    code, so, se = _cli(argv, stdout_to)
+    created = out is not None and not existed and os.path.lexists(out)
+    return verdict_cli(code, so, se, flags, words, created, check, ok)
+
+
+def judge_api(call, parameter=None, words=(), check=None, ok=None):
+    """The class of one library call: a ``CircuitsError`` naming ``parameter`` (its ``parameter`` or its
+    message) and saying one of ``words`` is ``refused``; ``check(result)`` may return a class for a result."""
+    try:
+        result = call()
+    except CircuitsError as err:
+        message = _short(str(err))
+        problems = []
+        if parameter and err.parameter != parameter and parameter not in message:
+            problems.append(f"does not name {parameter} (parameter {err.parameter!r})")
+        if words and not _said(message, words):
+            problems.append(f"does not say {words[0]!r}")
+        return ("unclear", "; ".join(problems) + f": {message[:200]}") if problems else ("refused", message[:200])
+    except BaseException as err:  # noqa: BLE001
+        return "traceback", f"{type(err).__name__}: {_short(str(err))[:180]}"
+    verdict = check(result) if check is not None else None
+    if verdict:
+        return verdict
+    if ok:
+        return "survived", ok
+    return "accepted", f"returned {type(result).__name__}"
+
+
+def _fresh(tag: str) -> pathlib.Path:
+    d = NEWTMP / "cases" / f"{tag}-{os.getpid()}"
+    d.mkdir(parents=True)
+    return d
+
+
+def _copy(key: str, dest: pathlib.Path) -> pathlib.Path:
+    src = pathlib.Path(FX[key])
+    (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest)
+    return dest
+
+
+def _swap(a: pathlib.Path, b: pathlib.Path) -> None:
+    tmp = a.with_name(a.name + ".being-swapped")
+    os.rename(a, tmp)
+    os.rename(b, a)
+    os.rename(tmp, b)
+
+
+def _digest_arrays(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(np.asarray(arrays[name]))
+        h.update(f"{name} {a.dtype.str} {a.shape}\n".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _canon(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _net_key(net) -> str:
+    return _canon([dict(net.provenance), net.config.to_dict()])
+
+
+def _zoo_digest(model) -> dict:
+    data = attr(model, "zoo_dataset")
+    return {"network": _net_key(attr(model, "zoo_network")),
+            "dataset": None if data is None else _digest_arrays(attr(data, "dataset_arrays")()),
+            "measured": _canon(attr(model, "zoo_measured"))}
+
+
+def _dataset_file_digest(path) -> str:
+    return _digest_arrays(attr(API.load_dataset(path), "dataset_arrays")())
+
+
+def _dead_pid() -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def _valid_png(path: pathlib.Path) -> bool:
+    blob = path.read_bytes()
+    return blob.startswith(b"\x89PNG\r\n\x1a\n") and blob.endswith(b"IEND\xaeB`\x82")
+
+
+def _sealed_part_ok(path: pathlib.Path) -> bool:
+    try:
+        sealed = json.loads(path.read_text())
+        text = json.dumps(sealed["result"], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest() == sealed["sha256"]
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _scaling_parts(folder: pathlib.Path) -> list[pathlib.Path]:
+    """A study's part files in the order of its widths (a part does not say its width: its capacity, which
+    grows with the width, does)."""
+    parts = [p for p in (folder / "parts").glob("*.json")]
+    return sorted(parts, key=lambda p: json.loads(p.read_text())["result"]["capacity"])
+
+
+ROW_KEYS = ("width", "criterion", "critical_load", "low", "high", "capacity_reached", "seed_loads", "capacity")
+
+
+def _rows_differ(rows, reference) -> str:
+    """'' when the scaling rows carry the reference's numbers, else what differs."""
+    if len(rows) != len(reference):
+        return f"{len(rows)} rows, the reference has {len(reference)}"
+    for r, ref in zip(rows, reference):
+        for k in ROW_KEYS:
+            if k in ref and _canon(r.get(k)) != _canon(ref.get(k)):
+                return f"width {ref['width']}: {k} {r.get(k)} (reference {ref.get(k)})"
+    return ""
+
+
+# ----------------------------------------------------------------------------- fixtures
+def build_fixtures(root: pathlib.Path) -> dict:
+    """(In a child.) The artefacts the cases copy and damage, made as a user makes them, and their results."""
+    import torch
+    torch.set_num_threads(1)
+    fx = {}
+
+    def cis_ok(argv):
+        code, so, se = _cli(argv)
+        if code != 0:
+            raise RuntimeError(f"fixture: cis {' '.join(map(str, argv))} failed: {se[-800:]}")
+        return so
+
+    for name, seed in (("netA", 0), ("netB", 1)):
+        cis_ok(["build", *NET_FLAGS, "--seed", str(seed), "--out", root / name])
+        fx[name] = str(root / name)
+    cis_ok(zoo_argv(root / "zoo"))
+    cis_ok(zoo_argv(root / "zoo1", ZOO_TWO[:1]))
+    fx["zoo"], fx["zoo1"] = str(root / "zoo"), str(root / "zoo1")
+    fx["zoo_ref"] = {name: _zoo_digest(API.zoo_load(name, root / "zoo")) for name in ZOO_TWO}
+    fx["zoo_index"] = json.loads((root / "zoo" / "index.json").read_text())
+    for n in ("A", "B"):
+        cis_ok(dataset_argv(root / f"net{n}", root / f"d{n}.safetensors"))
+        fx[f"d{n}"] = str(root / f"d{n}.safetensors")
+        fx[f"d{n}_digest"] = _dataset_file_digest(root / f"d{n}.safetensors")
+    fx["sc_rows"] = json.loads(cis_ok(scaling_argv(root / "sc")))["rows"]
+    fx["sc"] = str(root / "sc")
+    for key, extra in (("sc_fo", ["--criterion", "fraction-on"]), ("sc_lv", ["--level", "4"])):
+        cis_ok(scaling_argv(root / key, *extra))
+        fx[key] = str(root / key)
+    for i, grid in enumerate(SWEEP_GRIDS):
+        path = _write(root / f"grid{i}.json", json.dumps(grid))
+        cis_ok(sweep_argv(path, root / f"sw{i}"))
+        fx[f"grid{i}"], fx[f"sw{i}"] = str(path), str(root / f"sw{i}")
+    return fx
+
+
+def _sweep_same(out: pathlib.Path) -> bool:
+    return same_table(table_of(out), table_of(FX["sw0"]))
+
+
+# ----------------------------------------------------------------------------- identity
+def _judge_zoo_load(name, path, *, words, differs="mixed", expect_same=False, **load_kw):
+    """``zoo.load(name, path)`` after a file of the zoo was swapped, moved or edited. Correct: refused naming
+    the file (``words``), or (``expect_same``: a move that must keep working) the zoo's own result."""
+    def check(model):
+        got, ref = _zoo_digest(model), FX["zoo_ref"][name]
+        diff = [k for k in ref if got[k] != ref[k] and not (k == "dataset" and got[k] is None)]
+        if diff:
+            return differs, f"zoo.load returned another {' and '.join(diff)} than {name}'s own, without a word"
+        if expect_same:
+            return None
+        return "accepted", "loaded without a word: the changed file goes unnoticed (the result does not read it)"
+    return judge_api(lambda: API.zoo_load(name, path, **load_kw), None, words=words, check=check,
+                     ok="loaded the zoo's own result" if expect_same else None)
+
+
+def _zoo_copy() -> pathlib.Path:
+    return _copy("zoo", _fresh("zoo") / "zoo")
+
+
+def _judge_scaling_rerun(out: pathlib.Path, words, ok="the rerun gave the reference's numbers"):
+    """Rerun the study in ``out`` after a part was swapped, moved or edited. Correct: refused naming the part
+    file, or the reference's numbers (the part recognised as not this width's and run again)."""
+    def check(stdout):
+        why = _rows_differ(json.loads(stdout)["rows"], FX["sc_rows"])
+        return ("mixed", f"the rerun reports another study's or width's result: {why}") if why else None
+    return judge_cli(scaling_argv(out), ("--out",), words, check=check, ok=ok)
+
+
+def _judge_sweep_rerun(out: pathlib.Path, words, ok="the rerun gave the reference's table"):
+    def check(_stdout):
+        if not _sweep_same(out):
+            got = table_of(out).drop_duplicates("run")[["run", "n_circuits"]].to_dict("records")
+            return "mixed", f"results.parquet holds another run's rows (run, n_circuits: {got})"
+        return None
+    return judge_cli(sweep_argv(FX["grid0"], out), ("--out",), words, check=check, ok=ok)
+
+
+def identity_probes() -> list[Probe]:
+    P = []
+    A, B = ZOO_TWO
+
+    def add(name, body, expect="refused naming the file", **kw):
+        P.append(Probe("identity", name, body, expect, **kw))
+
+    # ---- network directories
+    def net_config_swap():
+        d = _fresh("net")
+        a, b = _copy("netA", d / "a"), _copy("netB", d / "b")
+        _swap(a / "config.json", b / "config.json")
+        return judge_api(lambda: API.load_network(a), None, words=("config.json",))
+    add("network: config.json swapped between two saved networks, load", net_config_swap)
+
+    def zoo_network_swap():
+        z = _zoo_copy()
+        _swap(z / A / "network", z / B / "network")
+        return _judge_zoo_load(A, z, words=("network",))
+    add("zoo entry: network/ folders of two entries swapped, zoo.load", zoo_network_swap)
+
+    def zoo_network_other_seed():
+        z = _zoo_copy()
+        spec = API.zoo_catalogue[A].spec
+        net = API.build_network(attr(spec, "replace")(seed=spec.seed + 1))
+        shutil.rmtree(z / A / "network")
+        API.save_network(net, z / A / "network")
+        return _judge_zoo_load(A, z, words=("network", A))
+    add("zoo entry: network/ replaced by the same spec built with another seed, zoo.load", zoo_network_other_seed)
+
+    # ---- zoo entries (whole folders)
+    def entries_swapped():
+        z = _zoo_copy()
+        _swap(z / A, z / B)
+        return _judge_zoo_load(A, z, words=(A, B, "network"))
+    add("zoo entry: the folders of two entries swapped, zoo.load", entries_swapped)
+
+    def entry_copied_over_other():
+        z = _zoo_copy()
+        shutil.rmtree(z / B)
+        shutil.copytree(z / A, z / B)
+        return _judge_zoo_load(B, z, words=(B, "network"))
+    add("zoo entry: one entry's folder copied over the other's, zoo.load", entry_copied_over_other)
+
+    def entry_moved_away():
+        z = _zoo_copy()
+        os.rename(z / A, z / f"{A}-old")
+        return _judge_zoo_load(A, z, words=(A,))
+    add("zoo entry: an entry's folder moved away (renamed), zoo.load", entry_moved_away)
+
+    def zoo_moved():
+        d = _fresh("zoo-moved")
+        z = _copy("zoo", d / "zoo")
+        os.rename(z, d / "elsewhere")
+        return _judge_zoo_load(A, d / "elsewhere", words=(), expect_same=True)
+    add("zoo: the whole zoo folder moved to another name, zoo.load there", zoo_moved, "loads as before")
+
+    # ---- data sets (the zoo's dataset.safetensors)
+    def dataset_swapped():
+        z = _zoo_copy()
+        _swap(z / A / "dataset.safetensors", z / B / "dataset.safetensors")
+        return _judge_zoo_load(A, z, words=("dataset.safetensors",))
+    add("data set: dataset.safetensors swapped between two zoo entries, zoo.load", dataset_swapped)
+
+    def dataset_other_draws(extra, what):
+        def body():
+            z = _zoo_copy()
+            (z / A / "dataset.safetensors").unlink()
+            code, _, se = _cli(["dataset", "--load", z / A / "network", "--activations", "--reference",
+                                "--out", z / A / "dataset.safetensors", *CLI_FLAGS["threads"], *extra])
+            if code != 0:
+                return "traceback", f"(campaign) could not draw the other data set: {se[-200:]}"
+            return _judge_zoo_load(A, z, words=("dataset.safetensors",))
+        add(f"data set: dataset.safetensors replaced by {what} of the same network, zoo.load", body)
+    dataset_other_draws(["--batch-size", "200", "--seed", "5"], "other draws (cis dataset --seed 5)")
+    dataset_other_draws(["--batch-size", "50"], "a smaller data set (cis dataset --batch-size 50)")
+
+    def dataset_from_other_zoo_entry_net():
+        z = _zoo_copy()
+        shutil.copy2(FX["dA"], z / A / "dataset.safetensors")
+        return _judge_zoo_load(A, z, words=("dataset.safetensors",))
+    add("data set: dataset.safetensors replaced by a data set of an unrelated network, zoo.load",
+        dataset_from_other_zoo_entry_net)
+
+    def truth_over_dataset():
+        z = _zoo_copy()
+        shutil.copy2(z / A / "truth.safetensors", z / A / "dataset.safetensors")
+        return _judge_zoo_load(A, z, words=("dataset.safetensors",))
+    add("data set: truth.safetensors copied over dataset.safetensors (another kind), zoo.load", truth_over_dataset)
+
+    # ---- truth.safetensors
+    def truth_case(mutate):
+        def body():
+            z = _zoo_copy()
+            mutate(z)
+            return _judge_zoo_load(A, z, words=("truth.safetensors",))
+        return body
+    add("truth: truth.safetensors swapped between two zoo entries, zoo.load",
+        truth_case(lambda z: _swap(z / A / "truth.safetensors", z / B / "truth.safetensors")))
+
+    def flip(path, where=0.5):
+        blob = bytearray(path.read_bytes())
+        i = int(len(blob) * where)
+        blob[i] ^= 1
+        path.write_bytes(bytes(blob))
+    add("truth: one byte of truth.safetensors's arrays flipped, zoo.load",
+        truth_case(lambda z: flip(z / A / "truth.safetensors", 0.9)))
+    add("truth: truth.safetensors truncated to half, zoo.load",
+        truth_case(lambda z: (z / A / "truth.safetensors").write_bytes(
+            (z / A / "truth.safetensors").read_bytes()[: (z / A / "truth.safetensors").stat().st_size // 2])))
+    add("truth: truth.safetensors deleted, zoo.load", truth_case(lambda z: (z / A / "truth.safetensors").unlink()))
+
+    def retag(z):  # the header's metadata says another entry
+        from safetensors.numpy import load_file, save_file
+        arrays = load_file(str(z / A / "truth.safetensors"))
+        save_file(arrays, str(z / A / "truth.safetensors"), metadata={"format": "circuits-truth", "zoo": B})
+    add("truth: truth.safetensors's header edited to name the other entry, zoo.load", truth_case(retag))
+    add("truth: dataset.safetensors copied over truth.safetensors (another kind), zoo.load",
+        truth_case(lambda z: shutil.copy2(z / A / "dataset.safetensors", z / A / "truth.safetensors")))
+
+    # ---- index.json
+    def index_case(edit, name=A, differs="wrong", words=("index.json",)):
+        def body():
+            z = _zoo_copy()
+            index = json.loads((z / "index.json").read_text())
+            edit(index, z)
+            (z / "index.json").write_text(json.dumps(index, indent=2))
+            return _judge_zoo_load(name, z, words=words, differs=differs)
+        return body
+
+    def scale_mse(index, z):
+        index["entries"][0]["measured"]["active_payload_mse"] *= 2
+    add("index: a measured error in index.json edited by hand, zoo.load", index_case(scale_mse))
+
+    def swap_measured(index, z):
+        e = index["entries"]
+        e[0]["measured"], e[1]["measured"] = e[1]["measured"], e[0]["measured"]
+    add("index: the measured errors of two entries swapped in index.json, zoo.load",
+        index_case(swap_measured, differs="mixed"))
+
+    def swap_records(index, z):
+        e = index["entries"]
+        e[0]["name"], e[1]["name"] = e[1]["name"], e[0]["name"]
+    add("index: the names of two records swapped in index.json, zoo.load", index_case(swap_records, differs="mixed"))
+
+    def other_zoo_index(index, z):
+        index.clear()
+        index.update(json.loads((pathlib.Path(FX["zoo1"]) / "index.json").read_text()))
+    add("index: index.json of another zoo (one entry) copied in, zoo.load of the entry it lacks",
+        index_case(other_zoo_index, name=B))
+
+    def read_index_case(edit, what):
+        def body():
+            z = _zoo_copy()
+            index = json.loads((z / "index.json").read_text())
+            edit(index["entries"][0])
+            (z / "index.json").write_text(json.dumps(index, indent=2))
+
+            def check(got):
+                return ("wrong", f"read_index returns {what} as edited") if got != FX["zoo_index"] else None
+            return judge_api(lambda: API.zoo_read_index(z), None, words=("index.json",), check=check)
+        add(f"index: {what} edited in index.json, read_index", body)
+    read_index_case(lambda r: r.__setitem__("measured_regime", "failing"), "a record's measured_regime")
+    read_index_case(lambda r: r["spec"].__setitem__("n_circuits", r["spec"]["n_circuits"] + 1), "a record's spec")
+    read_index_case(lambda r: r.__setitem__("bytes", 1), "a record's bytes")
+    read_index_case(lambda r: r["files"].__setitem__("dataset", f"{B}/dataset.safetensors"), "a record's files")
+
+    # ---- scaling parts
+    def sc_copy() -> pathlib.Path:
+        return _copy("sc", _fresh("sc") / "sc")
+
+    def parts_swapped():
+        out = sc_copy()
+        p400, p800 = _scaling_parts(out)
+        _swap(p400, p800)
+        return _judge_scaling_rerun(out, ("part", p400.name, p800.name))
+    add("scaling part: the part files of two widths swapped by name, rerun", parts_swapped)
+
+    def part_from(other_key, what):
+        def body():
+            out = sc_copy()
+            mine = _scaling_parts(out)[0]
+            theirs = _scaling_parts(pathlib.Path(FX[other_key]))[0]
+            shutil.copy2(theirs, mine)
+            return _judge_scaling_rerun(out, ("part", mine.name))
+        add(f"scaling part: width 400's part replaced by {what} (same width), rerun", body)
+    part_from("sc_fo", "the part of a study with another criterion (fraction-on)")
+    part_from("sc_lv", "the part of a study with another level (4)")
+
+    def part_duplicated():
+        out = sc_copy()
+        p400, p800 = _scaling_parts(out)
+        shutil.copy2(p400, p800)
+        return _judge_scaling_rerun(out, ("part", p800.name))
+    add("scaling part: width 400's part copied over width 800's, rerun", part_duplicated)
+
+    def part_edited():
+        out = sc_copy()
+        p = _scaling_parts(out)[0]
+        sealed = json.loads(p.read_text())
+        sealed["result"]["critical_load"] *= 2
+        p.write_text(json.dumps(sealed))
+        return _judge_scaling_rerun(out, ("part", p.name))
+    add("scaling part: the critical load in a part edited by hand (its seal kept), rerun", part_edited,
+        "refused naming the part, or redone: the same numbers")
+
+    def part_moved():
+        out = sc_copy()
+        p = _scaling_parts(out)[1]
+        os.rename(p, p.with_name("kept-aside.json"))
+        return _judge_scaling_rerun(out, ())
+    add("scaling part: a part file moved away (renamed), rerun", part_moved, "the rerun redoes it: the same numbers")
+
+    def study_moved():
+        d = _fresh("sc-moved")
+        out = _copy("sc", d / "sc")
+        os.rename(out, d / "elsewhere")
+        return _judge_scaling_rerun(d / "elsewhere", ())
+    add("scaling: the whole study folder moved to another name, rerun there", study_moved,
+        "the rerun resumes: the same numbers")
+
+    # ---- sweep parts
+    def sw_copy() -> pathlib.Path:
+        return _copy("sw0", _fresh("sw") / "sw")
+
+    def sweep_parts_swapped():
+        out = sw_copy()
+        a, b = sorted((out / "parts").glob("*.parquet"))
+        _swap(a, b)
+        return _judge_sweep_rerun(out, ("part", a.name, b.name))
+    add("sweep part: the part files of two runs swapped by name, rerun", sweep_parts_swapped)
+
+    def sweep_part_from_other():
+        out = sw_copy()
+        mine = sorted((out / "parts").glob("*.parquet"))[0]
+        theirs = sorted((pathlib.Path(FX["sw1"]) / "parts").glob("*.parquet"))[0]
+        shutil.copy2(theirs, mine)
+        return _judge_sweep_rerun(out, ("part", mine.name))
+    add("sweep part: a part replaced by a part of another sweep (another grid), rerun", sweep_part_from_other)
+
+    def sweep_record_swapped():
+        out = sw_copy()
+        shutil.copy2(pathlib.Path(FX["sw1"]) / "sweep.json", out / "sweep.json")
+        return _judge_sweep_rerun(out, ("sweep.json", "another grid"))
+    add("sweep: sweep.json of another sweep copied in, rerun", sweep_record_swapped)
+
+    def sweep_moved():
+        d = _fresh("sw-moved")
+        out = _copy("sw0", d / "sw")
+        os.rename(out, d / "elsewhere")
+        return _judge_sweep_rerun(d / "elsewhere", ())
+    add("sweep: the whole sweep folder moved to another name, rerun there", sweep_moved,
+        "the rerun resumes: the same table")
+
+    return P
+
+
+# ----------------------------------------------------------------------------- interrupted and full-disk writers
+class _StepFile:
+    """A file opened for writing under the watched folder: each ``write`` is one step."""
+
+    def __init__(self, handle, steps, path):
+        self._handle, self._steps, self._path = handle, steps, path
+
+    def write(self, data):
+        self._steps.step("write", self._path, data=data, handle=self._handle)
+        return self._handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._handle.__exit__(*exc)
+
+    def __iter__(self):
+        return iter(self._handle)
+
+
+class FsSteps:
+    """(In a forked child.) Counts the file-system steps a command takes under ``root``: a file opened for
+    writing, each write to it, mkdir, rename/replace, unlink, rmdir, rmtree (through Python's own calls, so
+    it watches any writer, whatever module it lives in). At step ``kill_at`` the process kills itself
+    (SIGKILL, as ``kill -9``; a write is cut in half first); at step ``enospc_at`` the step fails with
+    ENOSPC (a write after half of it went to disk), as on a full disk."""
+
+    def __init__(self, root, kill_at=None, enospc_at=None):
+        self.root = os.path.realpath(root)
+        self.kill_at, self.enospc_at, self.events = kill_at, enospc_at, []
+
+    def _rel(self, path):
+        try:
+            p = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return None
+        return os.path.relpath(p, self.root) if p == self.root or p.startswith(self.root + os.sep) else None
+
+    def step(self, kind, path, dest=None, data=None, handle=None):
+        self.events.append([kind, self._rel(path), None if dest is None else self._rel(dest)])
+        n = len(self.events)
+        if n in (self.kill_at, self.enospc_at):
+            if kind == "write" and data is not None and handle is not None:
+                handle.write(data[: len(data) // 2])
+                handle.flush()
+            if n == self.kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise OSError(errno.ENOSPC, "No space left on device", os.fsdecode(path))
+
+    def install(self):
+        import builtins
+        import io
+        steps = self
+        real_open = builtins.open
+
+        def watched_open(file, mode="r", *a, **k):
+            handle = real_open(file, mode, *a, **k)
+            if isinstance(file, (str, bytes, os.PathLike)) and any(c in mode for c in "wax+") \
+                    and steps._rel(file) is not None:
+                try:
+                    steps.step("open", file)
+                except BaseException:
+                    handle.close()
+                    raise
+                return _StepFile(handle, steps, file)
+            return handle
+        builtins.open = io.open = watched_open
+        for name, kind in (("replace", "replace"), ("rename", "rename"), ("mkdir", "mkdir"), ("unlink", "unlink"),
+                           ("remove", "unlink"), ("rmdir", "rmdir")):
+            real = getattr(os, name)
+
+            def fn(src, *a, _real=real, _kind=kind, **k):
+                if k.get("dir_fd") is None and steps._rel(src) is not None:
+                    dest = a[0] if _kind in ("replace", "rename") and a else None
+                    steps.step(_kind, src, dest)
+                return _real(src, *a, **k)
+            setattr(os, name, fn)
+        real_rmtree = shutil.rmtree
+
+        def rmtree(path, *a, **k):
+            if steps._rel(path) is not None:
+                steps.step("rmtree", path)
+            return real_rmtree(path, *a, **k)
+        shutil.rmtree = rmtree
+        return self
+
+
+def _watched_run(root, argv, kill_at=None, enospc_at=None, timeout=120.0) -> dict:
+    """``cis ARGV`` in a child watched by :class:`FsSteps`: its status (-9 when it killed itself), stderr and
+    the steps it took."""
+    def child():
+        steps = FsSteps(root, kill_at, enospc_at).install()
+        code, so, se = _cli(argv)
+        return {"code": code, "stdout": so, "stderr": se[-2000:], "events": steps.events}
+    r = forked(child, timeout, MEMORY)
+    res = r["result"] or {}
+    return {"status": r["status"], "code": res.get("code"), "stdout": res.get("stdout", ""),
+            "stderr": res.get("stderr", r["stderr"][-2000:]), "events": res.get("events")}
+
+
+def _trace(key, prepare, argv_of) -> list:
+    """The steps of one undisturbed run of a scenario (made once, kept in NEWTMP/trace-KEY.json)."""
+    path = NEWTMP / f"trace-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    d = _fresh(f"trace-{key}")
+    prepare(d)
+    r = _watched_run(d, argv_of(d))
+    if r["code"] != 0 or not r["events"]:
+        raise RuntimeError(f"(campaign) the undisturbed run of {key} failed: {r['stderr'][-300:]}")
+    path.write_text(json.dumps(r["events"]))
+    return r["events"]
+
+
+def _pick(events, predicate, nth=0):
+    """1-based index of the ``nth`` step matching ``predicate(kind, src, dest)``, or None."""
+    hits = [i + 1 for i, (kind, src, dest) in enumerate(events) if predicate(kind, src or "", dest or "")]
+    return hits[nth] if len(hits) > nth else None
+
+
+def _hidden(folder: pathlib.Path, keep=(".lock",)) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name not in keep)
+    except OSError:
+        return []
+
+
+def _zoo_state(z: pathlib.Path) -> str:
+    """'absent', 'old' (the one-entry zoo), 'new' (the two-entry zoo), or what is wrong with it."""
+    if not os.path.lexists(z):
+        return "absent"
+    try:
+        index = json.loads((z / "index.json").read_text())
+        names = [r["name"] for r in index["entries"]]
+    except Exception as err:  # noqa: BLE001
+        return f"a half-written zoo (no readable index.json: {type(err).__name__}; holds {sorted(os.listdir(z))})"
+    for name in names:
+        try:
+            got = _zoo_digest(API.zoo_load(name, z))
+        except Exception as err:  # noqa: BLE001
+            return f"a zoo whose {name} does not load ({str(err)[:100]})"
+        if got != FX["zoo_ref"][name]:
+            return f"a zoo whose {name} differs from the reference"
+    return {tuple(ZOO_TWO): "new", tuple(ZOO_TWO[:1]): "old"}.get(tuple(names), f"a zoo of {names}")
+
+
+def _dataset_state(path: pathlib.Path) -> str:
+    if not os.path.lexists(path):
+        return "absent"
+    try:
+        digest = _dataset_file_digest(path)
+    except Exception as err:  # noqa: BLE001
+        return f"a partial data set file ({path.stat().st_size} bytes: {str(err)[:80]})"
+    return {FX["dA_digest"]: "new", FX["dB_digest"]: "old"}.get(digest, "another data set")
+
+
+def _scaling_state(out: pathlib.Path) -> list[str]:
+    """What is partial or unreadable under the study's final names."""
+    bad = []
+    if (out / "parts").is_dir():
+        bad += [f"parts/{p.name} is partial" for p in (out / "parts").glob("*.json") if not _sealed_part_ok(p)]
+    for name in ("results.parquet", "fits.parquet"):
+        if (out / name).exists() and not _readable_parquet(out / name):
+            bad.append(f"{name} is partial ({(out / name).stat().st_size} bytes)")
+    if (out / "scaling.png").exists() and not _valid_png(out / "scaling.png"):
+        bad.append(f"scaling.png is partial ({(out / 'scaling.png').stat().st_size} bytes)")
+    if (out / "scaling.json").exists():
+        try:
+            json.loads((out / "scaling.json").read_text())
+        except ValueError:
+            bad.append("scaling.json is partial")
+    return bad
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+class _Scenario:
+    """A writer to interrupt: how to prepare its folder, its command, what its folder may hold after a kill,
+    and how a rerun must end."""
+
+    def __init__(self, key, prepare, argv, state, good_states, rerun_force, final_ok, debris_dirs):
+        self.key, self.prepare, self.argv, self.state = key, prepare, argv, state
+        self.good_states, self.rerun_force, self.final_ok, self.debris_dirs = good_states, rerun_force, final_ok, \
+            debris_dirs
+
+
+def _zoo_scenarios() -> list[_Scenario]:
+    def final_zoo(d, r):
+        state = _zoo_state(d / "zoo")
+        return [] if state == "new" else [f"after the rerun --out holds {state}"]
+    fresh = _Scenario("zoo", lambda d: None, lambda d: zoo_argv(d / "zoo"), lambda d: _zoo_state(d / "zoo"),
+                      ("absent", "new"), lambda state: state == "new", final_zoo, lambda d: [d])
+    force = _Scenario("zoo-force", lambda d: _copy("zoo1", d / "zoo"),
+                      lambda d: zoo_argv(d / "zoo", ZOO_TWO, *CLI_FLAGS["force"]), lambda d: _zoo_state(d / "zoo"),
+                      ("old", "new"), lambda state: True, final_zoo, lambda d: [d])
+    return [fresh, force]
+
+
+def _dataset_scenarios() -> list[_Scenario]:
+    def final(d, r):
+        state = _dataset_state(d / "x.safetensors")
+        return [] if state == "new" else [f"after the rerun --out holds {state}"]
+    fresh = _Scenario("dataset", lambda d: None, lambda d: dataset_argv(FX["netA"], d / "x.safetensors"),
+                      lambda d: _dataset_state(d / "x.safetensors"), ("absent", "new"), lambda s: s == "new", final,
+                      lambda d: [d])
+    force = _Scenario("dataset-force", lambda d: _copy("dB", d / "x.safetensors"),
+                      lambda d: dataset_argv(FX["netA"], d / "x.safetensors", *CLI_FLAGS["force"]),
+                      lambda d: _dataset_state(d / "x.safetensors"), ("old", "new"), lambda s: True, final,
+                      lambda d: [d])
+    return [fresh, force]
+
+
+def _scaling_scenario() -> _Scenario:
+    def state(d):
+        bad = _scaling_state(d / "sc")
+        return "; ".join(bad) if bad else "whole"
+
+    def final(d, r):
+        bad = _scaling_state(d / "sc")
+        try:
+            why = _rows_differ(json.loads(r["stdout"])["rows"], FX["sc_rows"])
+        except (ValueError, KeyError):
+            why = "no rows printed"
+        return bad + ([f"the rerun's rows differ: {why}"] if why else []) + \
+            ([] if (d / "sc" / "scaling.png").exists() else ["no scaling.png after the rerun"])
+    return _Scenario("scaling", lambda d: None, lambda d: scaling_argv(d / "sc"), state, ("whole",),
+                     lambda s: False, final, lambda d: [d, d / "sc", d / "sc" / "parts"])
+
+
+def _kill_probe(sc: _Scenario, label: str, predicate, nth=0) -> Probe:
+    def body():
+        events = _trace(sc.key, sc.prepare, sc.argv)
+        at = _pick(events, predicate, nth)
+        if at is None:
+            return "traceback", f"(campaign) no step of the undisturbed run matches {label!r}"
+        d = _fresh(sc.key)
+        sc.prepare(d)
+        r = _watched_run(d, sc.argv(d), kill_at=at)
+        if "Traceback (most recent call last)" in r["stderr"]:
+            return "traceback", f"before the kill: {_last_line(r['stderr'])}"
+        killed = r["status"] == -signal.SIGKILL
+        after = sc.state(d)
+        problems = [] if after in sc.good_states else [f"after the kill --out holds {after}"]
+        left = {str(f.relative_to(d)) if f != d else ".": _hidden(f) for f in sc.debris_dirs(d)}
+        argv = sc.argv(d)
+        if sc.rerun_force(after) and CLI_FLAGS["force"][0] not in argv:
+            argv = argv + CLI_FLAGS["force"]
+        again = _watched_run(d, argv)
+        if "Traceback (most recent call last)" in again["stderr"]:
+            return "traceback", f"the rerun: {_last_line(again['stderr'])}"
+        if again["code"] != 0:
+            problems.append(f"the rerun fails ({again['code']}): {_last_line(again['stderr'])}")
+        else:
+            problems += sc.final_ok(d, again)
+        stray = {str(f.relative_to(d)) if f != d else ".": _hidden(f) for f in sc.debris_dirs(d)}
+        stray = {k: v for k, v in stray.items() if v}
+        if stray:
+            problems.append(f"left beside the output after the rerun: {stray}")
+        where = f"step {at}/{len(events)}" + ("" if killed else " (not reached: it finished)")
+        if problems:
+            return "lost", f"killed at {where}: " + "; ".join(problems)
+        return "survived", f"killed at {where} ({after}; left {sum(map(len, left.values()))} stray names), " \
+                           "the rerun completed and removed them"
+    return Probe("interrupted", f"kill -9 during cis {sc.key.split('-')[0]}"
+                 f"{' --force' if 'force' in sc.key else ''} at {label}, then rerun", body,
+                 "the output whole or absent (the old one kept), the rerun completes, nothing left beside it",
+                 timeout=180)
+
+
+def _enospc_probe(sc: _Scenario, label: str, predicate, nth=0, kept=None) -> Probe:
+    """The disk fills up at one write (half of it lands): one line naming --out, no partial or 0-byte file
+    under a final name, nothing left beside it, finished work kept (``kept(d)``: problems)."""
+    def body():
+        events = _trace(sc.key, sc.prepare, sc.argv)
+        at = _pick(events, predicate, nth)
+        if at is None:
+            return "traceback", f"(campaign) no step of the undisturbed run matches {label!r}"
+        d = _fresh(sc.key)
+        sc.prepare(d)
+        r = _watched_run(d, sc.argv(d), enospc_at=at)
+        if r["status"] in ("timeout", "memory"):
+            return "hang", f"no answer after the full disk at step {at}"
+        after = sc.state(d)
+        problems = [] if after in sc.good_states else [f"--out holds {after}"]
+        stray = {str(f.relative_to(d)) if f != d else ".": _hidden(f) for f in sc.debris_dirs(d)}
+        stray = {k: v for k, v in stray.items() if v}
+        if stray:
+            problems.append(f"left beside it: {stray}")
+        if kept is not None:
+            problems += kept(d)
+        verdict = verdict_cli(r["code"], r["stdout"], r["stderr"], ("--out",), ("space", "full", "ENOSPC"))
+        if verdict[0] == "traceback":
+            return "traceback", verdict[1] + ("; " + "; ".join(problems) if problems else "")
+        if problems:
+            return "lost", "; ".join(problems) + f" (exit {r['code']}: {_last_line(r['stderr'])})"
+        if r["code"] == 0:
+            return "accepted", f"exit 0 after a failed write at step {at}"
+        return verdict
+    command = sc.key.split("-")[0] + (" --force" if "force" in sc.key else "")
+    return Probe("interrupted", f"full disk (ENOSPC injected) in cis {command} at {label}",
+                 body, "one line naming --out, no partial or 0-byte file, finished work kept", timeout=180)
+
+
+def _scaling_kept(d) -> list[str]:
+    out = d / "sc"
+    bad = []
+    for name in ("results.parquet", "fits.parquet"):
+        if not (out / name).exists():
+            bad.append(f"the finished {name} is not there")
+    if len(list((out / "parts").glob("*.json"))) != 2:
+        bad.append("the finished parts are not both there")
+    return bad
+
+
+def interrupted_probes() -> list[Probe]:
+    P = []
+    zoo, zoo_force = _zoo_scenarios()
+    is_write = lambda pattern: (lambda k, s, t: k == "write" and pattern in s)  # noqa: E731
+    moved_in = lambda name: (lambda k, s, t: k in ("replace", "rename") and t == name)  # noqa: E731
+    P += [_kill_probe(zoo, "its first file created (empty)", lambda k, s, t: k == "open"),
+          _kill_probe(zoo, "the first network's weights, half written", is_write("weights.safetensors")),
+          _kill_probe(zoo, "the first dataset.safetensors, half written", is_write("dataset.safetensors")),
+          _kill_probe(zoo, "the second entry's truth.safetensors, half written", is_write("truth.safetensors"), 1),
+          _kill_probe(zoo, "index.json, half written", is_write("index.json")),
+          _kill_probe(zoo, "the move of the finished zoo into place", moved_in("zoo"))]
+    P += [_kill_probe(zoo_force, "the second entry's dataset.safetensors, half written",
+                      is_write("dataset.safetensors"), 1),
+          _kill_probe(zoo_force, "index.json, half written", is_write("index.json")),
+          _kill_probe(zoo_force, "the move of the old zoo aside", lambda k, s, t: k in ("replace", "rename")
+                      and s == "zoo"),
+          _kill_probe(zoo_force, "the removal of the old zoo", lambda k, s, t: k == "rmtree")]
+    scal = _scaling_scenario()
+    P += [_kill_probe(scal, "its first part created (empty)", lambda k, s, t: k == "open" and "parts" in s),
+          _kill_probe(scal, "its first part, half written", is_write("parts")),
+          _kill_probe(scal, "the move of the second part into place",
+                      lambda k, s, t: k == "replace" and t.startswith("sc/parts/"), 1),
+          _kill_probe(scal, "the move of results.parquet into place", moved_in("sc/results.parquet")),
+          _kill_probe(scal, "scaling.png created (empty)", lambda k, s, t: k == "open" and s.endswith("scaling.png")),
+          _kill_probe(scal, "scaling.png, half written", is_write("scaling.png"))]
+    data, data_force = _dataset_scenarios()
+    P += [_kill_probe(data, "its temporary file created (empty)", lambda k, s, t: k == "open"),
+          _kill_probe(data, "the file half written", lambda k, s, t: k == "write"),
+          _kill_probe(data, "the move into place", moved_in("x.safetensors")),
+          _kill_probe(data_force, "the file half written", lambda k, s, t: k == "write"),
+          _kill_probe(data_force, "the move into place", moved_in("x.safetensors"))]
+    # a full disk at one write
+    P += [_enospc_probe(scal, "scaling.png (after the tables)", is_write("scaling.png"), kept=_scaling_kept),
+          _enospc_probe(scal, "its first part", is_write("parts")),
+          _enospc_probe(scal, "scaling.json", is_write("scaling.json")),
+          _enospc_probe(zoo, "the first network's weights", is_write("weights.safetensors")),
+          _enospc_probe(zoo, "the second entry's dataset.safetensors", is_write("dataset.safetensors"), 1),
+          _enospc_probe(zoo, "index.json", is_write("index.json")),
+          _enospc_probe(data_force, "the data set file (over an existing one)", lambda k, s, t: k == "write")]
+    P += _mount_probes(zoo, scal, data)
+    P += _debris_probes()
+    return P
+
+
+def _mount_probes(zoo, scal, data) -> list[Probe]:
+    """A real full disk (a small tmpfs) under cis zoo, cis scaling and cis dataset: only with --mount."""
+    P = []
+    for sc, size, what in ((zoo, "6m", "cis zoo"), (scal, "40k", "cis scaling"), (data, "64k", "cis dataset")):
+        def body(sc=sc, size=size):
+            if not MOUNT:
+                return "skipped", "needs --mount"
+            d = _fresh(sc.key + "-tmpfs")
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(d)],
+                              capture_output=True).returncode != 0:
+                return "skipped", "mount failed (not root?)"
+            try:
+                sc.prepare(d)
+                code, so, se = _cli(sc.argv(d))
+                after = sc.state(d)
+                problems = [] if after in sc.good_states else [f"--out holds {after}"]
+                stray = {str(f.relative_to(d)) if f != d else ".": _hidden(f) for f in sc.debris_dirs(d)}
+                stray = {k: v for k, v in stray.items() if v}
+                if stray:
+                    problems.append(f"left beside it: {stray}")
+                verdict = verdict_cli(code, so, se, ("--out",), ("space", "full"))
+                if verdict[0] == "traceback":
+                    return "traceback", verdict[1] + ("; " + "; ".join(problems) if problems else "")
+                if problems:
+                    return "lost", "; ".join(problems) + f" (exit {code}: {_last_line(se)})"
+                return verdict if code != 0 else ("accepted", "exit 0 on a full disk?")
+            finally:
+                subprocess.run(["umount", str(d)], capture_output=True)
+        P.append(Probe("interrupted", f"full disk (tmpfs of {size}, --mount) under {what}", body,
+                       "one line naming --out, no partial or 0-byte file", timeout=180))
+    return P
+
+
+def _debris_probes() -> list[Probe]:
+    P = []
+
+    def add(name, body, expect="the run completes and removes what a dead writer left"):
+        P.append(Probe("interrupted", name, body, expect, timeout=120))
+
+    def after_run(d, argv, where, ok_state):
+        code, so, se = _cli(argv)
+        if code != 0:
+            return verdict_cli(code, so, se, ("--out",))
+        stray = [n for n in _hidden(where)]
+        if stray:
+            return "lost", f"still there after a successful run: {stray}"
+        return ok_state
+    def zoo_partial():
+        d = _fresh("zoo-debris")
+        stale = d / ".zoo.partial-0badc0de"
+        _copy("zoo1", stale)
+        return after_run(d, zoo_argv(d / "zoo"), d, ("survived", "removed"))
+    add("debris: a killed cis zoo's .zoo.partial-* folder beside --out, rerun", zoo_partial)
+
+    def zoo_old():
+        d = _fresh("zoo-old")
+        _copy("zoo1", d / "zoo")
+        _copy("zoo1", d / ".zoo.old-0badc0de")
+        return after_run(d, zoo_argv(d / "zoo", ZOO_TWO, *CLI_FLAGS["force"]), d, ("survived", "removed"))
+    add("debris: a killed cis zoo --force's .zoo.old-* folder beside --out, rerun --force", zoo_old)
+
+    def dataset_tmp():
+        d = _fresh("data-debris")
+        _write(d / ".x.safetensors.0badc0de.tmp", os.urandom(1000))
+        return after_run(d, dataset_argv(FX["netA"], d / "x.safetensors"), d, ("survived", "removed"))
+    add("debris: a killed cis dataset's .x.safetensors.*.tmp beside --out, rerun", dataset_tmp)
+
+    def scaling_tmp(where):
+        def body():
+            d = _fresh("sc-debris")
+            out = _copy("sc", d / "sc")
+            folder = out / where
+            _write(folder / f".results.parquet.{_dead_pid()}.tmp", os.urandom(1000))
+            return after_run(d, scaling_argv(out), folder, ("survived", "removed"))
+        return body
+    add("debris: a dead writer's .*.tmp in the scaling study's parts/, rerun", scaling_tmp("parts"))
+    add("debris: a dead writer's .results.parquet.*.tmp in the scaling study's folder, rerun", scaling_tmp("."))
+
+    def two_zoos():
+        d = _fresh("zoo-two")
+        procs = [start_cis(*zoo_argv(d / "zoo"), *CLI_FLAGS["force"]) for _ in range(2)]
+        outs = [p.communicate(timeout=100) for p in procs]
+        codes = [p.returncode for p in procs]
+        errs = [e.decode() for _, e in outs]
+        if any("Traceback" in e for e in errs):
+            return "traceback", _last_line(next(e for e in errs if "Traceback" in e))
+        problems = []
+        if 0 not in codes:
+            problems.append(f"neither finished: {[_last_line(e) for e in errs]}")
+        state = _zoo_state(d / "zoo")
+        if state != "new":
+            problems.append(f"--out holds {state}")
+        if _hidden(d):
+            problems.append(f"left beside it: {_hidden(d)}")
+        bad = [e for c, e in zip(codes, errs) if c not in (0, 2) or (c == 2 and len(e.strip().splitlines()) != 1)]
+        if problems:
+            return "lost", "; ".join(problems)
+        if bad:
+            return "unclear", f"the second: {_last_line(bad[0])}"
+        return "survived", f"exit statuses {codes}; the zoo whole"
+    add("two cis zoo --force on one folder at once", two_zoos,
+        "one wins (or the second is refused naming the first), the zoo whole, nothing left beside it")
+    return P
+
+
+# ----------------------------------------------------------------------------- conflicts and silently accepted input
+def _same_spec_probe(P, section, name, make, canon, parameter, expect=None):
+    """``make()`` builds a spec that equals ``canon`` as a value: it must derive the same seeds and the same
+    identity (the JSON that names runs and parts), or be refused naming ``parameter``."""
+    def body():
+        reference = canon()
+
+        def check(spec):
+            a, b = attr(spec, "seeds")(), attr(reference, "seeds")()
+            ta, tb = _canon(attr(spec, "to_dict")()), _canon(attr(reference, "to_dict")())
+            if a != b or ta != tb:
+                return "wrong", (f"equal as a spec ({spec == reference}) but another identity: network seed "
+                                 f"{a.network} vs {b.network}" + ("" if ta == tb else "; its JSON differs"))
+            return None
+        return judge_api(make, parameter, check=check, ok="the same seeds and identity as its canonical form")
+    P.append(Probe(section, name, body,
+                   expect or f"the same seeds as the canonical value, or refused naming {parameter}"))
+
+
+def _cli_same_probe(P, section, name, argv, reference_argv, flag, compare, timeout=None):
+    """``cis ARGV`` must print (or write) what ``reference_argv`` does, or be refused naming ``flag``.
+    ``compare(stdout, reference_stdout)`` returns what differs ('' when nothing)."""
+    def body():
+        code0, so0, se0 = _cli(reference_argv())
+        if code0 != 0:
+            return "traceback", f"(campaign) the reference run failed: {_last_line(se0)}"
+
+        def check(stdout):
+            why = compare(stdout, so0)
+            return ("wrong", why) if why else None
+        code, so, se = _cli(argv())
+        return verdict_cli(code, so, se, (flag,), (), False, check, ok="the same result as the canonical value")
+    P.append(Probe(section, name, body, f"the same result as the canonical value, or refused naming {flag}",
+                   timeout=timeout))
+
+
+def _json_rows(key="rows", fields=("measured",)):
+    def compare(a, b):
+        ra, rb = json.loads(a)[key], json.loads(b)[key]
+        pick = lambda rows: [[r.get(f) for f in fields] for r in rows]  # noqa: E731
+        if pick(ra) == pick(rb):
+            return ""
+        return f"other numbers than the canonical value's ({pick(ra)[:2]} vs {pick(rb)[:2]})"
+    return compare
+
+
+def conflicts_probes() -> list[Probe]:
+    P = []
+    base = dict(SMALL_SPEC)
+
+    def add(name, body, expect, **kw):
+        P.append(Probe("conflicts", name, body, expect, **kw))
+
+    # --- a preset and a field it chooses, from Python's constructor (from_dict and replace refuse them)
+    for field, value in (("redundancy", 2), ("redundancy", 6), ("assignment", "random"), ("assignment", "bogus"),
+                         ("weight_scheme", "uncorrected"), ("weight_scheme", "bogus"),
+                         ("error_correction", "redundant:2"), ("error_correction", "bogus")):
+        def body(field=field, value=value):
+            def check(spec):
+                got = getattr(spec, field)
+                return None if got == value else ("accepted", f"{field}={value!r} silently became {got!r}")
+            return judge_api(lambda: API.spec(preset="scalable", **base, **{field: value}), field, check=check,
+                             ok="no conflict: the preset chose the same value")
+        note = " (the field's default value)" if (field, value) == ("redundancy", 6) else ""
+        add(f"ExperimentSpec(preset='scalable', {field}={value!r}){note}", body, f"refused naming {field}")
+
+    # --- the same conflicts on the commands the tests do not try
+    def cli_conflict(name, argv_of, flag):
+        def body():
+            d = _fresh("preset")
+            return judge_cli(argv_of(d), (flag,), out=d / "out")
+        add(f"cis {name}: --preset scalable beside {flag}", body, f"refused naming {flag}, nothing written")
+    cli_conflict("build", lambda d: ["build", *NET_FLAGS, "--preset", "scalable", "--redundancy", "2", "--out",
+                                     d / "out"], "--redundancy")
+    cli_conflict("dataset", lambda d: ["dataset", *NET_FLAGS, "--batch-size", "20", "--preset", "scalable",
+                                       "--weight-scheme", "capped", "--out", d / "out"], "--weight-scheme")
+    cli_conflict("boundary", lambda d: ["boundary", "--width", "400", "--n-layers", "2", "--batch-size", "20",
+                                        "--n-seeds", "1", "--rtol", "0.5", "--preset", "scalable", "--assignment",
+                                        "prime-step", *CLI_FLAGS["threads"]], "--assignment")
+    cli_conflict("scaling", lambda d: scaling_argv(d / "out", "--preset", "scalable", "--error-correction",
+                                                   "redundant:2"), "--error-correction")
+    cli_conflict("sweep", lambda d: ["sweep", *NET_FLAGS, "--batch-size", "20", "--preset", "scalable", "none",
+                                     "--redundancy", "2", "--out", d / "out", *CLI_FLAGS["no_progress"]],
+                 "--redundancy")
+
+    def grid_conflict():
+        d = _fresh("preset-grid")
+        grid = _write(d / "grid.json", json.dumps({**base, "preset": "scalable", "redundancy": 2}))
+        return judge_cli(sweep_argv(grid, d / "out"), ("--grid",), out=d / "out")
+    add("cis sweep --grid with preset 'scalable' and redundancy 2", grid_conflict, "refused naming --grid")
+
+    # --- negative zero and other spellings of one value: the same seeds, or refused
+    S = lambda **k: (lambda: API.spec(**{**base, **k}))  # noqa: E731
+    _same_spec_probe(P, "conflicts", "ExperimentSpec(chi_scale=-0.0) against 0.0", S(chi_scale=-0.0), S(chi_scale=0.0),
+                     "chi_scale")
+    _same_spec_probe(P, "conflicts", "ExperimentSpec.from_dict({chi_scale: -0.0}) against 0.0",
+                     lambda: attr(API.spec, "from_dict")({**base, "chi_scale": -0.0}), S(chi_scale=0.0), "chi_scale")
+    _same_spec_probe(P, "conflicts", "spec.replace(chi_scale=-0.0) against 0.0",
+                     lambda: attr(API.spec(**base), "replace")(chi_scale=-0.0), S(chi_scale=0.0), "chi_scale")
+    _same_spec_probe(P, "conflicts", "ExperimentSpec(chi_scale=numpy.float64(-0.0)) against 0.0",
+                     S(chi_scale=np.float64(-0.0)), S(chi_scale=0.0), "chi_scale")
+    _same_spec_probe(P, "conflicts", "ExperimentSpec(weight_scheme='inhibited:-0') against 'inhibited:0'",
+                     S(weight_scheme="inhibited:-0"), S(weight_scheme="inhibited:0"), "weight_scheme")
+    for name, make, canon in (
+            ("seed=-0.0 against 0", S(seed=-0.0), S(seed=0)),
+            ("width=400.0 against 400", S(width=400.0), S(width=400)),
+            ("n_active=2.0 against 2", S(n_active=2.0), S(n_active=2)),
+            ("chi_scale=numpy.float32(0.5) against 0.5", S(chi_scale=np.float32(0.5)), S(chi_scale=0.5)),
+            ("weight_scheme='inhibited:8.0' against 'inhibited:8'", S(weight_scheme="inhibited:8.0"),
+             S(weight_scheme="inhibited:8")),
+            ("error_correction='step:0.350' against 'step:0.35'", S(error_correction="step:0.350"),
+             S(error_correction="step:0.35")),
+            ("chain_length=3.0 against 3", lambda: API.spec(system="rotation-chains", params={"chain_length": 3.0},
+                                                            width=480, n_circuits=30, n_layers=3),
+             lambda: API.spec(system="rotation-chains", params={"chain_length": 3}, width=480, n_circuits=30,
+                              n_layers=3))):
+        _same_spec_probe(P, "conflicts", f"ExperimentSpec({name})", make, canon, name.split("=")[0],
+                         "the same seeds as the canonical value")
+
+    small = ["--width", "400", "--n-circuits", "50", "--n-layers", "2", "--batch-size", "20"]
+    _cli_same_probe(P, "conflicts", "cis evaluate --chi-scale -0.0 against --chi-scale 0",
+                    lambda: ["evaluate", *small, "--chi-scale", "-0.0", *CLI_FLAGS["json"]],
+                    lambda: ["evaluate", *small, "--chi-scale", "0", *CLI_FLAGS["json"]], "--chi-scale", _json_rows())
+    _cli_same_probe(P, "conflicts", "cis evaluate --chi-scale -0 against --chi-scale 0",
+                    lambda: ["evaluate", *small, "--chi-scale", "-0", *CLI_FLAGS["json"]],
+                    lambda: ["evaluate", *small, "--chi-scale", "0", *CLI_FLAGS["json"]], "--chi-scale", _json_rows())
+    boundary = ["boundary", "--width", "400", "--n-layers", "2", "--batch-size", "20", "--n-seeds", "1", "--rtol",
+                "0.5", *CLI_FLAGS["threads"], *CLI_FLAGS["json"]]
+    _cli_same_probe(P, "conflicts", "cis boundary --chi-scale -0.0 against --chi-scale 0",
+                    lambda: [*boundary, "--chi-scale", "-0.0"], lambda: [*boundary, "--chi-scale", "0"], "--chi-scale",
+                    lambda a, b: "" if json.loads(a).get("seeds") == json.loads(b).get("seeds")
+                    else "other crossings than the canonical value's", timeout=60)
+
+    def scaling_pair():
+        d = _fresh("sc-neg")
+
+        def compare(a, b):
+            why = _rows_differ(json.loads(a)["rows"], json.loads(b)["rows"])
+            names = [sorted(p.name for p in (d / tag / "parts").glob("*.json")) for tag in ("neg", "pos")]
+            return why or ("" if names[0] == names[1] else "the same numbers, but other part files (another "
+                                                           "identity: a study with 0 does not resume one with -0.0)")
+        return _cli_same_body(lambda _: scaling_argv(d / "neg", "--chi-scale", "-0.0"),
+                              lambda _: scaling_argv(d / "pos", "--chi-scale", "0"), "--chi-scale", compare)
+    P.append(Probe("conflicts", "cis scaling --chi-scale -0.0 against --chi-scale 0", scaling_pair,
+                   "the same rows and parts, or refused naming --chi-scale", timeout=60))
+
+    def build_pair():
+        d = _fresh("build-neg")
+        for tag, v in (("pos", "0"), ("neg", "-0.0")):
+            code, so, se = _cli(["build", *NET_FLAGS, "--chi-scale", v, "--out", d / tag])
+            if tag == "pos" and code != 0:
+                return "traceback", f"(campaign) {_last_line(se)}"
+
+        def check(_):
+            same = (d / "neg" / "weights.safetensors").read_bytes() == (d / "pos" / "weights.safetensors").read_bytes()
+            return None if same else ("wrong", "another network than --chi-scale 0 builds (other weights)")
+        return verdict_cli(code, so, se, ("--chi-scale",), (), False, check, ok="the same weights")
+    add("cis build --chi-scale -0.0 against --chi-scale 0", build_pair, "the same weights, or refused")
+
+    def dataset_pair():
+        d = _fresh("data-neg")
+        for tag, v in (("pos", "0"), ("neg", "-0.0")):
+            code, so, se = _cli(["dataset", *NET_FLAGS, "--batch-size", "20", "--chi-scale", v, "--out",
+                                 d / f"{tag}.safetensors"])
+            if tag == "pos" and code != 0:
+                return "traceback", f"(campaign) {_last_line(se)}"
+
+        def check(_):
+            a, b = (attr(API.load_dataset(d / f"{t}.safetensors"), "dataset_arrays")() for t in ("neg", "pos"))
+            return None if _digest_arrays(a) == _digest_arrays(b) else ("wrong", "other inputs and draws than "
+                                                                                  "--chi-scale 0")
+        return verdict_cli(code, so, se, ("--chi-scale",), (), False, check, ok="the same data set")
+    add("cis dataset --chi-scale -0.0 against --chi-scale 0", dataset_pair, "the same data set, or refused")
+
+    def sweep_both():
+        d = _fresh("sweep-neg")
+
+        def check(_):
+            runs = table_of(d / "out").drop_duplicates("run")
+            if len(runs) == 1:
+                return None
+            return "wrong", f"{len(runs)} runs of one spec (0 and -0.0), with other numbers: failure rates " \
+                            f"{runs.failure_rate.tolist()}"
+        return judge_cli(["sweep", *small, "--chi-scale", "0", "-0.0", "--out", d / "out", *CLI_FLAGS["no_progress"]],
+                         ("--chi-scale",), check=check, ok="one run")
+    add("cis sweep --chi-scale 0 -0.0 (one value spelled twice)", sweep_both, "one run, or refused naming --chi-scale")
+    return P
+
+
+def _cli_same_body(argv_of, reference_argv_of, flag, compare):
+    d = _fresh("same")
+    code0, so0, se0 = _cli(reference_argv_of(d))
+    if code0 != 0:
+        return "traceback", f"(campaign) the reference run failed: {_last_line(se0)}"
+
+    def check(stdout):
+        why = compare(stdout, so0)
+        return ("wrong", why) if why else None
+    code, so, se = _cli(argv_of(d))
+    return verdict_cli(code, so, se, (flag,), (), False, check, ok="the same result as the canonical value")
+
+
+# ----------------------------------------------------------------------------- criteria and options that cannot apply
+def applicability_probes() -> list[Probe]:
+    P = []
+    boundary = ["boundary", "--width", "400", "--batch-size", "20", "--n-seeds", "1", "--rtol", "0.5",
+                *CLI_FLAGS["threads"], *CLI_FLAGS["json"]]
+
+    def printed(stdout):
+        """What a run that should have been refused reported (a boundary's or a study's JSON)."""
+        try:
+            out = json.loads(stdout)
+        except ValueError:
+            return None
+        if "fits" in out:
+            what = "; ".join(f"{f['construction']}: exponent {f['exponent']}" for f in out["fits"])
+        else:
+            what = f"critical load {out.get('critical_load')}, capacity reached {out.get('capacity_reached')}"
+        return "accepted", f"ran and reported {what}"
+
+    def add(name, argv, flags, expect=None, ok=None, limit=2.0, timeout=None):
+        def body():
+            d = _fresh("appl")
+            full = [a if a != "OUT" else d / "out" for a in argv]
+            return judge_cli(full, flags, out=d / "out" if "OUT" in argv else None, ok=ok,
+                             check=None if ok else printed)
+        P.append(Probe("applicability", name, body, expect or f"refused naming {flags[0]} before any work",
+                       limit=limit, timeout=timeout))
+
+    add("cis boundary --criterion compounding --n-layers 1 (no layer 2)",
+        [*boundary, "--criterion", "compounding", "--n-layers", "1"], ("--criterion", "--n-layers"))
+    add("cis boundary --criterion compounding --n-layers 2 (layer 2 is the last)",
+        [*boundary, "--criterion", "compounding", "--n-layers", "2"], ("--criterion", "--n-layers"))
+    add("cis boundary --criterion compounding --ideal (no spurious activity)",
+        [*boundary, "--criterion", "compounding", "--n-layers", "3", "--ideal"], ("--criterion", "--ideal"))
+    add("cis boundary --criterion payload --on-error 0.5 (the flag is ignored)",
+        [*boundary, "--criterion", "payload", "--on-error", "0.5", "--n-layers", "2"], ("--on-error",))
+    add("cis boundary --criterion compounding --on-error 0.3 (the flag is ignored)",
+        [*boundary, "--criterion", "compounding", "--on-error", "0.3", "--n-layers", "3"], ("--on-error",))
+    add("cis boundary --criterion fraction-on --on-error 0.3 (the flag is ignored)",
+        [*boundary, "--criterion", "fraction-on", "--on-error", "0.3", "--n-layers", "2"], ("--on-error",))
+    add("cis boundary --criterion worst-readout --level 2 (a fraction never exceeds 1)",
+        [*boundary, "--criterion", "worst-readout", "--level", "2", "--n-layers", "2"], ("--level",))
+    add("cis boundary --system step (criterion payload: the step system has no payload)",
+        [*boundary, "--system", "step", "--n-layers", "2"], ("--criterion", "--system"))
+    add("cis boundary --criterion worst-readout --on-error 0.3 (valid: the control)",
+        [*boundary, "--criterion", "worst-readout", "--on-error", "0.3", "--n-layers", "2"], ("--on-error",),
+        expect="runs", ok="ran", limit=None, timeout=60)
+    add("cis scaling --criterion compounding --n-layers 2", scaling_argv("OUT", "--criterion", "compounding"),
+        ("--criterion", "--n-layers"))
+    add("cis scaling --criterion compounding --n-layers 3 --ideal",
+        scaling_argv("OUT", "--criterion", "compounding", "--n-layers", "3", "--ideal", "true"),
+        ("--criterion", "--ideal"))
+    add("cis scaling --criterion worst-readout --level 1.5", scaling_argv("OUT", "--criterion", "worst-readout",
+                                                                        "--level", "1.5"), ("--level",))
+    add("cis scaling --system step (criterion payload)", scaling_argv("OUT", "--system", "step"),
+        ("--criterion", "--system"))
+
+    def two_widths_nan():
+        d = _fresh("nan")
+        out = _copy("sc", d / "sc")
+        argv = [a for a in scaling_argv(out) if a not in CLI_FLAGS["json"]]
+
+        def check(stdout):
+            bad = [ln for ln in stdout.splitlines() if re.search(r"\bnan\b", ln)]
+            return ("wrong", f"prints {bad[0].strip()[:150]!r}") if bad else None
+        return judge_cli(argv, ("--widths",), check=check, ok="no NaN printed")
+    P.append(Probe("applicability", "cis scaling with two widths (one censored): the table printed", two_widths_nan,
+                   "no 'nan' or '+- nan' printed (no exponent or no uncertainty said in words), or refused"))
+
+    spec = lambda **k: API.spec(**{**SMALL_SPEC, "n_circuits": 2, **k})  # noqa: E731
+    search = dict(n_seeds=1, rtol=0.5, threads=1)
+    for name, call, parameter in (
+            ("find_boundary(L=2, criterion='compounding')",
+             lambda: API.find_boundary(spec(), criterion="compounding", **search), "criterion"),
+            ("find_boundary(ideal, L=3, criterion='compounding')",
+             lambda: API.find_boundary(spec(ideal=True, n_layers=3), criterion="compounding", **search), "criterion"),
+            ("find_boundary(criterion='payload', on_error=0.5)",
+             lambda: API.find_boundary(spec(), criterion="payload", on_error=0.5, **search), "on_error"),
+            ("find_boundary(system='step', criterion='payload')",
+             lambda: API.find_boundary(spec(system="step"), criterion="payload", **search), "criterion"),
+            ("scaling(L=1, criterion='compounding')",
+             lambda: API.scaling(spec(n_layers=1), [400, 800], _fresh("sc-py") / "out", criterion="compounding",
+                                 progress=False, **search), "criterion")):
+        P.append(Probe("applicability", name, lambda call=call, parameter=parameter: judge_api(call, parameter),
+                       f"refused naming {parameter} before any work", limit=2.0))
+    return P
+
+
+# ----------------------------------------------------------------------------- special files where a file is expected
+SPECIAL = {  # kind -> (what the case calls it, words a message naming it would use)
+    "fifo": ("a FIFO", ("fifo", "named pipe", "pipe", "not a regular file", "special file")),
+    "device": ("a character device (/dev/zero)", ("device", "not a regular file", "special file")),
+    "null": ("a character device (/dev/null)", ("device", "not a regular file", "special file")),
+    "loop": ("a symbolic link loop", ("loop", "symbolic link", "symlink", "too many levels")),
+    "dangling": ("a dangling symbolic link", ("dangling", "broken", "symbolic link", "symlink", "no such file",
+                                              "does not exist", "missing", "absent")),
+    "directory": ("a directory", ("directory", "folder", "not a file")),
+}
+
+
+def _make_special(path: pathlib.Path, kind: str, *, output: bool = False) -> bool:
+    """Put a special file of ``kind`` at ``path`` (replacing what is there). Inputs that are devices are
+    symbolic links to /dev/zero or /dev/null (read only); an output device is a node of our own (mknod, as
+    root), never one of the machine's; ``False`` where none can be made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind in ("device", "null"):
+        if output:
+            try:
+                import stat
+                os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5 if kind == "device" else 3))
+            except OSError:
+                return False
+        else:
+            os.symlink("/dev/zero" if kind == "device" else "/dev/null", path)
+    elif kind == "loop":
+        os.symlink(path.name, path)
+    elif kind == "dangling":
+        os.symlink(path.parent / "nowhere-to-be-found", path)
+    elif kind == "directory":
+        path.mkdir()
+    return True
+
+
+def special_probes() -> list[Probe]:
+    P = []
+
+    def add(name, body, expect, **kw):
+        P.append(Probe("special-files", name, body, expect, **{"timeout": 4.0, "limit": 2.0, "memory": 1.0, **kw}))
+
+    def refused(kind, where):
+        return f"refused within 2 s saying it is {SPECIAL[kind][0]} (naming {where})"
+
+    # --- load_dataset
+    for kind in ("fifo", "device", "null", "loop", "dangling", "directory"):
+        def body(kind=kind):
+            d = _fresh("sp-data")
+            _make_special(d / "x.safetensors", kind)
+            return judge_api(lambda: API.load_dataset(d / "x.safetensors"), "path", words=SPECIAL[kind][1])
+        add(f"load_dataset of {SPECIAL[kind][0]}", body, refused(kind, "path"))
+    # --- a saved network's files (cis evaluate --load)
+    for fname in ("config.json", "weights.safetensors"):
+        for kind in ("fifo", "device", "loop", "dangling"):
+            def body(kind=kind, fname=fname):
+                d = _fresh("sp-net")
+                net = _copy("netA", d / "net")
+                _make_special(net / fname, kind)
+                return judge_cli(["evaluate", "--load", net, "--batch-size", "10"], ("--load",), SPECIAL[kind][1])
+            add(f"cis evaluate --load with {fname} {SPECIAL[kind][0]}", body, refused(kind, "--load"))
+    for kind in ("fifo", "loop"):
+        def body(kind=kind):
+            d = _fresh("sp-netdir")
+            _make_special(d / "net", kind)
+            return judge_cli(["evaluate", "--load", d / "net", "--batch-size", "10"], ("--load",), SPECIAL[kind][1])
+        add(f"cis evaluate --load of {SPECIAL[kind][0]} (a folder expected)", body, refused(kind, "--load"))
+    # --- a zoo's files
+    A = ZOO_TWO[0]
+    for fname, kinds in (("dataset.safetensors", ("fifo", "device", "loop", "dangling", "directory")),
+                         ("index.json", ("fifo", "device", "loop", "dangling", "directory")),
+                         ("truth.safetensors", ("fifo", "dangling"))):
+        for kind in kinds:
+            def body(kind=kind, fname=fname):
+                z = _zoo_copy()
+                _make_special(z / fname if fname == "index.json" else z / A / fname, kind)
+                return judge_api(lambda: API.zoo_load(A, z), None, words=SPECIAL[kind][1])
+            add(f"zoo.load with {fname} {SPECIAL[kind][0]}", body, refused(kind, fname))
+    # --- a sweep's grid file
+    for kind in ("fifo", "null", "loop", "dangling"):
+        def body(kind=kind):
+            d = _fresh("sp-grid")
+            _make_special(d / "grid.json", kind)
+            return judge_cli(sweep_argv(d / "grid.json", d / "out"), ("--grid",), SPECIAL[kind][1], out=d / "out")
+        add(f"cis sweep --grid of {SPECIAL[kind][0]}", body, refused(kind, "--grid"))
+    # --- a study's or a sweep's part file
+    for kind in ("fifo", "loop", "directory"):
+        def body(kind=kind):
+            out = _copy("sc", _fresh("sp-part") / "sc")
+            part = _scaling_parts(out)[0]
+            _make_special(part, kind)
+            return _judge_scaling_rerun(out, SPECIAL[kind][1], ok="the rerun redid the part: the same numbers")
+        add(f"scaling rerun with a part file {SPECIAL[kind][0]}", body,
+            refused(kind, "the part") + ", or redone with the same numbers", timeout=15.0, limit=10.0)
+    for what, kind in (("a part file", "fifo"), ("a part file", "directory"), ("sweep.json", "fifo"),
+                       (".lock", "fifo")):
+        def body(what=what, kind=kind):
+            out = _copy("sw0", _fresh("sp-sweep") / "sw")
+            target = sorted((out / "parts").glob("*.parquet"))[0] if what == "a part file" else out / what
+            _make_special(target, kind)
+            return _judge_sweep_rerun(out, SPECIAL[kind][1], ok="the rerun gave the reference's table")
+        add(f"sweep rerun with {what} {SPECIAL[kind][0]}", body,
+            refused(kind, "the file") + ", or redone with the same table", timeout=15.0, limit=10.0)
+    # --- outputs
+    for kind in ("fifo", "loop", "dangling", "device"):
+        def body(kind=kind):
+            d = _fresh("sp-out")
+            if not _make_special(d / "x.safetensors", kind, output=True):
+                return "skipped", "cannot make a device node here (not root)"
+            return judge_cli(dataset_argv(FX["netA"], d / "x.safetensors"), ("--out",), SPECIAL[kind][1])
+        add(f"cis dataset --out {SPECIAL[kind][0]} (no --force)", body, refused(kind, "--out") + ", nothing replaced")
+    for cmd, kind in (("zoo", "fifo"), ("zoo", "loop"), ("scaling", "fifo"), ("scaling", "loop"), ("build", "loop"),
+                      ("sweep", "fifo")):
+        def body(cmd=cmd, kind=kind):
+            d = _fresh("sp-out")
+            out = d / "out"
+            _make_special(out, kind, output=True)
+            argv = {"zoo": lambda: zoo_argv(out), "scaling": lambda: scaling_argv(out),
+                    "build": lambda: ["build", *NET_FLAGS, "--out", out],
+                    "sweep": lambda: sweep_argv(FX["grid0"], out)}[cmd]()
+            return judge_cli(argv, ("--out",), SPECIAL[kind][1])
+        add(f"cis {cmd} --out {SPECIAL[kind][0]}", body, refused(kind, "--out"))
+    return P
+
+
+# ----------------------------------------------------------------------------- bad calls of the newest API
+def _small_net():
+    return API.build_network(API.spec(**SMALL_SPEC))
+
+
+def newest_api_probes() -> list[Probe]:
+    P = []
+    D = SMALL_SPEC["width"]
+
+    def add(name, parameter, call, check=None, ok=None, expect=None, words=()):
+        P.append(Probe("newest-api", name, lambda: judge_api(call, parameter, words=words, check=check, ok=ok),
+                       expect or (f"refused naming {parameter}" if parameter else "refused")))
+
+    def module():
+        return API.to_module(_small_net())
+
+    def rwc(x, **k):
+        return lambda: attr(module(), "run_with_cache")(x() if callable(x) else x, **k)
+
+    import torch
+    for what, x in (("float64 input", lambda: torch.zeros(2, D, dtype=torch.float64)),
+                    ("int64 input", lambda: torch.zeros(2, D, dtype=torch.int64)),
+                    ("float16 input", lambda: torch.zeros(2, D, dtype=torch.float16)),
+                    ("complex64 input", lambda: torch.zeros(2, D, dtype=torch.complex64)),
+                    ("bool input", lambda: torch.zeros(2, D, dtype=torch.bool)),
+                    ("a meta-device input", lambda: torch.zeros(2, D, device="meta"))):
+        add(f"run_with_cache({what})", "x", rwc(x))
+    for what, names in (("names=123", 123), ("names=b'hook_input'", b"hook_input"), ("names=3.5", 3.5)):
+        add(f"run_with_cache(x, {what})", "names", rwc(lambda: torch.zeros(2, D), names=names))
+    add("run_with_cache(an empty batch (0, D))", "x", rwc(lambda: torch.zeros(0, D)),
+        check=lambda r: None if tuple(r[0].shape) == (0, D) and all(v.shape[0] == 0 for v in r[1].values())
+        else ("wrong", f"returned shape {tuple(r[0].shape)}"),
+        ok="an empty result for an empty batch", expect="refused, or an empty result")
+
+    # score_decomposition
+    def truth():
+        return API.ground_truth(_small_net())
+
+    def score(components, **k):
+        return lambda: API.score_decomposition(truth(), components() if callable(components) else components, **k)
+    eye = lambda: np.eye(D)  # noqa: E731
+    u = lambda: np.ones(D)  # noqa: E731
+    import scipy.sparse as sp
+    for what, comps in (
+            ("a complex matrix", lambda: {2: [eye() * (1 + 1j)]}),
+            ("a complex scipy sparse matrix", lambda: {2: [sp.csr_array(eye() * 1j)]}),
+            ("a complex torch tensor", lambda: {2: [torch.eye(D, dtype=torch.complex64)]}),
+            ("a 3-tuple (U, V, W)", lambda: {2: [(u(), u(), u())]}),
+            ("a 1-tuple (U,)", lambda: {2: [(u(),)]}),
+            ("a string", lambda: {2: ["component"]}),
+            ("a meta-device tensor", lambda: {2: [torch.zeros(D, D, device="meta")]}),
+            ("a (K, D, D) meta-device tensor", lambda: {2: torch.zeros(3, D, D, device="meta")}),
+            ("an object array holding None", lambda: {2: [np.array([[None] * D] * D, dtype=object)]}),
+            ("complex factors (U, V)", lambda: {2: [(u() * 1j, u())]}),
+            ("a layer key True", lambda: {True: [eye()]}),
+            ("a layer key '2'", lambda: {"2": [eye()]})):
+        add(f"score_decomposition(components with {what})", "components" if "layer" not in what else "layer",
+            score(comps))
+    add("score_decomposition(batch of an empty active set)", "batch",
+        score(lambda: {2: [eye()]}, batch=(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2, 2)))),
+        words=("empty", "no sample", "at least one"), ok="an empty batch scored",
+        expect="refused saying the batch is empty")
+    add("truth.encode(an empty active set)", "active",
+        lambda: attr(truth(), "truth_encode")(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2, 2))),
+        words=("empty", "no sample", "at least one"), ok="an empty encoding",
+        check=lambda x: None if x.shape[0] == 0 else ("wrong", f"returned shape {tuple(x.shape)}"),
+        expect="refused saying it is empty, or empty")
+    add("truth.reference(an empty active set)", "active",
+        lambda: attr(truth(), "truth_reference")(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2, 2))),
+        words=("empty", "no sample", "at least one"), ok="an empty reference",
+        expect="refused saying it is empty, or empty")
+    add("truth.dataset(10, n_active=True)", "n_active", lambda: attr(truth(), "truth_dataset")(10, n_active=True))
+    def same_draws():
+        t = truth()
+        a, b = (_digest_arrays(attr(attr(t, "truth_dataset")(10, seed=v), "dataset_arrays")()) for v in (-0.0, 0))
+        return a == b
+    add("truth.dataset(10, seed=-0.0) against seed=0", "seed", same_draws,
+        check=lambda same: None if same else ("wrong", "other draws than seed 0"), ok="the same draws as seed 0",
+        expect="the same draws as seed 0")
+    add("truth.components([0]) (layers are 1..L)", "layer", lambda: attr(truth(), "truth_components")([0]))
+    add("truth.components(['2'])", "layer", lambda: attr(truth(), "truth_components")(["2"]))
+
+    # Dataset.save / matches, save with a string for overwrite
+    def saved_twice(save, what):
+        def call():
+            d = _fresh("save-str")
+            target = d / what
+            save(target, False)
+            before = sorted(p.name for p in d.iterdir())
+            save(target, "no")
+            return before
+        return call
+    add("Dataset.save(path, overwrite='no') over an existing file", "overwrite",
+        saved_twice(lambda p, o: attr(attr(truth(), "truth_dataset")(4), "dataset_save")(p, **kw("overwrite", o)),
+                    "x.safetensors"))
+    add("save(net, path, overwrite='no') over a saved network", "overwrite",
+        saved_twice(lambda p, o: API.save_network(_small_net(), p, **kw("overwrite", o)), "net"))
+    add("data.matches('net')", "net", lambda: attr(API.load_dataset(FX["dA"]), "dataset_matches")("net"))
+
+    # the zoo
+    add("zoo.CATALOGUE['bogus']", "name", lambda: API.zoo_catalogue["bogus"])
+    add("zoo.CATALOGUE[3]", "name", lambda: API.zoo_catalogue[3])
+    add("zoo.load(name, path=123)", "path", lambda: API.zoo_load(ZOO_TWO[0], 123))
+    add("zoo.load(name, path, dataset='no')", "dataset", lambda: API.zoo_load(ZOO_TWO[0], FX["zoo"], dataset="no"))
+    add("zoo.load(name, a regular file)", "path", lambda: API.zoo_load(ZOO_TWO[0], FX["dA"]))
+    add("zoo.build_zoo(path, names=123)", "names", lambda: API.zoo_build(_fresh("zb") / "z", **kw("zoo_names", 123),
+                                                                          progress=False))
+    add("zoo.build_zoo(path, names=[])", "names", lambda: API.zoo_build(_fresh("zb") / "z", **kw("zoo_names", []),
+                                                                         progress=False))
+
+    def build_over(value):
+        def call():
+            z = _zoo_copy()
+            return API.zoo_build(z, **kw("zoo_names", list(ZOO_TWO[:1])), **kw("overwrite", value), progress=False)
+        return call
+    add("zoo.build_zoo(a built zoo, overwrite='no')", "overwrite", build_over("no"))
+    add("zoo.build_zoo(path, threads=0)", "threads", lambda: API.zoo_build(_fresh("zb") / "z",
+                                                                           **kw("zoo_names", list(ZOO_TWO[:1])),
+                                                                           progress=False, threads=0))
+    add("zoo.classify(spec, {})", "measured", lambda: API.zoo_classify(API.zoo_catalogue[ZOO_TWO[0]].spec, {}))
+    add("zoo.index_table({})", "index", lambda: API.zoo_index_table({}))
+    add("zoo.read_index(123)", "path", lambda: API.zoo_read_index(123))
+
+    # load_dataset of what is not a path
+    for what, value in (("123", 123), ("None", None), ("bytes", b"x.safetensors"), ("a list", ["x.safetensors"])):
+        add(f"load_dataset({what})", "path", lambda value=value: API.load_dataset(value))
+
+    # the scaling study's helpers
+    def nonfinite(result):
+        values = [float(v) for v in result]
+        if not all(math.isfinite(v) for v in values[:1] + values[2:]):
+            return "wrong", f"returned {result}"
+        return "accepted", f"returned {result}"
+    for what, widths, loads in (("a zero load", [1000, 2000], [0.004, 0.0]),
+                                ("a negative load", [1000, 2000], [0.004, -0.001]),
+                                ("a NaN load", [1000, 2000], [math.nan, 0.002]),
+                                ("one width twice", [1000, 1000], [0.004, 0.002]),
+                                ("a width of 0", [0, 1000], [0.004, 0.002]),
+                                ("lengths that differ", [1000, 2000, 4000], [0.004, 0.002])):
+        add(f"fit_power_law({what})", "loads" if "load" in what else "widths",
+            lambda widths=widths, loads=loads: API.fit_power_law(widths, loads), check=nonfinite)
+    add("predicted_critical_load(spec, 'bogus')", "criterion",
+        lambda: API.predicted_critical_load(API.spec(**SMALL_SPEC), "bogus"),
+        check=lambda r: ("accepted", f"returned {r!r}"))
+    return P
+
+
+# ----------------------------------------------------------------------------- bad command lines of the newest commands
+def newest_cli_probes() -> list[Probe]:
+    P = []
+
+    def add(name, argv_of, flags, expect=None, words=(), stdout_to=None, check=None, ok=None, timeout=None,
+            limit=None, out=True):
+        def body():
+            d = _fresh("cli")
+            return judge_cli(argv_of(d), flags, words, out=d / "out" if out else None, stdout_to=stdout_to,
+                             check=check, ok=ok)
+        P.append(Probe("newest-cli", name, body, expect or f"refused naming {flags[0]}", timeout=timeout,
+                       limit=limit))
+
+    def widths(text):
+        return lambda d: [*[a if a != "400,800" else text for a in scaling_argv(d / "out")]]
+    for text in ("400,,800", "400,800,", ",400,800", "400,800.5", "400,inf", "400,10**12", "400;800", "400, 1e400"):
+        add(f"cis scaling --widths {text!r}", widths(text), ("--widths",), limit=2.0,
+            words=("number", "integer") if "**" in text else ())
+    for address in ("", " ", "tcp://127.0.0.1:1"):
+        add(f"cis sweep --dask {address!r}", lambda d, a=address: sweep_argv(FX["grid0"], d / "out", "--dask", a),
+            ("--dask",), limit=2.0)
+    A = ZOO_TWO[0]
+    add("cis zoo --only NAME,NAME (a network twice)", lambda d: zoo_argv(d / "out", (A, A)), ("--only",), limit=2.0)
+    add("cis zoo --list --out DIR (--out ignored)", lambda d: ["zoo", "--list", "--out", d / "out"],
+        ("--out", "--list"))
+    add("cis zoo --list --force (--force ignored)", lambda d: ["zoo", "--list", *CLI_FLAGS["force"]],
+        ("--force", "--list"), out=False)
+    add("cis dataset --load NET --reference --activations --batch-size 1e9 (cost)",
+        lambda d: ["dataset", "--load", FX["netA"], "--batch-size", "1000000000", "--activations", "--reference",
+                   "--out", d / "out"], ("--batch-size",), limit=2.0)
+    add("cis dataset --load NET --n-active 1.5", lambda d: ["dataset", "--load", FX["netA"], "--n-active", "1.5",
+                                                            "--out", d / "out"], ("--n-active",))
+    # standard output on a full device: one line, no traceback (finished files kept)
+    small = ["--width", "400", "--n-circuits", "50", "--n-layers", "2", "--batch-size", "20"]
+    full_out = "one line on stderr saying the standard output cannot be written, no traceback"
+    for name, argv_of in (
+            ("cis capacity", lambda d: ["capacity"]),
+            ("cis zoo --list", lambda d: ["zoo", "--list"]),
+            ("cis evaluate --format json", lambda d: ["evaluate", *small, *CLI_FLAGS["json"]]),
+            ("cis boundary", lambda d: ["boundary", "--width", "400", "--n-layers", "2", "--batch-size", "20",
+                                        "--n-seeds", "1", "--rtol", "0.5", *CLI_FLAGS["threads"]]),
+            ("cis dataset", lambda d: dataset_argv(FX["netA"], d / "out")),
+            ("cis scaling (a finished study)", lambda d: scaling_argv(_copy("sc", d / "out")))):
+        add(f"{name} >/dev/full", argv_of, (), full_out, words=("output", "stdout", "space"), stdout_to="/dev/full",
+            out=False, timeout=30)
+    return P
+
+
+# ----------------------------------------------------------------------------- running the new sections
+NEW_PROBES = {"identity": identity_probes, "interrupted": interrupted_probes, "conflicts": conflicts_probes,
+              "applicability": applicability_probes, "special-files": special_probes,
+              "newest-api": newest_api_probes, "newest-cli": newest_cli_probes}
+
+
+def run_probes(probes: list[Probe], verbose: bool) -> list[dict]:
+    out = []
+    for i, p in enumerate(probes):
+        def child(p=p):
+            import torch
+            torch.set_num_threads(1)
+            outcome, detail = p.body()
+            return {"outcome": outcome, "detail": str(detail)}
+        memory = int((p.memory if p.memory is not None else MEMORY / 2**30) * 2**30)
+        r = forked(child, p.timeout or NEW_TIMEOUT, memory)
+        if r["status"] == "timeout":
+            outcome, detail = "hang", f"no answer after {r['seconds']:.1f} s (killed)"
+        elif r["status"] == "memory":
+            outcome, detail = "hang", f"killed above {memory / 2**30:g} GiB after {r['seconds']:.1f} s"
+        elif r["result"] is None:
+            lines = [ln for ln in r["stderr"].strip().splitlines() if ln and not ln.startswith(" ")]
+            outcome, detail = "traceback", (lines[-1] if lines else f"the case's process died ({r['status']})")[:200]
+        else:
+            outcome, detail = r["result"]["outcome"], r["result"]["detail"]
+        detail = detail.replace(str(NEWTMP), "$TMP")
+        if outcome in CLEAN and p.limit is not None and r["seconds"] > p.limit:
+            outcome, detail = "slow", f"after {r['seconds']:.1f} s (limit {p.limit:g} s): {detail}"
+        out.append({"section": p.section, "name": p.name, "outcome": outcome, "detail": detail[:400],
+                    "expect": p.expect, "seconds": round(r["seconds"], 3)})
+        if verbose or outcome not in CLEAN:
+            print(f"  [{i + 1}/{len(probes)}] {outcome:<9} {p.name}: {detail[:220]}", flush=True)
+    return out
+
+
+def new_table(report: dict) -> str:
+    """Counts by class: one line per new section and a total."""
+    head = f"{'section':<15}{'tried':>6}" + "".join(f"{o:>10}" for o in NEW_OUTCOMES) + f"{'skipped':>9}"
+    lines = [head]
+    total = []
+    for section in NEW_SECTIONS:
+        rows = report.get(section) or []
+        if not rows:
+            continue
+        total += rows
+        tried = [r for r in rows if r["outcome"] != "skipped"]
+        lines.append(f"{section:<15}{len(tried):>6}" + "".join(f"{sum(r['outcome'] == o for r in tried):>10}"
+                                                             for o in NEW_OUTCOMES)
+                     + f"{sum(r['outcome'] == 'skipped' for r in rows):>9}")
+    tried = [r for r in total if r["outcome"] != "skipped"]
+    lines.append(f"{'total':<15}{len(tried):>6}" + "".join(f"{sum(r['outcome'] == o for r in tried):>10}"
+                                                          for o in NEW_OUTCOMES)
+                 + f"{sum(r['outcome'] == 'skipped' for r in total):>9}")
+    return "\n".join(lines)
+
+
+def run_new_sections(sections, tmp: pathlib.Path, verbose: bool, match: str | None = None) -> dict:
+    global NEWTMP
+    NEWTMP = tmp / "new"
+    (NEWTMP / "fixtures").mkdir(parents=True)
+    start = time.time()
+    r = forked(lambda: build_fixtures(NEWTMP / "fixtures"), 900, MEMORY)
+    if r["result"] is None:
+        raise SystemExit(f"fault campaign: the fixtures could not be made:\n{r['stderr'][-3000:]}")
+    FX.clear()
+    FX.update(r["result"])
+    print(f"fixtures: {time.time() - start:.1f} s", flush=True)
+    report = {}
+    try:
+        for section in NEW_SECTIONS:
+            if section not in sections:
+                continue
+            probes = [p for p in NEW_PROBES[section]() if match is None or match.lower() in p.name.lower()]
+            print(f"{section}: {len(probes)} cases", flush=True)
+            start = time.time()
+            report[section] = run_probes(probes, verbose)
+            print(f"  ({time.time() - start:.0f} s)", flush=True)
+    finally:
+        _undo_new_mounts()
+    return report
+
+
+def _undo_new_mounts() -> None:
+    """Unmount anything a --mount case left mounted under the campaign's folder (a case killed mid-way)."""
+    try:
+        with open("/proc/mounts") as f:
+            points = [line.split()[1] for line in f]
+    except OSError:
+        return
+    for point in points:
+        if point.startswith(str(NEWTMP)):
+            subprocess.run(["umount", point], capture_output=True)
+
+
+def write_summary(path, report: dict, command: str, note: str = "") -> None:
+    """The counts table and one line per case that is not clean (``--text``)."""
+    lines = [f"fault campaign, newest features: {command}",
+             f"circuits {circuits.__version__}; {os.cpu_count()} cores; {note}classes as in "
+             "benchmarks/fault_campaign.py", "",
+             new_table(report), ""]
+    for section in NEW_SECTIONS:
+        rows = [r for r in report.get(section) or [] if r["outcome"] not in CLEAN]
+        if not rows:
+            continue
+        lines.append(f"{section}: not clean ({len(rows)})")
+        for r in rows:
+            lines.append(f"  {r['outcome']:<9} {r['name']}: {r['detail']}  [correct: {r['expect']}]")
+        lines.append("")
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+
+
 # ============================================================================================== main
 TIMEOUT = 10.0
 MEMORY = 6 << 30
@@ -1380,20 +3258,34 @@ def table(rows: list[dict], title: str) -> str:
 
 
 def main(argv=None) -> int:
-    global TIMEOUT, MEMORY
+    global TIMEOUT, MEMORY, MOUNT, NEW_TIMEOUT
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", default="cli,api,faults", help="sections: cli, api, faults (comma-separated)")
+    p.add_argument("--only", default="cli,api,faults",
+                   help="sections, comma-separated: cli, api, faults, and the newest features' "
+                        f"{', '.join(NEW_SECTIONS)} (or 'new' for all of these; default: cli,api,faults)")
     p.add_argument("--json", default=None, help="write every case's outcome to this file")
+    p.add_argument("--text", default=None, help="write the new sections' counts and every case that is not clean "
+                                                "to this file")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds before a case counts as hung (default 10)")
     p.add_argument("--memory", type=float, default=6.0, help="GiB resident before a case is stopped (default 6)")
     p.add_argument("--quick", action="store_true", help="fewer kill timings")
+    p.add_argument("--mount", action="store_true",
+                   help="mount file systems where a case needs one (tmpfs for a full disk, a read-only bind mount; "
+                        "root only); without it a full disk is an injected ENOSPC and the tmpfs cases are skipped")
+    p.add_argument("-k", dest="match", default=None,
+                   help="in the newest features' sections, run only the cases whose name holds this text")
     p.add_argument("-v", "--verbose", action="store_true", help="print every case, not only the unclean ones")
     args = p.parse_args(argv)
-    TIMEOUT, MEMORY = args.timeout, int(args.memory * 2**30)
+    TIMEOUT, MEMORY, MOUNT, NEW_TIMEOUT = args.timeout, int(args.memory * 2**30), args.mount, args.timeout
     sections = set(args.only.split(","))
-    start = time.time()
-    print(f"fault campaign: circuits {circuits.__version__}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
-          f"{'root' if IS_ROOT else 'not root'}", flush=True)
+    if "new" in sections:
+        sections |= set(NEW_SECTIONS)
+    unknown = sections - {"cli", "api", "faults", "new", *NEW_SECTIONS}
+    if unknown:
+        p.error(f"--only: unknown section {sorted(unknown)[0]!r}")
+    start, load = time.time(), os.getloadavg()[0]
+    print(f"fault campaign: circuits {circuits.__version__}, {os.cpu_count()} cores, load {load:.2f}, "
+          f"{'root' if IS_ROOT else 'not root'}{', --mount' if MOUNT else ''}", flush=True)
     report = {"cli": [], "api": [], "faults": []}
     with tempfile.TemporaryDirectory(prefix="fault-campaign-") as tmpname:
         tmp = pathlib.Path(tmpname)
@@ -1408,6 +3300,8 @@ def main(argv=None) -> int:
                 cases = api_cases()
                 print(f"bad API calls: {len(cases)}", flush=True)
                 report["api"] = run_cases(cases, _run_api, classify_api, args.verbose)
+            if sections & set(NEW_SECTIONS):  # before the faults, which run torch in this process
+                report.update(run_new_sections(sections, tmp, args.verbose, args.match))
             if "faults" in sections:
                 print("faults:", flush=True)
                 report["faults"] = faults(tmp / "faults", args.quick) if (tmp / "faults").mkdir() is None else []
@@ -1421,6 +3315,9 @@ def main(argv=None) -> int:
         print(table(report["cli"], "bad command lines").split("\n")[1])
     if report["api"]:
         print(table(report["api"], "bad API calls").split("\n")[1])
+    if any(report.get(s) for s in NEW_SECTIONS):
+        print("\nnewest features (classes: see the comment above API_NAMES):")
+        print(new_table(report))
     if report["faults"]:
         lost = [f for f in report["faults"] if f["outcome"] != "survived"]
         print(f"\nfaults: {len(report['faults'])} tried, {len(report['faults']) - len(lost)} survived with nothing "
@@ -1432,16 +3329,23 @@ def main(argv=None) -> int:
                     print(f"    loaded (result unchanged): {', '.join(f['loaded_unchanged'])}")
     unclean = [r for r in report["cli"] + report["api"] if r["outcome"] != "refused"]
     unclean += [f for f in report["faults"] if f["outcome"] != "survived"]
+    unclean += [r for s in NEW_SECTIONS for r in report.get(s) or [] if r["outcome"] not in (*CLEAN, "skipped")]
     if unclean:
         print(f"\nnot refused cleanly / not survived ({len(unclean)}):")
         for r in unclean:
             print(f"  {r['outcome']:<9} {r['name']}: {r.get('detail', '')[:200]}")
+    skipped = [r for s in NEW_SECTIONS for r in report.get(s) or [] if r["outcome"] == "skipped"]
+    for r in skipped:
+        print(f"  skipped   {r['name']}: {r['detail']}")
     slowest = sorted(report["cli"] + report["api"], key=lambda r: -r["seconds"])[:3]
     if slowest:
         print("\nslowest refusals: " + ", ".join(f"{r['name']} {r['seconds']:.2f} s" for r in slowest))
     print(f"\n({time.time() - start:.0f} s)")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    if args.text:
+        write_summary(args.text, report, "python benchmarks/fault_campaign.py " + " ".join(argv or sys.argv[1:]),
+                      f"load {load:.1f} at the start, {time.time() - start:.0f} s; ")
     return 1 if unclean else 0
 
 
