@@ -3,7 +3,7 @@
 import pathlib
 import re
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_readme_python_blocks_run():
@@ -26,7 +26,7 @@ def test_the_tutorial_is_linked_and_executed_by_the_test_command():
     assert re.search(r'^addopts = ".*--nbmake.*"$', pyproject, flags=re.M)
 
 
-PATH_PATTERN = re.compile(r"(?<![\w/.-])((?:circuits|theory|figures|tests|docs|benchmarks|scripts|\.ci)/[\w./<>*{}-]*[\w>*}])")
+PATH_PATTERN = re.compile(r"(?<![\w/.-])((?:circuits|theory|figures|tests|docs|scripts|\.ci)/[\w./<>*{}-]*[\w>*}])")
 DOTTED_PATTERN = re.compile(r"`~?((?:circuits|theory|figures)(?:\.[A-Za-z_]\w*)+)")
 
 

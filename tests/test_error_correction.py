@@ -18,16 +18,11 @@ SPECS = ["none", "redundant:2", "redundant:3", "cleanup", "tuned-chi", "step:0.4
          "step:0.45+redundant:2+cleanup+tuned-chi"]
 
 
-def _build(system, spec, *, n_active, calibration_batch=10, weight_scheme="capped", **kwargs):
-    """``build(with_error_correction(system, spec))``, choosing chi's multiplier first for ``tuned-chi``
-    (on a ``calibration_batch`` of passes seeded by the network seed + 1)."""
+def _build(system, spec, *, n_active, weight_scheme="capped", **kwargs):
+    """``build(with_error_correction(system, spec))`` (``tuned-chi`` calibrates chi for ``n_active``)."""
     corrected = with_error_correction(system, spec, n_layers=kwargs["n_layers"])
-    chi_scale = 1.0
-    if corrected.error_correction.tuned_chi:
-        chi_scale, _ = tune_chi(corrected, n_active=n_active, width=kwargs["width"], redundancy=kwargs["redundancy"],
-                                n_layers=kwargs["n_layers"], network_seed=kwargs["seed"],
-                                calibration_seed=kwargs["seed"] + 1, batch_size=calibration_batch)
-    return build(corrected, weight_scheme=weight_scheme, chi_scale=chi_scale, **kwargs)
+    z = n_active if corrected.error_correction.tuned_chi else None
+    return build(corrected, weight_scheme=weight_scheme, n_active=z, **kwargs)
 
 
 def _computation_network_layers(system, n_layers):
@@ -384,7 +379,7 @@ def test_tuned_chi_lowers_the_failure_rate_at_z1():
     system = rotation_circuits(200, seed=11)
     kwargs = dict(width=1000, redundancy=6, n_layers=4, seed=12)
     plain = evaluate(build(system, **kwargs), n_active=1, batch_size=300, seed=13)
-    tuned_net = _build(system, "tuned-chi", n_active=1, calibration_batch=50, **kwargs)
+    tuned_net = _build(system, "tuned-chi", n_active=1, **kwargs)
     tuned = evaluate(tuned_net, n_active=1, batch_size=300, seed=13)
     assert tuned_net.config.chi_scale > 1
     assert np.array_equal(plain.active, tuned.active)  # the same draws

@@ -1,6 +1,6 @@
 """Reliability: one fast test per class of defect the fault campaign looks for.
 
-The campaign itself (``benchmarks/fault_campaign.py``, minutes) runs hundreds of bad command lines,
+The campaign itself (``scripts/reliability/fault_campaign.py``, minutes) runs hundreds of bad command lines,
 bad API calls and faults; these tests pin each class: misuse of the network refused, custom codecs
 that return NaN or the wrong shape refused, a huge input refused within a second, two sweeps on one
 folder, a damaged sweep part or data set, results identical whatever the thread count, every

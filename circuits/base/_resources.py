@@ -9,7 +9,7 @@ counted as the machine's runnable threads minus this process's own, from ``/proc
 averaged over about 10 ms), shared among its parallel workers, and never fewer than one thread.
 The kernels give the same numbers whatever the thread count. (A first version measured CPU
 time over 50 ms per choice; its cost made ``cis demo`` slower than ``--threads 1`` with a core
-busy: see ``benchmarks/thread_timing.py``.)
+busy: see ``scripts/timing/thread_timing.py``.)
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from ..construction import Network, construct
 from ..base import require, require_int, using_threads
 from ._budget import check_cost
 from ..measurement import ON_ERROR, Evaluation, evaluate_network, failure_rate
-from ._spec import ExperimentSpec
+from ._spec import MAX_SEED, ExperimentSpec, keyed_seed
 from ..system import make_system, with_error_correction, SmallSystem
 
 #: Multipliers of chi that ``tuned-chi`` tries, the default (1) first so that it wins ties.
@@ -68,7 +68,8 @@ def build_system(spec: ExperimentSpec) -> SmallSystem:
 
 def build(target, *, width: int | None = None, redundancy: int | None = None, n_layers: int | None = None,
           seed=None, weight_scheme=None, chi_scale: float | None = None, assignment: str | None = None,
-          device: str = "cpu", allow_large: bool = False, threads: int | None = None) -> Network:
+          n_active: int | None = None, device: str = "cpu", allow_large: bool = False,
+          threads: int | None = None) -> Network:
     """Build the large network of a spec, or of a small system in hand.
 
     Args:
@@ -82,6 +83,8 @@ def build(target, *, width: int | None = None, redundancy: int | None = None, n_
         weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (default ``capped``).
         chi_scale: multiplier on chi (default 1).
         assignment: a method of :data:`circuits.ASSIGNMENTS` (default ``prime-step``).
+        n_active: z, for a system whose error correction has ``tuned-chi``: chi's multiplier is chosen for
+            it (:func:`tune_chi`, on :data:`CALIBRATION_BATCH` passes seeded from ``seed`` and z).
         device: torch device of the forward pass (``"cpu"``, ``"cuda"``).
         allow_large: build a spec whose estimated memory or time exceeds this machine (refused otherwise,
             before any work: :func:`circuits.experiments._budget.check_cost`).
@@ -104,16 +107,28 @@ def build(target, *, width: int | None = None, redundancy: int | None = None, n_
              "weight_scheme": weight_scheme, "chi_scale": chi_scale, "assignment": assignment}
     if isinstance(target, SmallSystem):
         missing = [k for k in ("width", "redundancy", "n_layers", "seed") if given[k] is None]
-        require(not missing, f"{missing[0] if missing else ''} is needed to build a network from a small system",
+        tuned = target.error_correction.tuned_chi
+        missing += ["n_active"] if tuned and n_active is None else []
+        require(not missing, f"{missing[0] if missing else ''} is needed to build a network from this small system",
                 parameter=missing[0] if missing else None)
+        require(tuned or n_active is None, "n_active is only taken by a system with tuned-chi (it calibrates chi "
+                                           "for that z)", parameter="n_active")
+        settings = {"width": width, "redundancy": redundancy, "n_layers": n_layers, "seed": seed,
+                    "weight_scheme": "capped" if weight_scheme is None else weight_scheme,
+                    "chi_scale": 1.0 if chi_scale is None else chi_scale,
+                    "assignment": "prime-step" if assignment is None else assignment}
         with using_threads(threads):
-            return construct(target, width=width, redundancy=redundancy, n_layers=n_layers, seed=seed,
-                             weight_scheme="capped" if weight_scheme is None else weight_scheme,
-                             chi_scale=1.0 if chi_scale is None else chi_scale,
-                             assignment="prime-step" if assignment is None else assignment, device=device)
+            if tuned:
+                z = target.check_n_active(n_active)
+                calibration = keyed_seed(require_int("seed", seed, 0, MAX_SEED), "calibration", {"n_active": z})
+                settings["chi_scale"], _ = tune_chi(
+                    target, n_active=z, width=width, redundancy=redundancy, n_layers=n_layers, network_seed=seed,
+                    calibration_seed=calibration, chi_scale=settings["chi_scale"], assignment=settings["assignment"],
+                    device=device)
+            return construct(target, device=device, **settings)
     require(isinstance(target, ExperimentSpec), f"build takes an ExperimentSpec or a SmallSystem (see "
                                                 f"circuits.SYSTEMS), got {type(target).__name__}", parameter="target")
-    extra = [k for k, v in given.items() if v is not None]
+    extra = [k for k, v in {**given, "n_active": n_active}.items() if v is not None]
     require(not extra, f"{extra[0] if extra else ''} comes from the spec: give it there (spec.replace(...))",
             parameter=extra[0] if extra else None)
     check_cost(target, allow=allow_large)

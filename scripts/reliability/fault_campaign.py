@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Fault campaign: bad command lines, bad API calls and faults, each run and classified.
 
-    python benchmarks/fault_campaign.py                  # cli, api, faults (a few minutes on 2 cores)
-    python benchmarks/fault_campaign.py --only cli,api   # some sections
-    python benchmarks/fault_campaign.py --only new       # the newest features' sections (about 4 minutes)
-    python benchmarks/fault_campaign.py --json out.json  # also every case's outcome as JSON
-    python benchmarks/fault_campaign.py --mount          # also cases that mount a tmpfs or a bind mount (root)
+    python scripts/reliability/fault_campaign.py                  # cli, api, faults (a few minutes on 2 cores)
+    python scripts/reliability/fault_campaign.py --only cli,api   # some sections
+    python scripts/reliability/fault_campaign.py --only new       # the newest features' sections (about 4 minutes)
+    python scripts/reliability/fault_campaign.py --json out.json  # also every case's outcome as JSON
+    python scripts/reliability/fault_campaign.py --mount          # also cases that mount a tmpfs or a bind mount (root)
 
 Each bad command line runs ``circuits.cli.main(argv)`` in a forked copy of this process (the
 package is imported once, so a case costs milliseconds; the fork is killed after ``--timeout``
@@ -64,7 +64,7 @@ import traceback
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import circuits  # noqa: E402  (after the path: the working tree's package)
@@ -421,14 +421,14 @@ def command_cases(tmp: pathlib.Path) -> list[Case]:
             ("--seed",), out=str(tmp / f"fs{v}"))
     for cmd in ("demo", "evaluate", "build", "boundary", "bench", "dataset"):
         argv = [cmd, *COMMAND_BASE[cmd]] + (["--out", str(tmp / f"seed-{cmd}")] if cmd in ("build", "dataset") else [])
-        add(f"{cmd} --seed -1 (issue)", argv + ["--seed", "-1"], ("--seed",))
+        add(f"{cmd} --seed -1 (reported)", argv + ["--seed", "-1"], ("--seed",))
     add("evaluate --format xml", ["evaluate", *SMALL, "--format", "xml"], ("--format",))
     add("evaluate --widht (typo)", ["evaluate", "--widht", "400"], ("--widht",))
     add("no command", [], ("COMMAND", "command"))
     add("bogus command", ["bogus"], ("bogus",))
-    # the issue's examples
-    add("demo --n-circuits 2 (issue)", ["demo", "--n-circuits", "2", "--batch-size", "20"], ("--n-circuits", "--n-active"))
-    add("evaluate 21-hour job (issue)", ["evaluate", "--width", "100000", "--n-circuits", "1000000", "--batch-size",
+    # the reported examples
+    add("demo --n-circuits 2 (reported)", ["demo", "--n-circuits", "2", "--batch-size", "20"], ("--n-circuits", "--n-active"))
+    add("evaluate 21-hour job (reported)", ["evaluate", "--width", "100000", "--n-circuits", "1000000", "--batch-size",
                                          "100000"], COST_FLAGS, limit=1.0)
     add("evaluate --n-layers 1000 at T=557 (cost)", ["evaluate", "--n-layers", "1000", "--batch-size", "1000000"],
         COST_FLAGS, limit=1.0)
@@ -3220,7 +3220,7 @@ def write_summary(path, report: dict, command: str, note: str = "") -> None:
     """The counts table and one line per case that is not clean (``--text``)."""
     lines = [f"fault campaign, newest features: {command}",
              f"circuits {circuits.__version__}; {os.cpu_count()} cores; {note}classes as in "
-             "benchmarks/fault_campaign.py", "",
+             "scripts/reliability/fault_campaign.py", "",
              new_table(report), ""]
     for section in NEW_SECTIONS:
         rows = [r for r in report.get(section) or [] if r["outcome"] not in CLEAN]
@@ -3344,7 +3344,7 @@ def main(argv=None) -> int:
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     if args.text:
-        write_summary(args.text, report, "python benchmarks/fault_campaign.py " + " ".join(argv or sys.argv[1:]),
+        write_summary(args.text, report, "python scripts/reliability/fault_campaign.py " + " ".join(argv or sys.argv[1:]),
                       f"load {load:.1f} at the start, {time.time() - start:.0f} s; ")
     return 1 if unclean else 0
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""``cis demo`` with the default thread setting against ``--threads 1``, idle and with one core busy (issue #14).
+"""``cis demo`` with the default thread setting against ``--threads 1``, idle and with one core busy.
 
-    python benchmarks/thread_timing.py                 # 3 repeats of each, both conditions
-    python benchmarks/thread_timing.py --repeats 5 --max-load 0.5 --json timing.json
+    python scripts/timing/thread_timing.py                 # 3 repeats of each, both conditions
+    python scripts/timing/thread_timing.py --repeats 5 --max-load 0.5 --json timing.json
 
 The machine is shared: before measuring, it waits (up to ``--wait`` seconds) until the one-minute
 load average is below ``--max-load`` and reports the load it measured at (before and after each
@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load() -> float:

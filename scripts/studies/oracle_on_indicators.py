@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""How much could better on-indicators help the ``scalable`` preset? An oracle answers (issue #16).
+"""How much could better on-indicators help the ``scalable`` preset? An oracle answers.
 
-    python benchmarks/oracle_on_indicators.py                      # the four points of the note
-    python benchmarks/oracle_on_indicators.py --point 16000 0.004 1 --batch-size 500
+    python scripts/studies/oracle_on_indicators.py                      # the four points of the note
+    python scripts/studies/oracle_on_indicators.py --point 16000 0.004 1 --batch-size 500
 
 For each point (width D, load, z) the script builds the ``scalable`` network and runs one batch
 three ways, layer by layer with :meth:`circuits.Network.step`:
@@ -30,7 +30,7 @@ import numpy as np
 
 from circuits.experiments import ExperimentSpec, build
 
-#: (D, load, z): at and beyond the scalable boundary (issue #16's note), and one point below it.
+#: (D, load, z): at and beyond the scalable boundary, and one point below it.
 POINTS = ((2000, 0.0106, 1), (16000, 0.002, 1), (16000, 0.004, 1), (16000, 0.004, 2))
 MODES = ("plain", "oracle-on", "oracle-payload")
 
