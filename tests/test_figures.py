@@ -179,7 +179,8 @@ def test_a_boundary_row_is_reproduced_by_find_boundary(quick_run):
     row = pick(frame, {"width": 1000, "n_active": 2})
     values = {k: row[k] for k in spec_keys() if k in row.index}
     spec = ExperimentSpec.from_dict({**values, "n_circuits": int(row.n_active)})
-    b = find_boundary(spec, criterion=row.criterion, level=row.level, on_error=row.on_error, n_seeds=int(row.n_seeds),
+    b = find_boundary(spec, criterion=row.criterion, level=row.level,
+                      on_error=None if pd.isna(row.on_error) else row.on_error, n_seeds=int(row.n_seeds),
                       rtol=row.rtol, confidence=row.confidence)
     assert b.critical_load == row.critical_load and b.capacity == row.capacity
     seeds = frame[(frame.width == 1000) & (frame.n_active == 2) & (frame.criterion == row.criterion)]

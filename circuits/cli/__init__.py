@@ -20,6 +20,7 @@ replaces an existing output; ``--out`` names every output; ``--yes`` runs past t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -101,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as err:  # standard output refused (a full device): say so in one line, keep nothing half-said
+        print(f"cis {args.command}: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: finished work is kept (sweeps resume), no traceback
         print(f"cis {args.command}: interrupted", file=sys.stderr)
         return 130

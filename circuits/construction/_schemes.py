@@ -438,7 +438,7 @@ class Inhibited(Capped):
         require(math.isfinite(x) and 0.0 <= x <= MAX_INHIBITION,
                 f"weight_scheme inhibited:X needs a number X in 0..{MAX_INHIBITION:g}, got {text!r}",
                 parameter="weight_scheme")
-        return cls(x)
+        return cls(x + 0.0)  # -0 is 0
 
     @property
     def text(self) -> str:

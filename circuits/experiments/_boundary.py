@@ -15,10 +15,11 @@ from typing import Callable
 
 import numpy as np
 
+from theory import predicted_mse
+
 from ..assignment import capacity
 from ..base import CircuitsError, choose_threads, require, require_float, require_int
-from ..measurement import ON_ERROR
-from ..measurement import criterion as measurement_criterion
+from ..measurement import CRITERIA, ON_ERROR, Setting, criterion as measurement_criterion
 from ..system import SYSTEMS
 from ._budget import check_cost, check_total, search_seconds
 from ._experiment import evaluate
@@ -219,14 +220,50 @@ def _seed_crossing(job: dict) -> tuple[int, Crossing]:
 
     def rate(T: int) -> float:
         ev = evaluate(spec.replace(n_circuits=T), device=job["device"], threads=job["threads"], allow_large=True)
-        return score(ev, search["on_error"])
+        return score(ev, ON_ERROR if search["on_error"] is None else search["on_error"])
 
     return job["index"], bisect_threshold(rate, search["low"], search["high"], level=search["level"],
                                           rtol=search["rtol"])
 
 
+def checked_criterion(spec: ExperimentSpec, criterion: str, level: float | None = None,
+                      on_error: float | None = None):
+    """``(criterion, level, on_error)`` after checking that the criterion can say something about ``spec``'s
+    construction and that every argument given is one it reads, before any work (``on_error`` is ``None``
+    for a criterion that does not read it).
+
+    Raises:
+        CircuitsError: an unknown criterion; one that cannot apply (it names why: ``compounding`` needs three
+            network layers, ``payload`` a system whose payload theory predicts, ...); ``on_error`` given to a
+            criterion that does not read it; a level the score can never exceed.
+
+    Example:
+        >>> checked_criterion(ExperimentSpec(n_layers=2, n_circuits=100), "compounding")
+        Traceback (most recent call last):
+        ...
+        circuits.CircuitsError: criterion 'compounding' cannot apply here: it compares the last layer with layer 2, which needs at least 3 network layers (got 2)
+    """
+    chosen = measurement_criterion(criterion)
+    probe = spec.probe()
+    payload_theory = probe.payload_dim > 0 and predicted_mse(
+        "active", "payload", 1, spec.n_circuits, spec.width // spec.circuit_width * probe.base_width,
+        probe.base_width, spec.redundancy, spec.n_active) is not None
+    why = chosen.cannot_apply(Setting(network_layers=spec.network_layers, ideal=spec.ideal,
+                                      payload_theory=payload_theory))
+    require(why is None, f"criterion {chosen.name!r} cannot apply here: {why}", parameter="criterion")
+    require(on_error is None or chosen.uses_on_error,
+            f"on_error is read by the criteria {', '.join(c.name for c in CRITERIA.values() if c.uses_on_error)} "
+            f"only; criterion {chosen.name!r} does not use it: leave it out", parameter="on_error")
+    top = chosen.max_level
+    level = require_float("level", chosen.level if level is None else level, 0.0, top, open_low=True,
+                          open_high=top is not None)
+    if chosen.uses_on_error:
+        on_error = require_float("on_error", ON_ERROR if on_error is None else on_error, 0.0, open_low=True)
+    return chosen, level, on_error
+
+
 def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: float | None = None,
-                  on_error: float = ON_ERROR, n_seeds: int = 6, rtol: float = 0.02, confidence: float = 0.95,
+                  on_error: float | None = None, n_seeds: int = 6, rtol: float = 0.02, confidence: float = 0.95,
                   workers: int = 1, executor=None, device: str = "cpu", progress: bool = False,
                   threads: int | None = None, allow_large: bool = False) -> Boundary:
     """The critical load T (d/D)^2 at which the criterion's score crosses ``level``.
@@ -255,7 +292,8 @@ def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: fl
         criterion: a key of ``circuits.measurement.CRITERIA``.
         level: the score to cross (default: the criterion's level, 2 for the ratios, 0.01 for
             ``worst-readout``).
-        on_error: the on-indicator error that counts for ``worst-readout`` (default 0.25).
+        on_error: the on-indicator error that counts, for the criteria that read it (``worst-readout``;
+            default :data:`circuits.ON_ERROR`, 0.25); refused for the others.
         n_seeds: independent bisections.
         rtol: relative resolution of each bisection in T.
         confidence: asked-for confidence of the interval (the actual one is ``coverage``).
@@ -276,9 +314,7 @@ def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: fl
             parameter="spec")
     n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
     workers = require_int("workers", workers, 1)
-    chosen = measurement_criterion(criterion)
-    level = require_float("level", chosen.level if level is None else level, 0.0, open_low=True)
-    on_error = require_float("on_error", on_error, 0.0, open_low=True)
+    chosen, level, on_error = checked_criterion(spec, criterion, level, on_error)
     confidence = require_float("confidence", confidence, 0.0, 1.0, open_low=True, open_high=True)
     rtol = require_float("rtol", rtol, 0.0)
     low, cap, high = search_range(spec, allow_large=allow_large)

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..base import (CircuitsError, choose_threads, open_json, remove_stale_in, require, require_float, require_int,
+from ..base import (CircuitsError, choose_threads, open_json, remove_stale_in, require, require_array, require_float,
+                    require_int,
                     require_path, sealed_json, write_file, write_table)
 from ..construction import check_device
-from ..measurement import criterion as measurement_criterion
-from ._boundary import find_boundary, search_range
+from ._boundary import checked_criterion, find_boundary, search_range
 from ._budget import check_total, search_seconds
 from ._presets import PRESET_FIELDS
 from ._spec import ExperimentSpec
@@ -83,9 +83,14 @@ def fit_power_law(widths, loads) -> tuple[float, float, float]:
         >>> round(b, 6), round(a * 1000 ** b, 6)
         (-1.0, 0.004)
     """
-    x, y = np.log(np.asarray(widths, float)), np.log(np.asarray(loads, float))
+    widths = require_array("widths", widths, ndim=1)
+    loads = require_array("loads", loads, shape=(len(widths),))
+    require(bool(np.all(widths > 0)) and bool(np.all(loads > 0)),
+            "a power law needs positive widths and loads (its fit is on their logarithms)", parameter="loads")
+    require(len(np.unique(widths)) >= 2, f"a power law needs at least two different widths with a crossing, got "
+                                        f"{len(np.unique(widths))}", parameter="widths")
+    x, y = np.log(widths), np.log(loads)
     n = len(x)
-    require(n >= 2, "a power law needs at least two widths with a crossing", parameter="widths")
     slope, intercept = np.polyfit(x, y, 1)
     if n < 3:
         return float(slope), math.nan, float(math.exp(intercept))
@@ -143,9 +148,8 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
     workers = require_int("workers", workers, 1, 1024)
     threads = None if threads is None else require_int("threads", threads, 1, 1024)
     device = check_device(device)
-    measurement_criterion(criterion)
-    if level is not None:
-        require_float("level", level, 0.0, open_low=True)
+    for spec in specs:  # a criterion that cannot apply to a construction is refused before any work
+        checked_criterion(spec, criterion, level)
     rtol = require_float("rtol", rtol, 0.0)
     dicts = [s.to_dict() for s in specs]
     varied = [k for k in dicts[0] if k not in ("width", "n_circuits") and len({json.dumps(d.get(k)) for d in dicts}) > 1]

@@ -30,7 +30,7 @@ from theory import load as theory_load
 from ..assignment import ASSIGNMENTS, capacity
 from ..construction import MAX_CHI_SCALE, WEIGHT_SCHEMES, WeightScheme, check_width, weight_scheme
 from ..base import CircuitsError, require, require_choice, require_float, require_int
-from ..measurement import predicted_critical_load
+from ..measurement import criterion as measurement_criterion, predicted_critical_load
 from ._presets import PRESET_FIELDS, PRESETS
 from ..system import (ERROR_CORRECTIONS, SYSTEMS, ErrorCorrection, all_system_params, make_system, parse_error_correction,
                       system_params, with_error_correction)
@@ -109,19 +109,19 @@ class ExperimentSpec:
     Attributes:
         system: a key of :data:`circuits.SYSTEMS`.
         params: the system's parameters (``{"chain_length": 3}``); defaults filled in.
-        preset: ``None``, or a key of :data:`circuits.experiments.PRESETS`: it then decides
-            ``redundancy``, ``assignment``, ``weight_scheme`` and ``error_correction`` from the sizes
-            (whatever those fields held), and the spec keeps both the name and the values chosen.
-        error_correction: ``none`` or options joined by ``+``; held as the parsed
+        preset: ``None``, or a key of :data:`circuits.PRESETS`: it then decides ``redundancy``,
+            ``assignment``, ``weight_scheme`` and ``error_correction`` from the sizes (a value given for
+            one of them must be the one it chooses), and the spec keeps both the name and the values chosen.
+        error_correction: ``none`` (the default) or options joined by ``+``; held as the parsed
             :class:`circuits.ErrorCorrection` (equal to its canonical text).
         width: D, a multiple of the circuit width (which error correction may widen).
         n_circuits: T.
-        redundancy: S, 1 <= S <= D/d.
+        redundancy: S, 1 <= S <= D/d (default 6).
         n_layers: L, computation layers.
-        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (``capped``, ``inhibited:X``, ...); held as
-            the parsed scheme (equal to its text: ``spec.weight_scheme == "capped"``).
+        weight_scheme: a scheme of :data:`circuits.WEIGHT_SCHEMES` (``capped``, the default, ``inhibited:X``,
+            ...); held as the parsed scheme (equal to its text: ``spec.weight_scheme == "capped"``).
         chi_scale: multiplier on chi, 0..1000 (``tuned-chi`` multiplies its choice into it).
-        assignment: a key of :data:`circuits.ASSIGNMENTS`.
+        assignment: a key of :data:`circuits.ASSIGNMENTS` (default ``prime-step``).
         n_active: z, circuits active per sample (``None``: 2, or the activation group size).
         batch_size: B, samples evaluated.
         ideal: replace ReLU by the active-neuron mask.
@@ -138,14 +138,14 @@ class ExperimentSpec:
     system: str = "rotation"
     params: Mapping = field(default_factory=dict)
     preset: str | None = None
-    error_correction: ErrorCorrection | str = "none"
+    error_correction: ErrorCorrection | str | None = None
     width: int = 1000
     n_circuits: int = 557
-    redundancy: int = 6
+    redundancy: int | None = None
     n_layers: int = 5
-    weight_scheme: WeightScheme | str = "capped"
+    weight_scheme: WeightScheme | str | None = None
     chi_scale: float = 1.0
-    assignment: str = "prime-step"
+    assignment: str | None = None
     n_active: int | None = None
     batch_size: int = 5000
     ideal: bool = False
@@ -156,16 +156,7 @@ class ExperimentSpec:
         require_choice("system", self.system, SYSTEMS)
         params = system_params(self.system, dict(self.params))
         set_("params", params)
-        if self.preset is not None:
-            require_choice("preset", self.preset, PRESETS)
-            for key, value in PRESETS[self.preset].choose({**self.to_dict(), **params}).items():
-                set_(key, value)
-        ec = parse_error_correction(self.error_correction)
-        set_("error_correction", ec)
-        scheme = weight_scheme(self.weight_scheme)
-        set_("weight_scheme", scheme)
-        require_choice("assignment", self.assignment, ASSIGNMENTS)
-        set_("chi_scale", require_float("chi_scale", self.chi_scale, 0.0, MAX_CHI_SCALE))
+        set_("chi_scale", require_float("chi_scale", self.chi_scale, 0.0, MAX_CHI_SCALE) + 0.0)  # -0.0 is 0.0
         require(isinstance(self.ideal, (bool, np.bool_)), f"ideal must be true or false, got {self.ideal!r}",
                 parameter="ideal")
         set_("ideal", bool(self.ideal))
@@ -174,7 +165,15 @@ class ExperimentSpec:
         entry = SYSTEMS[self.system]
         set_("n_circuits", require_int("n_circuits", self.n_circuits, entry.min_circuits(params), LIMITS["n_circuits"]))
         set_("n_layers", require_int("n_layers", self.n_layers, 1, LIMITS["n_layers"]))
-        require_int("width", self.width, 1, LIMITS["width"])
+        set_("width", require_int("width", self.width, 1, LIMITS["width"]))
+        if self.n_active is not None:
+            set_("n_active", require_int("n_active", self.n_active, 1, LIMITS["n_circuits"]))
+        self._resolve_construction(params)
+        ec = parse_error_correction(self.error_correction)
+        set_("error_correction", ec)
+        scheme = weight_scheme(self.weight_scheme)
+        set_("weight_scheme", scheme)
+        require_choice("assignment", self.assignment, ASSIGNMENTS)
         probe = self.probe()  # a tiny system of the same kind, after error correction: d, groups, layers
         width = check_width(self.width, probe.circuit_width, probe.base_width)
         set_("width", width)
@@ -195,6 +194,25 @@ class ExperimentSpec:
         require(not ec.tuned_chi or scheme.has_chi,
                 f"error correction tuned-chi needs a weight_scheme with chi (capped or inhibited:X), got "
                 f"{scheme.text!r}", parameter="error_correction")
+
+    def _resolve_construction(self, params: dict) -> None:
+        """Fill the fields a preset decides (:data:`PRESET_FIELDS`): the preset's choice, or the defaults without
+        one. A field given beside a preset must be what the preset chooses (refused otherwise, naming it)."""
+        given = {key: getattr(self, key) for key in PRESET_FIELDS}
+        if self.preset is None:
+            for key, value in given.items():
+                object.__setattr__(self, key, CONSTRUCTION_DEFAULTS[key] if value is None else value)
+            return
+        require_choice("preset", self.preset, PRESETS)
+        chosen = PRESETS[self.preset].choose({"system": self.system, **params, "width": self.width,
+                                              "n_circuits": self.n_circuits, "n_active": self.n_active})
+        for key, value in chosen.items():
+            mine = given[key]
+            if mine is not None and _normalised(key, mine) != _normalised(key, value):
+                show = (lambda v: repr(v if isinstance(v, (int, np.integer)) else str(v)))  # noqa: E731
+                raise CircuitsError(f"{key} is chosen by the preset {self.preset!r} ({show(value)} here); leave it "
+                                    f"out or drop the preset, got {show(mine)}", parameter=key)
+            object.__setattr__(self, key, value)
 
     def probe(self):
         """A small system of this kind (``min_circuits`` circuits, seed 0), with the error correction applied:
@@ -238,14 +256,7 @@ class ExperimentSpec:
                 params[name] = value
             elif value is not None and not (isinstance(value, float) and math.isnan(value)):
                 raise CircuitsError(f"{name} is not a parameter of the {system!r} system", parameter=name)
-        spec = cls(params=params, **values)
-        if spec.preset is not None:  # a field given beside a preset must be the one the preset chooses
-            chosen = spec.to_dict()
-            for key in PRESET_FIELDS:
-                if key in values and values[key] != chosen[key]:
-                    raise CircuitsError(f"{key} is chosen by the preset {spec.preset!r} ({chosen[key]!r} here); "
-                                        f"leave it out or drop the preset, got {values[key]!r}", parameter=key)
-        return spec
+        return cls(params=params, **values)
 
     def replace(self, **changes) -> "ExperimentSpec":
         """A copy with fields changed (system parameters by name too), checked again."""
@@ -294,7 +305,8 @@ class ExperimentSpec:
             0.00364
         """
         return predicted_critical_load(self.probe(), self.weight_scheme, width=self.width,
-                                       redundancy=self.redundancy, n_active=self.n_active, criterion=criterion)
+                                       redundancy=self.redundancy, n_active=self.n_active,
+                                       criterion=measurement_criterion(criterion).name)
 
     def identity(self, part: str) -> dict:
         """The fields that determine ``part``: ``system``, ``network``, ``evaluation`` or ``calibration``."""
@@ -310,6 +322,22 @@ class ExperimentSpec:
         """The internal seeds derived from ``(spec, seed)`` (see the module docstring)."""
         return Seeds(*(keyed_seed(self.seed, part, self.identity(part))
                        for part in ("system", "network", "evaluation", "calibration")))
+
+
+#: The construction fields without a preset (a preset chooses them from the sizes).
+CONSTRUCTION_DEFAULTS = {"redundancy": 6, "assignment": "prime-step", "weight_scheme": "capped",
+                         "error_correction": "none"}
+
+
+def _normalised(key: str, value):
+    """A construction field's value in the form two equal choices share (``"inhibited:8.0"`` is ``"inhibited:8"``)."""
+    if key == "weight_scheme":
+        return weight_scheme(value).text
+    if key == "error_correction":
+        return parse_error_correction(value).spec
+    if key == "redundancy":
+        return require_int("redundancy", value, 1, LIMITS["redundancy"])
+    return require_choice(key, value, ASSIGNMENTS)
 
 
 def spec_keys() -> list[str]:

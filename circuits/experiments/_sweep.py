@@ -39,8 +39,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 import pandas as pd
 import torch
 
-from ..base import (CircuitsError, choose_threads, read_table, remove_stale_in, require, require_int, require_path,
-                    using_threads, write_file, write_table)
+from ..base import (CircuitsError, choose_threads, read_bytes, read_table, remove_stale_in, require, require_int,
+                    require_path, using_threads, write_file, write_table)
 from ..construction import check_device
 from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
@@ -66,11 +66,11 @@ def read_grid(path) -> dict | list:
         batch_size = 200
         seed = [0, 1]
     """
+    raw = read_bytes(require_path("grid", path), "grid", what="grid file")
     path = pathlib.Path(path)
-    require(path.is_file(), f"grid file {str(path)!r} does not exist", parameter="grid")
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
         raise CircuitsError(f"grid file {str(path)!r} cannot be read as text: {err}", parameter="grid") from err
     if path.suffix.lower() == ".toml":
         import tomllib

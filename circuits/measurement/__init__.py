@@ -8,9 +8,9 @@ Example:
     ['payload', 'compounding', 'fraction-on', 'worst-readout']
 """
 
-from ._criteria import CRITERIA, criterion
+from ._criteria import CRITERIA, Setting, criterion
 from ._evaluate import (ON_THRESHOLD, ON_ERROR, Evaluation, describe, evaluate_network, failure_rate,
                         predicted_critical_load)
 
-__all__ = ["CRITERIA", "criterion", "describe", "evaluate_network", "Evaluation", "failure_rate", "ON_ERROR",
+__all__ = ["CRITERIA", "criterion", "Setting", "describe", "evaluate_network", "Evaluation", "failure_rate", "ON_ERROR",
            "ON_THRESHOLD", "predicted_critical_load"]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -86,15 +86,62 @@ def worst_readout(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     return failure_rate(ev, on_error)
 
 
+class Setting(NamedTuple):
+    """What decides whether a criterion can apply to a construction (see :meth:`Criterion.cannot_apply`).
+
+    Attributes:
+        network_layers: the network's layers (clean-up layers included).
+        ideal: whether ReLU is replaced by the active-neuron mask (then no unowned slot is ever on).
+        payload_theory: whether theory predicts the active payload's error for this system.
+    """
+
+    network_layers: int
+    ideal: bool
+    payload_theory: bool
+
+
+def _needs_payload_theory(s: Setting) -> str | None:
+    return None if s.payload_theory else ("this system has no theory for its active payload (theory.predicted_mse "
+                                          "covers rotation circuits), so its ratio to theory is undefined")
+
+
+def _needs_spurious_activity(s: Setting) -> str | None:
+    if s.ideal:
+        return "ideal mode keeps only the active circuits' slots, so no unowned slot is ever on"
+    return None
+
+
+def _needs_three_layers(s: Setting) -> str | None:
+    if s.network_layers < 3:
+        return f"it compares the last layer with layer 2, which needs at least 3 network layers (got {s.network_layers})"
+    return _needs_spurious_activity(s)
+
+
+def _always(s: Setting) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Criterion:
-    """A failure criterion: ``score(evaluation, on_error=0.25)`` and the ``level`` above which it fails
-    (``on_error`` is the on-indicator error that counts, used by ``worst-readout``)."""
+    """A failure criterion: ``score(evaluation, on_error=0.25)`` and the ``level`` above which it fails.
+
+    Attributes:
+        name, help: as every registry entry.
+        score: ``(evaluation, on_error) -> float``.
+        level: the default level.
+        cannot_apply: ``Setting -> reason or None``: why the criterion says nothing for a construction
+            (asked before any search, so a search that could never cross is refused, not run).
+        uses_on_error: whether the score reads ``on_error`` (the on-indicator error that counts).
+        max_level: the largest level the score can exceed (a fraction of samples never exceeds 1), or None.
+    """
 
     name: str
     score: Callable[[Evaluation], float]
     level: float
     help: str
+    cannot_apply: Callable[[Setting], str | None] = _always
+    uses_on_error: bool = False
+    max_level: float | None = None
 
     def fails(self, ev: Evaluation, level: float | None = None, on_error: float = ON_ERROR) -> bool:
         """Whether ``ev`` fails (score above ``level``, the default level if ``None``)."""
@@ -109,13 +156,15 @@ class Criterion:
 
 #: The criteria by name (the command line's ``--criterion``).
 CRITERIA = Registry("criterion", (
-    Criterion("payload", payload_ratio, 2.0, "active payload MSE at the last computation layer above 2x theory"),
+    Criterion("payload", payload_ratio, 2.0, "active payload MSE at the last computation layer above 2x theory",
+              cannot_apply=_needs_payload_theory),
     Criterion("compounding", spurious_growth, 2.0, "spurious on-indicator mass more than doubles from layer 2 "
-                                                   "to the last layer"),
+                                                   "to the last layer", cannot_apply=_needs_three_layers),
     Criterion("fraction-on", fraction_on_ratio, 2.0, "neurons on at the last layer above 2x the active circuits' "
-                                                     "share z S d / D"),
-    Criterion("worst-readout", worst_readout, 0.01, "more than a hundredth of the samples read some on-indicator off by more "
-                                                    "than 0.25 (trips at the first shared neuron for z >= 2)"),
+                                                     "share z S d / D", cannot_apply=_needs_spurious_activity),
+    Criterion("worst-readout", worst_readout, 0.01, "more than a hundredth of the samples read some on-indicator off "
+                                                    "by more than on_error (0.25; trips at the first shared neuron "
+                                                    "for z >= 2)", uses_on_error=True, max_level=1.0),
 ))
 
 

@@ -1404,19 +1404,19 @@ CLEAN = ("refused", "survived")
 #: Every library function, class or value the new sections call, by the role it plays.
 API_NAMES = {
     "spec": "circuits.ExperimentSpec",
-    "build_network": "circuits.build_network",
-    "load_network": "circuits.load",
-    "save_network": "circuits.save",
+    "build_network": "circuits.build",
+    "load_network": "circuits.load_network",
+    "save_network": "circuits.save_network",
     "ground_truth": "circuits.ground_truth",
     "to_module": "circuits.to_module",
     "score_decomposition": "circuits.score_decomposition",
     "find_boundary": "circuits.find_boundary",
-    "scaling": "circuits.experiments.scaling",
-    "fit_power_law": "circuits.experiments.fit_power_law",
-    "predicted_critical_load": "circuits.experiments.predicted_critical_load",
-    "load_dataset": "circuits.export.load_dataset",
+    "scaling": "circuits.scaling",
+    "fit_power_law": "circuits.experiments._scaling.fit_power_law",
+    "predicted_critical_load": "circuits.ExperimentSpec.predicted_critical_load",
+    "load_dataset": "circuits.load_dataset",
     "zoo_catalogue": "circuits.zoo.CATALOGUE",
-    "zoo_load": "circuits.zoo.load",
+    "zoo_load": "circuits.zoo.load_model",
     "zoo_build": "circuits.zoo.build_zoo",
     "zoo_read_index": "circuits.zoo.read_index",
     "zoo_classify": "circuits.zoo.classify",
@@ -1434,13 +1434,13 @@ ATTR_NAMES = {
     "zoo_names": "names",  # the keyword of build_zoo that picks the networks
 }
 #: Command-line spellings that the cases rely on beside the commands' own flags.
-CLI_FLAGS = {"no_progress": ["--no-progress"], "force": ["--force"], "threads": ["--threads", "1"],
+CLI_FLAGS = {"no_progress": ["--no-progress"], "force": ["--overwrite"], "threads": ["--threads", "1"],
              "json": ["--format", "json"]}
 #: Two cheap catalogued networks of one family (the zoo the cases copy and damage).
 ZOO_TWO = ("rotation-exact", "rotation-working")
 #: A small network (cis build / cis dataset --load) and a small scaling study.
 NET_FLAGS = ["--width", "400", "--n-circuits", "50", "--n-layers", "2"]
-SCALING_FLAGS = ["--widths", "400,800", "--n-layers", "2", "--batch-size", "20", "--n-seeds", "1", "--rtol", "0.5"]
+SCALING_FLAGS = ["--widths", "400", "800", "--n-layers", "2", "--batch-size", "20", "--n-seeds", "1", "--rtol", "0.5"]
 SWEEP_GRIDS = ({"width": 400, "n_circuits": [40, 80], "n_layers": 2, "n_active": 1, "batch_size": 20},
                {"width": 400, "n_circuits": [60, 70], "n_layers": 2, "n_active": 1, "batch_size": 20})
 SMALL_SPEC = {"width": 400, "n_circuits": 50, "n_layers": 2, "batch_size": 20}
