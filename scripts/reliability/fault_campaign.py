@@ -1393,7 +1393,7 @@ def full_disk(tmp: pathlib.Path) -> list[dict]:
 #   hang       no answer at all: killed at the time limit (or above the memory limit).
 #
 # The library names these cases call are in API_NAMES / ATTR_NAMES / CLI_FLAGS below: after a rename
-# (``circuits.load`` -> ``circuits.load_network``, say) edit the right-hand side and rerun.
+# (a function renamed, say) edit the right-hand side and rerun.
 # ==================================================================================================
 
 NEW_SECTIONS = ("identity", "interrupted", "conflicts", "applicability", "special-files", "newest-api",
