@@ -11,15 +11,17 @@ test models whose computation is known exactly. A constructed network is one:
   to encode inputs and decode outputs, and what the small system itself computes;
 - :func:`save` / :func:`load` write and read a directory ``weights.safetensors`` +
   ``config.json`` (format :data:`FORMAT_VERSION`) that reproduces the network bit for bit;
-- the module names every activation (:class:`HookPoint`: ``hook_input``, ``layers.{i}.hook_pre``,
-  ``layers.{i}.hook_post``) and caches them (:meth:`ExportedNetwork.run_with_cache`);
+- the module names every activation by its network layer (:class:`HookPoint`: ``layers.{l}.hook_pre``,
+  ``layers.{l}.hook_post``, ``layers.0.hook_post`` the input), runs with hook functions
+  (:meth:`ExportedNetwork.run_with_hooks`) and caches them (:meth:`ExportedNetwork.run_with_cache`);
 - :meth:`GroundTruth.dataset` draws a :class:`Dataset` (inputs, active circuits, payloads, every
   layer, the reference run) that saves as one safetensors file (:func:`load_dataset`);
 - :func:`score_decomposition` scores a method's weight components against the truth's.
 
 Layout: module input = layer 0 = the active circuits' first pre-activations
-(:meth:`GroundTruth.encode`); module layer ``l`` computes network layer ``l`` from layer
-``l - 1``, ``ReLU(W[l] A + b)`` with ``W[1]`` the identity. Neuron ``i N + n`` (``N = D/d``) is
+(:meth:`GroundTruth.encode`); ``module.layers[l]`` computes network layer ``l`` from layer
+``l - 1``, ``ReLU(W[l] A + b)`` with ``W[1]`` the identity (``layers[0]`` passes the input on).
+Neuron ``i N + n`` (``N = D/d``) is
 slot ``n`` of group ``i`` (small neuron ``i`` of every circuit).
 
 Example:
@@ -29,7 +31,7 @@ Example:
     >>> from circuits.export import ground_truth, load, save, to_module
     >>> net = build(rotation_circuits(n_circuits=200, seed=0), width=1000, redundancy=6, n_layers=3, seed=0)
     >>> module = to_module(net)                   # 3 x (Linear + ReLU) on (B, 1000) tensors
-    >>> module.layers[1]                          # network layer 2, with its two hook points
+    >>> module.layers[2]                          # network layer 2, with its two hook points
     Linear(
       in_features=1000, out_features=1000, bias=True
       (hook_pre): HookPoint()
