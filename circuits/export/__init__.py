@@ -63,12 +63,20 @@ Example:
     >>> folder.cleanup()
 """
 
+from ._adapters import from_components, from_sae
 from ._dataset import DATASET_FORMAT, DATASET_VERSION, Dataset, load_dataset
+from ._dictionary import Dictionary
+from ._features import FeatureScore, score_features
 from ._ground_truth import GroundTruth, ground_truth
-from ._module import ExportedNetwork, HookPoint, SparseLinear, dense_from_structure, layer_structure, to_module
+from ._module import (ActivationCache, ExportedNetwork, HookPoint, InputLayer, SparseLinear, dense_from_structure,
+                      feature_embedding, layer_structure, to_module)
+from ._readout import ON_THRESHOLD
 from ._saving import FORMAT_VERSION, load, save
 from ._scoring import DecompositionScore, score_decomposition
+from ._stream import ActivationBatch, ActivationStream
 
-__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "Dataset", "DecompositionScore", "ExportedNetwork",
-           "GroundTruth", "HookPoint", "SparseLinear", "dense_from_structure", "ground_truth", "layer_structure",
-           "load", "load_dataset", "save", "score_decomposition", "to_module"]
+__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "ON_THRESHOLD", "ActivationBatch", "ActivationCache",
+           "ActivationStream", "Dataset", "DecompositionScore", "Dictionary", "ExportedNetwork", "FeatureScore",
+           "GroundTruth", "HookPoint", "InputLayer", "SparseLinear", "dense_from_structure", "feature_embedding",
+           "from_components", "from_sae", "ground_truth", "layer_structure", "load", "load_dataset", "save",
+           "score_decomposition", "score_features", "to_module"]
