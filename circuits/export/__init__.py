@@ -64,6 +64,8 @@ Example:
 """
 
 from ._adapters import from_components, from_sae
+from ._artifacts import (PLAIN_WEIGHTS_FORMAT, PLAIN_WEIGHTS_VERSION, TRUTH_FORMAT, TRUTH_VERSION, load_truth,
+                         plain_weights, save_plain_weights, save_truth)
 from ._dataset import DATASET_FORMAT, DATASET_VERSION, Dataset, load_dataset
 from ._dictionary import Dictionary
 from ._features import FeatureScore, score_features
@@ -75,8 +77,10 @@ from ._saving import FORMAT_VERSION, load, save
 from ._scoring import DecompositionScore, score_decomposition
 from ._stream import ActivationBatch, ActivationStream
 
-__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "ON_THRESHOLD", "ActivationBatch", "ActivationCache",
+__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "ON_THRESHOLD", "PLAIN_WEIGHTS_FORMAT",
+           "PLAIN_WEIGHTS_VERSION", "TRUTH_FORMAT", "TRUTH_VERSION", "ActivationBatch", "ActivationCache",
            "ActivationStream", "Dataset", "DecompositionScore", "Dictionary", "ExportedNetwork", "FeatureScore",
            "GroundTruth", "HookPoint", "InputLayer", "SparseLinear", "dense_from_structure", "feature_embedding",
-           "from_components", "from_sae", "ground_truth", "layer_structure", "load", "load_dataset", "save",
-           "score_decomposition", "score_features", "to_module"]
+           "from_components", "from_sae", "ground_truth", "layer_structure", "load", "load_dataset", "load_truth",
+           "plain_weights", "save", "save_plain_weights", "save_truth", "score_decomposition", "score_features",
+           "to_module"]

@@ -17,7 +17,8 @@ network layers, ``D`` the width, ``z`` the active circuits per sample, ``k`` the
     on.intended         (B, T)        bool     the circuits each sample made active
     on.readout          (L+1, B, T)   float32  every circuit's read-out on-indicator at every layer
                                                (entry 0: on.intended as 0/1, layer 0 holds the inputs)
-    on.actual           (L+1, B, T)   bool     the circuits actually on: on.readout > on_threshold
+    on.actual           (L+1, B, T)   bool     the circuits actually on: read-out > on_threshold (decided
+                                               in float64, before on.readout is rounded to float32)
     reference.acts      (L+1, B, z, d) float64 the small circuits' own run (entry 0 = their input a[0])
     reference.on        (L+1, B, z)   float64  its on-indicators (1 for active circuits)
     reference.payload   (L+1, B, z, k) float64 its payloads
@@ -208,6 +209,8 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
         on_intended = intended_on(active, T)
         readout = np.empty((L + 1, B, T), dtype=np.float32)
         readout[0] = on_intended
+        actual = np.empty((L + 1, B, T), dtype=bool)
+        actual[0] = on_intended
         tables = [None] + [incidence(net, layer, device=net.device) for layer in range(1, L + 1)]
         chunk = max(1, _CHUNK_VALUES // (D * (L + 1)))
         with torch.no_grad():
@@ -216,10 +219,10 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
                 for layer, a in enumerate(net.forward(active[lo:hi], small_inputs[lo:hi])):
                     a = a.reshape(hi - lo, D)
                     acts[layer, lo:hi] = a.cpu()
-                    if layer:
-                        readout[layer, lo:hi] = on_readout(net, a, layer, tables[layer])
-        actual = readout > ON_THRESHOLD
-        actual[0] = on_intended
+                    if layer:  # thresholded before rounding to float32, as GroundTruth.on_state does
+                        value = on_readout(net, a, layer, tables[layer])
+                        readout[layer, lo:hi] = value
+                        actual[layer, lo:hi] = value > ON_THRESHOLD
     ref_acts = ref_on = ref_payload = None
     if reference:
         ref_acts = system.run(active, small_inputs, net.n_layers)

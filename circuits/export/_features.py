@@ -284,9 +284,10 @@ def score_features(truth: GroundTruth, dictionary, *, layer: int | None = None, 
         best_purity[better] = purity[top, np.arange(T)][better]
 
     second, cov = _moments(truth, layer)
+    moves = np.trace(cov, axis1=1, axis2=2) > 1e-12 * np.maximum(np.trace(second, axis1=1, axis2=2), 1e-300)
     table = {"circuit": np.arange(T), "best_feature": best, "cosine": best_cos, "purity": best_purity,
              "n_features": np.bincount(home[home >= 0], minlength=T), "explained": np.zeros(T),
-             "payload_explained": np.full(T, np.nan)}
+             "payload_explained": np.where(moves, 0.0, np.nan)}
     order = np.argsort(-home_cos, kind="stable")
     at_home = [[] for _ in range(T)]
     for k in order:
@@ -307,7 +308,7 @@ def score_features(truth: GroundTruth, dictionary, *, layer: int | None = None, 
         mm = m.T @ m
         table["explained"][t] = float(np.trace(mm @ second[t]) / np.trace(second[t])) if np.trace(second[t]) > 0 \
             else np.nan
-        if np.trace(cov[t]) > 1e-12 * max(np.trace(second[t]), 1e-300):
+        if moves[t]:
             table["payload_explained"][t] = float(np.trace(mm @ cov[t]) / np.trace(cov[t]))
     for key in ("explained", "payload_explained"):
         table[key] = np.clip(table[key], 0.0, 1.0)

@@ -408,6 +408,8 @@ def _affine_encode(net: Network) -> tuple[np.ndarray, np.ndarray]:
     system = net.system
     k = system.payload_dim
     offset = np.asarray(system.encode(np.zeros((1, k)), (1,)), dtype=np.float64)[0]
+    if not k:
+        return offset, np.zeros((0, offset.size))
     matrix = np.asarray(system.encode(np.eye(k), (k,)), dtype=np.float64).reshape(k, -1) - offset
     probe = np.random.default_rng(0).uniform(-2.0, 2.0, (8, k))
     ok = np.allclose(np.asarray(system.encode(probe, (8,)), dtype=np.float64), offset + probe @ matrix,
