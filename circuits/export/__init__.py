@@ -15,8 +15,16 @@ test models whose computation is known exactly. A constructed network is one:
   ``layers.{l}.hook_post``, ``layers.0.hook_post`` the input), runs with hook functions
   (:meth:`ExportedNetwork.run_with_hooks`) and caches them (:meth:`ExportedNetwork.run_with_cache`);
 - :meth:`GroundTruth.dataset` draws a :class:`Dataset` (inputs, active circuits, payloads, every
-  layer, the reference run) that saves as one safetensors file (:func:`load_dataset`);
-- :func:`score_decomposition` scores a method's weight components against the truth's.
+  layer, the intended and actual on-states, the reference run) that saves as one safetensors file
+  (:func:`load_dataset`); :class:`ActivationStream` streams samples and their activations at chosen
+  hooks, batch by batch, for as many samples as a method needs;
+- in activation space the truth gives every circuit's directions (:meth:`GroundTruth.directions`),
+  which circuits are actually on (:meth:`GroundTruth.on_state`) and itself as a dictionary
+  (:meth:`GroundTruth.dictionary`); :func:`score_features` scores a dictionary of features (a sparse
+  autoencoder through :func:`from_sae`) against it;
+- :func:`score_decomposition` scores a method's weight components against the truth's
+  (parameter-decomposition components through :func:`from_components`);
+- :func:`save_plain_weights` and :func:`save_truth` write files others read without this package.
 
 Layout: module input = layer 0 = the active circuits' first pre-activations
 (:meth:`GroundTruth.encode`); ``module.layers[l]`` computes network layer ``l`` from layer

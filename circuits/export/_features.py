@@ -270,7 +270,7 @@ def score_features(truth: GroundTruth, dictionary, *, layer: int | None = None, 
         unit = np.divide(rows, scale[:, None], out=np.zeros_like(rows), where=scale[:, None] > 0)
         cos = np.sqrt(((directions @ unit.T).T.reshape(hi - lo, T, d) ** 2).sum(-1))  # (chunk, T)
         cos = np.minimum(cos, 1.0)
-        purity = np.asarray(members @ (unit ** 2).T).T  # (chunk, T)
+        purity = np.minimum(np.asarray(members @ (unit ** 2).T).T, 1.0)  # (chunk, T)
         alive = scale > 0
         h = cos.argmax(axis=1)
         idx = np.arange(hi - lo)

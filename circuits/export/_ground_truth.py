@@ -327,8 +327,8 @@ class GroundTruth:
 
         def encode(acts: torch.Tensor) -> torch.Tensor:
             small = self.read_out(acts, layer)  # (B, T, d)
-            on = torch.as_tensor(self.on_state(acts, layer, threshold=threshold), device=small.device)
-            return (scale * small * on[:, :, None]).reshape(small.shape[0], -1)
+            on = net.system.family.read_on(small.detach().double().cpu().numpy()) > threshold  # as on_state
+            return (scale * small * torch.as_tensor(on, device=small.device)[:, :, None]).reshape(small.shape[0], -1)
 
         return Dictionary(self.directions(layer), layer=layer, encoder=encode, name="truth")
 
