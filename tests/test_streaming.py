@@ -87,3 +87,26 @@ def test_the_stream_refuses_bad_arguments(truth):
         ActivationStream(truth.network)
     with pytest.raises(CircuitsError, match="index must be in 0..1"):
         ActivationStream(truth, batch_size=5, n_samples=10).batch(2)
+
+
+def test_a_data_set_holds_the_on_states_and_is_a_map_style_dataset(truth, tmp_path):
+    from circuits.export import load_dataset
+
+    data = truth.dataset(50, seed=4, activations=True)
+    assert np.array_equal(data.on_intended, truth.intended(data.active)) and np.array_equal(data.on_actual[0],
+                                                                                           data.on_intended)
+    for layer in (1, 2, 3):
+        assert np.array_equal(data.on_actual[layer], truth.on_state(data.activations[layer], layer))
+        np.testing.assert_allclose(data.on_readout[layer], truth.on_readout(data.activations[layer], layer), rtol=1e-6,
+                                   atol=1e-6)
+    assert data.info["on_threshold"] == 0.5
+    back = load_dataset(data.save(tmp_path / "d.safetensors"))
+    assert np.array_equal(back.on_actual, data.on_actual) and back.on_readout.dtype == np.float32
+    batches = list(torch.utils.data.DataLoader(back, batch_size=16))
+    assert [len(b["inputs"]) for b in batches] == [16, 16, 16, 2]
+    assert torch.equal(batches[1]["activations"], data.activations[:, 16:32].transpose(0, 1))
+    assert torch.equal(batches[0]["on_actual"], torch.as_tensor(data.on_actual[:, :16]).transpose(0, 1))
+    assert len(list(back)) == 50 and torch.equal(back[-1]["inputs"], data.inputs[49])
+    with pytest.raises(IndexError):
+        back[50]
+    assert "on_actual" not in truth.dataset(3, seed=0)[0]  # without activations, no on-states

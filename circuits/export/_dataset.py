@@ -106,6 +106,34 @@ class Dataset:
     def __len__(self) -> int:
         return self.batch_size
 
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        """Sample ``index`` as tensors, so the data set is a map-style torch ``Dataset`` (``DataLoader(data)``
+        batches them): ``inputs`` ``(D,)``, ``active`` ``(z,)``, ``payloads`` ``(z, k)`` and, when present,
+        ``activations`` ``(L+1, D)``, ``on_intended`` ``(T,)``, ``on_actual`` ``(L+1, T)``.
+
+        Example:
+            >>> import torch
+            >>> from circuits import build, ground_truth, rotation_circuits
+            >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
+            >>> data = ground_truth(net).dataset(10, seed=0, activations=True)
+            >>> batch = next(iter(torch.utils.data.DataLoader(data, batch_size=4)))
+            >>> batch["activations"].shape, batch["on_actual"].shape, len(list(data))
+            (torch.Size([4, 4, 160]), torch.Size([4, 4, 40]), 10)
+        """
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"a data set is indexed by sample number, got {type(index).__name__}")
+        if not -self.batch_size <= index < self.batch_size:
+            raise IndexError(f"sample {index} of a data set of {self.batch_size}")
+        index = int(index) % self.batch_size
+        out = {"inputs": self.inputs[index], "active": torch.as_tensor(self.active[index]),
+               "payloads": torch.as_tensor(self.payloads[index])}
+        if self.activations is not None:
+            out["activations"] = self.activations[:, index]
+        if self.on_actual is not None:
+            out["on_intended"] = torch.as_tensor(self.on_intended[index])
+            out["on_actual"] = torch.as_tensor(self.on_actual[:, index])
+        return out
+
     @property
     def batch_size(self) -> int:
         """B, the number of samples."""

@@ -40,7 +40,8 @@ def incidence(net: Network, layer: int, *, dtype=torch.float32, device="cpu") ->
         out[sets.to(device), torch.arange(T, device=device)[:, None].expand(T, S)] = 1.0
         return out
     rows = torch.arange(T)[:, None].expand(T, S).reshape(-1)
-    coo = torch.sparse_coo_tensor(torch.stack([rows, sets.reshape(-1)]), torch.ones(T * S, dtype=dtype), (T, N))
+    coo = torch.sparse_coo_tensor(torch.stack([rows, sets.reshape(-1)]), torch.ones(T * S, dtype=dtype), (T, N),
+                                  check_invariants=True)
     return coo.coalesce().to_sparse_csr().to(device)
 
 
