@@ -80,12 +80,12 @@ from ._features import FeatureScore, score_features
 from ._ground_truth import GroundTruth, ground_truth
 from ._module import (ActivationCache, ExportedNetwork, HookPoint, InputLayer, SparseLinear, dense_from_structure,
                       feature_embedding, layer_structure, to_module)
-from ._readout import ON_THRESHOLD
+from ._readout import ACTUAL_ON_THRESHOLD
 from ._saving import FORMAT_VERSION, load, save
 from ._scoring import DecompositionScore, score_decomposition
 from ._stream import ActivationBatch, ActivationStream
 
-__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "ON_THRESHOLD", "PLAIN_WEIGHTS_FORMAT",
+__all__ = ["DATASET_FORMAT", "DATASET_VERSION", "FORMAT_VERSION", "ACTUAL_ON_THRESHOLD", "PLAIN_WEIGHTS_FORMAT",
            "PLAIN_WEIGHTS_VERSION", "TRUTH_FORMAT", "TRUTH_VERSION", "ActivationBatch", "ActivationCache",
            "ActivationStream", "Dataset", "DecompositionScore", "Dictionary", "ExportedNetwork", "FeatureScore",
            "GroundTruth", "HookPoint", "InputLayer", "SparseLinear", "dense_from_structure", "feature_embedding",

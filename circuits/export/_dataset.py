@@ -52,7 +52,7 @@ from safetensors.numpy import load as st_load, save as st_save
 from ..base import CircuitsError, available_memory, require, require_int, require_path
 from ..construction import Network
 from ..measurement import describe
-from ._readout import ON_THRESHOLD, incidence, intended_on, on_readout
+from ._readout import ACTUAL_ON_THRESHOLD, incidence, intended_on, on_readout
 
 #: The ``format`` a data set file carries.
 DATASET_FORMAT = "circuits-dataset"
@@ -250,7 +250,7 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
                     if layer:  # thresholded before rounding to float32, as GroundTruth.on_state does
                         value = on_readout(net, a, layer, tables[layer])
                         readout[layer, lo:hi] = value
-                        actual[layer, lo:hi] = value > ON_THRESHOLD
+                        actual[layer, lo:hi] = value > ACTUAL_ON_THRESHOLD
     ref_acts = ref_on = ref_payload = None
     if reference:
         ref_acts = system.run(active, small_inputs, net.n_layers)
@@ -262,7 +262,7 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
     info = {"batch_size": B, "n_active": int(z), "seed": int(seed), "contents": contents,
             "network": _jsonable(describe(net)), "provenance": _jsonable(dict(net.provenance))}
     if activations:
-        info["on_threshold"] = ON_THRESHOLD
+        info["on_threshold"] = ACTUAL_ON_THRESHOLD
     return Dataset(inputs=inputs, active=active, payloads=np.asarray(payloads, dtype=np.float64), activations=acts,
                    on_intended=on_intended, on_readout=readout, on_actual=actual, reference_acts=ref_acts, reference_on=ref_on, reference_payload=ref_payload, info=info)
 

@@ -74,7 +74,7 @@ from ._dataset import Dataset
 from ._dictionary import Dictionary, as_matrix
 from ._ground_truth import GroundTruth
 from ._metrics import auroc, f1_stats
-from ._readout import ON_THRESHOLD, check_threshold
+from ._readout import ACTUAL_ON_THRESHOLD, check_threshold
 from ._stream import ActivationBatch
 
 #: Payloads per circuit for its activation moments.
@@ -181,7 +181,7 @@ def _batch(truth: GroundTruth, batch, layer: int) -> tuple[torch.Tensor, np.ndar
 
 # ============================================================================ scoring
 def score_features(truth: GroundTruth, dictionary, *, layer: int | None = None, batch=None, codes=None,
-                   on_threshold: float = ON_THRESHOLD) -> FeatureScore:
+                   on_threshold: float = ACTUAL_ON_THRESHOLD) -> FeatureScore:
     """Compare a dictionary of features of one layer's activations with the circuits that live there.
 
     Definitions, what a method must do to score 1 and what the truth and chance score are in
@@ -242,8 +242,8 @@ def score_features(truth: GroundTruth, dictionary, *, layer: int | None = None, 
     acts = actual = None
     if batch is not None:
         acts, actual = _batch(truth, batch, layer)
-        if on_threshold != ON_THRESHOLD:
-            actual = truth.on_state(acts, layer, threshold=on_threshold)
+        if on_threshold != ACTUAL_ON_THRESHOLD:
+            actual = truth.on_state(acts, layer, on_threshold=on_threshold)
     if codes is not None:
         require(batch is not None, "codes need the batch they were computed on (batch=)", parameter="codes")
         codes = as_matrix(codes, "codes", sparse_ok=False)

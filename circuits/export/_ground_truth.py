@@ -10,7 +10,7 @@ module of :func:`circuits.export.to_module`, and what the small system itself co
 In activation space it says the same: every circuit's neuron directions at every layer
 (:meth:`GroundTruth.directions`), the read-out of every circuit from a batch of activations
 (:meth:`GroundTruth.read_out`) and which circuits are actually on (:meth:`GroundTruth.on_state`,
-read-out on-indicator above :data:`ON_THRESHOLD`) beside which were meant to be
+read-out on-indicator above :data:`ACTUAL_ON_THRESHOLD`) beside which were meant to be
 (:meth:`GroundTruth.intended`), and the truth as a dictionary (:meth:`GroundTruth.dictionary`).
 """
 
@@ -28,7 +28,7 @@ from ..system import Couplings
 from ._dataset import Dataset, make_dataset
 from ._dictionary import Dictionary
 from ._module import feature_embedding
-from ._readout import ON_THRESHOLD, check_threshold, incidence, intended_on, on_readout, read_all
+from ._readout import ACTUAL_ON_THRESHOLD, check_threshold, incidence, intended_on, on_readout, read_all
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +81,7 @@ class GroundTruth:
     orthonormal; two circuits share at most one neuron per group, so theirs have cosine at most
     ``1/S``). :meth:`read_out` inverts this for every circuit at once (interference included);
     :meth:`on_state` says which circuits are actually on (their read-out on-indicator above
-    :data:`ON_THRESHOLD`, 0.5), :meth:`intended` which were made active.
+    :data:`ACTUAL_ON_THRESHOLD`, 0.5), :meth:`intended` which were made active.
     """
 
     network: Network = field(repr=False)
@@ -269,7 +269,7 @@ class GroundTruth:
         acts = self._acts(acts, layer)
         return on_readout(self.network, acts, layer, self._table(layer, acts.dtype, acts.device))
 
-    def on_state(self, acts, layer: int, *, threshold: float = ON_THRESHOLD) -> np.ndarray:
+    def on_state(self, acts, layer: int, *, on_threshold: float = ACTUAL_ON_THRESHOLD) -> np.ndarray:
         """Which circuits are actually on: ``(B, T)`` bool, read-out on-indicator above ``threshold``.
 
         Where superposition works this is :meth:`intended`; where it fails, an active circuit
@@ -279,7 +279,7 @@ class GroundTruth:
         Args:
             acts: ``(B, D)`` activations of network layer ``layer``.
             layer: network layer 1..L.
-            threshold: in (0, 1); default :data:`ON_THRESHOLD` (0.5, the midpoint of the step that
+            on_threshold: in (0, 1); default :data:`ACTUAL_ON_THRESHOLD` (0.5, the midpoint of the step that
                 error-corrects on-indicators: at or below 0.25 goes to 0, at or above 0.75 to 1).
 
         Example:
@@ -296,38 +296,38 @@ class GroundTruth:
             2 154 0
             3 343 48
         """
-        threshold = check_threshold(threshold)
-        return self.on_readout(acts, layer) > threshold
+        on_threshold = check_threshold(on_threshold)
+        return self.on_readout(acts, layer) > on_threshold
 
     def intended(self, active) -> np.ndarray:
         """``(B, T)`` bool: the circuits each sample made active (``active`` ``(B, z)`` indices)."""
         active = self.network.system.check_active(active)
         return intended_on(active, self.network.n_circuits)
 
-    def dictionary(self, layer: int, *, threshold: float = ON_THRESHOLD) -> Dictionary:
+    def dictionary(self, layer: int, *, on_threshold: float = ACTUAL_ON_THRESHOLD) -> Dictionary:
         """The truth as a dictionary of ``layer``'s activations: what a perfect method would return.
 
         Its features are :meth:`directions` (``T d`` of them, feature ``t d + i`` for small neuron
         ``i`` of circuit ``t``); its encoder gives feature ``t d + i`` the code
         ``sqrt(S) read_out[t, i]`` where circuit ``t`` is actually on (:meth:`on_state` at
-        ``threshold``) and 0 where it is not, so ``codes @ directions`` rebuilds the on circuits'
+        ``on_threshold``) and 0 where it is not, so ``codes @ directions`` rebuilds the on circuits'
         activations (their read-outs placed on their neurons).
 
         Args:
             layer: network layer 1..L.
-            threshold: the on-threshold of the encoder's gate.
+            on_threshold: the on-threshold of the encoder's gate.
 
         Returns:
             :class:`circuits.export.Dictionary` named ``"truth"``.
         """
         net = self.network
         layer = require_int("layer", layer, 1, net.network_layers)
-        threshold = check_threshold(threshold)
+        on_threshold = check_threshold(on_threshold)
         scale = float(np.sqrt(net.redundancy))
 
         def encode(acts: torch.Tensor) -> torch.Tensor:
             small = self.read_out(acts, layer)  # (B, T, d)
-            on = net.system.family.read_on(small.detach().double().cpu().numpy()) > threshold  # as on_state
+            on = net.system.family.read_on(small.detach().double().cpu().numpy()) > on_threshold  # as on_state
             return (scale * small * torch.as_tensor(on, device=small.device)[:, :, None]).reshape(small.shape[0], -1)
 
         return Dictionary(self.directions(layer), layer=layer, encoder=encode, name="truth")

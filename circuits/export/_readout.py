@@ -7,7 +7,7 @@ the layer (dense while it is small, a sparse CSR product above), so a batch of a
 reads out in seconds instead of gathering ``T S`` entries per group and sample.
 
 A circuit is *actually on* at a layer when its read-out on-indicator (the family's
-``decode_on`` of its read-out) exceeds :data:`ON_THRESHOLD` (0.5: the midpoint of the 0..1 range
+``decode_on`` of its read-out) exceeds :data:`ACTUAL_ON_THRESHOLD` (0.5: the midpoint of the 0..1 range
 of the on-indicator; the 2-ReLU step sends everything at or below 0.25 to 0 and everything at or
 above 0.75 to 1, so 0.5 is where a value stops being corrected toward 0). It is *intended to be
 on* when the sample made it active. The two differ where superposition fails: an active circuit
@@ -24,7 +24,7 @@ from ..base import require_float
 from ..construction import Network
 
 #: A circuit is actually on at a layer when its read-out on-indicator exceeds this.
-ON_THRESHOLD = 0.5
+ACTUAL_ON_THRESHOLD = 0.5
 #: Above this many entries the ``(D/d, T)`` incidence is used as a sparse matrix.
 _DENSE_INCIDENCE = 1 << 24
 

@@ -32,7 +32,7 @@ from ..base import require, require_int
 from ._dataset import default_n_active
 from ._ground_truth import GroundTruth
 from ._module import HOOK_KINDS, hook_name, to_module
-from ._readout import ON_THRESHOLD, check_threshold, intended_on
+from ._readout import ACTUAL_ON_THRESHOLD, check_threshold, intended_on
 
 #: The largest seed accepted (64-bit non-negative integers).
 _MAX_SEED = 2**63 - 1
@@ -122,7 +122,7 @@ class ActivationStream(torch.utils.data.IterableDataset):
     """
 
     def __init__(self, truth: GroundTruth, hooks=None, *, batch_size: int = 4096, n_samples: int | None = None,
-                 seed: int = 0, n_active: int | None = None, on_threshold: float = ON_THRESHOLD, labels: bool = True,
+                 seed: int = 0, n_active: int | None = None, on_threshold: float = ACTUAL_ON_THRESHOLD, labels: bool = True,
                  dense: bool | None = None):
         super().__init__()
         require(isinstance(truth, GroundTruth), f"truth must be a circuits.GroundTruth, got {type(truth).__name__}",
@@ -181,7 +181,7 @@ class ActivationStream(torch.utils.data.IterableDataset):
                     if hook_name(layer, kind) in wanted:
                         kept[hook_name(layer, kind)] = value
                 if layer in read:
-                    actual[layer] = truth.on_state(x, layer, threshold=self.on_threshold)
+                    actual[layer] = truth.on_state(x, layer, on_threshold=self.on_threshold)
         if 0 in read:
             actual[0] = intended
         order = [hook_name(layer, kind) for layer, kind in self.hooks]
