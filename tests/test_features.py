@@ -9,6 +9,7 @@ import torch
 
 import circuits
 from circuits import CircuitsError, build, ground_truth, rotation_circuits
+from circuits.base import using_threads
 from circuits.export import ActivationStream, Dictionary, from_sae, score_features
 
 SUMMARIES = ["score", "cosine", "purity", "explained", "payload_explained", "f1", "precision", "recall", "auroc"]
@@ -183,7 +184,11 @@ def _train_sae(x: torch.Tensor, n_features: int, *, steps: int, seed: int = 0) -
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["rotation-working", "rotation-strained"])
 def test_quality_is_monotone_random_pca_sae_truth_on_the_zoo(name):
-    torch.set_num_threads(1)
+    with using_threads(1):  # small products: one thread is fastest, and the two test workers share two cores
+        _monotone(name)
+
+
+def _monotone(name):
     layer = 2
     model = circuits.zoo.load(name, dataset=False)
     truth, T, D = model.truth, model.network.n_circuits, model.network.width
