@@ -54,9 +54,11 @@ What a method must do to score 1: for every circuit, a feature inside its subspa
 home with it that span the directions its payload moves in, and, with codes, those features firing
 on exactly the samples where the circuit is actually on (and no feature at home with it firing
 elsewhere). The truth as a dictionary (:meth:`circuits.GroundTruth.dictionary`, its ``T d``
-directions ungrouped, with its encoder) scores 1 on every number. Random directions score cosines
-near ``sqrt(d/D) (1 + sqrt(2 ln K / d))``-ish, explained fractions near ``d / D`` and F1 near
-``2 p / (1 + p)`` (``p`` the fraction of samples a circuit is on: they fire on everything).
+directions ungrouped, with its encoder) scores 1 on every number. ``K`` random directions: a unit
+vector's ``cosine^2`` with a circuit's subspace has mean ``d / D``, so the best of ``K`` stays below
+about ``sqrt(d/D) (1 + sqrt(2 ln K / d))``; the span of ``d`` of them holds a few times ``d / D`` of
+a circuit; and projections through ReLU fire on about half of all samples, so F1 is near
+``2 p / (1 + 2 p)`` (``p`` the fraction of samples on which a circuit is on).
 """
 
 from __future__ import annotations
