@@ -146,8 +146,8 @@ def test_module_forward_equals_framework_forward(scheme, dense, system):
         net = build(step_circuits(40), **SHARED, seed=3, weight_scheme=scheme)
     active, payloads = _batch(net)
     module = to_module(net, dense=dense)
-    assert len(module.layers) == net.network_layers == 4
-    assert isinstance(module.layers[0], torch.nn.Linear) == dense
+    assert len(module.layers) == net.network_layers + 1 == 5 and module.n_layers == 4
+    assert isinstance(module.layers[1], torch.nn.Linear) == dense
     with torch.no_grad():
         got = module.activations(ground_truth(net).encode(active, payloads))
         last = module(got[0])
@@ -182,7 +182,7 @@ def test_module_of_a_cleanup_network_has_every_network_layer(dense):
     net = build(system, width=240, redundancy=3, n_layers=3, seed=1)
     assert (net.n_layers, net.network_layers, net.circuit_width) == (3, 5, 6)
     module = to_module(net, dense=dense)
-    assert len(module.layers) == 5
+    assert len(module.layers) == 6
     for layer in range(1, 6):
         p, broadcast = layer_structure(net, layer)
         np.testing.assert_allclose(dense_from_structure(p, broadcast), _dense(net, layer), rtol=0, atol=1e-13)
@@ -204,17 +204,18 @@ def test_module_weights_are_frozen_and_in_a_standard_state_dict():
     dense = to_module(net, dense=True)
     assert not any(p.requires_grad for p in dense.parameters())
     state = dense.state_dict()
-    assert sorted(state) == sorted(f"layers.{i}.{k}" for i in range(net.network_layers) for k in ("weight", "bias"))
-    np.testing.assert_array_equal(state["layers.0.weight"].numpy(), np.eye(net.width))  # layer 1: identity
-    np.testing.assert_allclose(state["layers.2.weight"].double().numpy(), _dense(net, 3), atol=1e-6)
+    assert sorted(state) == sorted(f"layers.{l}.{k}" for l in range(1, net.network_layers + 1)
+                                   for k in ("weight", "bias"))
+    np.testing.assert_array_equal(state["layers.1.weight"].numpy(), np.eye(net.width))  # layer 1: identity
+    np.testing.assert_allclose(state["layers.3.weight"].double().numpy(), _dense(net, 3), atol=1e-6)
     bias = np.repeat(net.system.family.bias, net.n_slots).astype(np.float32)
-    np.testing.assert_array_equal(state["layers.1.bias"].numpy(), bias)
+    np.testing.assert_array_equal(state["layers.2.bias"].numpy(), bias)
 
     sparse = to_module(net, dense=False)
     assert not any(p.requires_grad for p in sparse.parameters())
     assert all(not t.is_sparse and t.layout == torch.strided for t in sparse.state_dict().values())
-    for i in range(net.network_layers):
-        torch.testing.assert_close(sparse.layers[i].dense_weight(), dense.layers[i].weight, rtol=0, atol=1e-6)
+    for l in range(1, net.network_layers + 1):
+        torch.testing.assert_close(sparse.layers[l].dense_weight(), dense.layers[l].weight, rtol=0, atol=1e-6)
 
     # a module of another network of the same shape takes this state dict and then computes the same
     other = to_module(_rotation_net(seed=9), dense=True)
@@ -227,8 +228,8 @@ def test_module_weights_are_frozen_and_in_a_standard_state_dict():
 def test_module_dtype_device_and_size_checks():
     net = _rotation_net()
     m64 = to_module(net, dense=False, dtype=torch.float64)
-    assert m64.layers[1].values.dtype == torch.float64 and m64.layers[1].crow_indices.dtype == torch.int64
-    assert str(m64.layers[1].values.device) == "cpu"
+    assert m64.layers[2].values.dtype == torch.float64 and m64.layers[2].crow_indices.dtype == torch.int64
+    assert str(m64.layers[2].values.device) == "cpu"
     with pytest.raises(CircuitsError, match="dtype"):
         to_module(net, dtype=torch.float16)
     with pytest.raises(CircuitsError, match="device must be"):
@@ -236,9 +237,11 @@ def test_module_dtype_device_and_size_checks():
     with pytest.raises(CircuitsError, match=r"input must have shape \(B, 160\)"):
         m64(torch.zeros(2, 10, dtype=torch.float64))
     wide = build(step_circuits(10), width=2 * 8200, redundancy=1, n_layers=2, seed=0)
-    assert isinstance(to_module(wide).layers[0], SparseLinear)  # auto: sparse above 4096
-    with pytest.raises(CircuitsError, match="width <= 16384"):
-        to_module(wide, dense=True)
+    assert isinstance(to_module(wide).layers[1], SparseLinear)  # auto: sparse above 4096
+    with pytest.MonkeyPatch.context() as patch:  # dense at any width that fits half the memory available
+        patch.setattr("circuits.export._module.available_memory", lambda: 2 * 4 * 2 * (2 * 8200) ** 2 - 1)
+        with pytest.raises(CircuitsError, match="dense weights need 2 GiB, more than half"):
+            to_module(wide, dense=True)
     with pytest.raises(CircuitsError, match="layer must be in 1..4"):
         layer_structure(net, 5)
 

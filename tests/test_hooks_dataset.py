@@ -38,25 +38,27 @@ def test_every_activation_has_a_named_hook_point_and_the_cache_equals_the_framew
     net = _net()
     module = to_module(net, dense=dense)
     L = net.network_layers
-    names = ["hook_input"] + [f"layers.{i}.hook_{k}" for i in range(L) for k in ("pre", "post")]
+    names = ["layers.0.hook_post"] + [f"layers.{l}.hook_{k}" for l in range(1, L + 1) for k in ("pre", "post")]
     assert list(module.hook_points()) == names
     assert all(isinstance(m, HookPoint) for m in module.hook_points().values())
     assert sorted(module.state_dict()) == sorted(to_module(net, dense=dense).state_dict())  # hooks hold no tensors
     if dense:
-        assert sorted(module.state_dict()) == sorted(f"layers.{i}.{k}" for i in range(L) for k in ("weight", "bias"))
+        assert sorted(module.state_dict()) == sorted(f"layers.{l}.{k}" for l in range(1, L + 1)
+                                                     for k in ("weight", "bias"))
     data = ground_truth(net).dataset(16, seed=3)
     want = _framework(net, data.active, data.payloads)
     with torch.no_grad():
         out, cache = module.run_with_cache(data.inputs)
     assert list(cache) == names
     torch.testing.assert_close(out, want[-1], rtol=0, atol=1e-5)
-    assert torch.equal(cache["hook_input"], data.inputs)
+    assert torch.equal(cache["layers.0.hook_post"], data.inputs) and torch.equal(cache["post", 0], data.inputs)
     for layer in range(1, L + 1):
         torch.testing.assert_close(cache[module.hook_name(layer)], want[layer], rtol=0, atol=1e-5)
         pre = net.preactivation(layer, want[layer - 1].reshape(16, net.circuit_width, net.n_slots))
         torch.testing.assert_close(cache[module.hook_name(layer, "pre")], pre.reshape(16, net.width), rtol=0,
                                    atol=1e-5)
         assert torch.equal(torch.relu(cache[module.hook_name(layer, "pre")]), cache[module.hook_name(layer)])
+        assert module.hook_name(layer) == f"layers.{layer}.hook_post" and cache["post", layer] is cache.layer(layer)
     # the hooks are gone afterwards, and forward is unchanged
     assert all(not p._forward_hooks for p in module.hook_points().values())
     with torch.no_grad():
@@ -66,16 +68,16 @@ def test_every_activation_has_a_named_hook_point_and_the_cache_equals_the_framew
 def test_run_with_cache_selects_names_and_refuses_unknown_ones():
     module = to_module(_net())
     x = torch.zeros(2, 160)
-    assert list(module.run_with_cache(x, names=["layers.1.hook_post", "hook_input"])[1]) == ["hook_input",
-                                                                                             "layers.1.hook_post"]
-    assert list(module.run_with_cache(x, names="layers.3.hook_pre")[1]) == ["layers.3.hook_pre"]
-    assert list(module.run_with_cache(x, names=lambda n: n.endswith("pre"))[1]) == [f"layers.{i}.hook_pre"
-                                                                                    for i in range(4)]
-    with pytest.raises(CircuitsError, match="names must be hook points"):
-        module.run_with_cache(x, names=["layers.9.hook_post"])
+    assert list(module.run_with_cache(x, names_filter=["layers.1.hook_post", "layers.0.hook_post"])[1]) == [
+        "layers.0.hook_post", "layers.1.hook_post"]
+    assert list(module.run_with_cache(x, names_filter="layers.3.hook_pre")[1]) == ["layers.3.hook_pre"]
+    assert list(module.run_with_cache(x, names_filter=lambda n: n.endswith("pre"))[1]) == [
+        f"layers.{l}.hook_pre" for l in range(1, 5)]
+    with pytest.raises(CircuitsError, match="names_filter must name hook points"):
+        module.run_with_cache(x, names_filter=["layers.9.hook_post"])
     with pytest.raises(CircuitsError, match="layer must be in 0..4"):
         module.hook_name(5)
-    with pytest.raises(CircuitsError, match="no pre-activation"):
+    with pytest.raises(CircuitsError, match="only a 'post' hook"):
         module.hook_name(0, "pre")
 
 
@@ -84,7 +86,7 @@ def test_a_forward_hook_on_a_hook_point_intervenes():
     module = to_module(net)
     truth = ground_truth(net)
     data = truth.dataset(8, seed=0)
-    handle = module.layers[1].hook_post.register_forward_hook(lambda m, i, out: torch.zeros_like(out))
+    handle = module.layers[2].hook_post.register_forward_hook(lambda m, i, out: torch.zeros_like(out))
     try:
         with torch.no_grad():
             out = module(data.inputs)
@@ -102,8 +104,8 @@ def test_nnsight_traces_the_module_and_reads_the_framework_activations():
     want = _framework(net, data.active, data.payloads)
     model = nnsight.NNsight(module)
     with torch.no_grad(), model.trace(data.inputs):  # in forward order
-        pre = model.layers[2].hook_pre.output.save()
-        post = model.layers[2].hook_post.output.save()
+        pre = model.layers[3].hook_pre.output.save()
+        post = model.layers[3].hook_post.output.save()
     post, pre = getattr(post, "value", post), getattr(pre, "value", pre)
     torch.testing.assert_close(post, want[3], rtol=0, atol=1e-5)
     torch.testing.assert_close(torch.relu(pre), post, rtol=0, atol=0)
@@ -141,7 +143,8 @@ def test_dataset_draws_reproducibly_and_holds_the_framework_layers_and_the_refer
     info = back.info
     assert info["seed"] == 5 and info["n_active"] == 3 and info["network"]["system"] == "rotation-chains"
     assert set(st_load(path.read_bytes())) == {"inputs", "active", "payloads", "activations", "reference.acts",
-                                                 "reference.on", "reference.payload"}
+                                                 "reference.on", "reference.payload", "on.intended", "on.readout",
+                                                 "on.actual"}
     with pytest.raises(CircuitsError, match="exists"):
         data.save(path)
     data.save(path, overwrite=True)

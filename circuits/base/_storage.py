@@ -473,14 +473,18 @@ def open_json(path, kind: str, versions, *, identity: Mapping | None = None, par
 
 
 def sealed_arrays(arrays: Mapping[str, np.ndarray], kind: str, version: int, identity: Mapping,
-                  info: Mapping | None = None) -> bytes:
-    """A safetensors file's bytes: ``arrays``, with the seal and ``info`` in the header's metadata."""
+                  info: Mapping | None = None, header: Mapping[str, str] | None = None) -> bytes:
+    """A safetensors file's bytes: ``arrays``, with the seal and ``info`` in the header's metadata.
+
+    ``header`` adds plain-text entries to the metadata for readers without this package (covered by the
+    seal too)."""
     from safetensors.numpy import save as st_save
 
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     info = _jsonable(dict(info or {}))
-    sealed = seal(kind, version, identity, info, arrays_digest(arrays))
-    metadata = {"format": sealed["format"], "format_version": str(sealed["format_version"]),
+    header = {str(k): str(v) for k, v in (header or {}).items()}
+    sealed = seal(kind, version, identity, info, header, arrays_digest(arrays))
+    metadata = {**header, "format": sealed["format"], "format_version": str(sealed["format_version"]),
                 "identity": json.dumps(sealed["identity"], sort_keys=True), "info": json.dumps(info, sort_keys=True),
                 "sha256": sealed["sha256"]}
     return st_save(arrays, metadata=metadata)
@@ -504,12 +508,17 @@ def open_arrays(path, kind: str, versions, *, identity: Mapping | None = None,
                  "format_version": int(metadata["format_version"]) if "format_version" in metadata else None,
                  "identity": json.loads(metadata.get("identity", "null"))}
         info = json.loads(metadata.get("info", "{}"))
+        header = {k: v for k, v in metadata.items() if k not in _SEALED_KEYS}
     except Exception as err:  # noqa: BLE001 - safetensors and json raise their own error types
         raise CircuitsError(f"{path} is not a circuits {kind} file (not a readable safetensors file: {err})",
                             parameter=parameter) from None
-    have = check_seal(found, info, arrays_digest(arrays), path=path, kind=kind, versions=versions,
+    have = check_seal(found, info, header, arrays_digest(arrays), path=path, kind=kind, versions=versions,
                       identity=identity, parameter=parameter)
     return arrays, info, have
+
+
+#: The metadata keys :func:`sealed_arrays` writes itself (the rest is the plain-text header).
+_SEALED_KEYS = ("format", "format_version", "identity", "info", "sha256")
 
 
 _TABLE_KEY = b"circuits.seal"

@@ -34,24 +34,34 @@ A built zoo is a folder (every file sealed by the storage module, ``circuits/bas
                             holds), sha256, and its content: circuits_version, the rule, the data
                             sets' size, and one record per network: name, regime, measured_regime,
                             description, spec (every field), load, measured (the errors above and
-                            more), fingerprint (the network's), files, bytes
+                            more), behaviour (per layer: circuits meant to be on, actually on,
+                            spurious, lost, per sample), fingerprint (the network's), files, bytes
     index.md                the same as a table
-    NAME/network/           the saved network (weights.safetensors + config.json)
+    NAME/network/           the saved network (circuits.load_network; weights.safetensors + config.json)
+    NAME/weights.safetensors  its plain weights, readable without this package: layers.{l}.weight
+                            and .bias, l = 1..L, and the feature embedding
+                            (circuits.export.save_plain_weights)
+    NAME/model_card.md      what it is, how it behaves (intended against actual on-states), how to
+                            load it with plain torch and safetensors
     NAME/truth.safetensors  the ground truth's arrays (GroundTruth.arrays: neurons, circuit
                             weights, bias, couplings and their neurons), bound to the network's
-                            fingerprint
+                            fingerprint (circuits.export.load_truth)
     NAME/dataset.safetensors  DATASET_SIZE samples at the spec's seed and n_active, with every
-                            layer's activations and the reference run (circuits.export.load_dataset),
-                            bound to the network's fingerprint
+                            layer's activations, the intended and actual on-states and the
+                            reference run (circuits.export.load_dataset), bound to the network's
+                            fingerprint
 
-:func:`load_model` checks every binding: an edited index, a network folder, ground truth or data set moved
-or swapped between entries (or between zoos) is refused naming the file. The zoo is written into a
-fresh sibling folder and swapped in at the end; what a killed build left beside it is removed by the
-next build.
+:func:`load_model` checks every binding: an edited index, a network folder, ground truth or data set
+moved or swapped between entries (or between zoos) is refused naming the file. The zoo is written into
+a fresh sibling folder and swapped in at the end; what a killed build left beside it is removed by the
+next build. Zoos written by earlier versions are refused (build them again). For more samples than the
+data set's, stream them: ``circuits.zoo.load_model(name).stream(hooks=[2], n_samples=10**6)``
+(:class:`circuits.export.ActivationStream`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -64,7 +74,8 @@ import torch
 from ..base import (CircuitsError, __version__, check_target, folder_writer, open_arrays, open_json, require,
                     require_choice, require_path, sealed_arrays, sealed_json, using_threads, write_file)
 from ..construction import Network
-from ..export import Dataset, GroundTruth, ground_truth, load_dataset, load_network, save_network, to_module
+from ..export import (ActivationStream, Dataset, GroundTruth, ground_truth, load_dataset, load_network, load_truth,
+                      save_network, save_plain_weights, save_truth, to_module)
 from ..measurement import Evaluation, failure_rate
 from ._experiment import build, evaluate
 from ._spec import ExperimentSpec
@@ -94,8 +105,7 @@ REGIME_RULE = {
                      f"circuits where circuits receive couplings; a prediction of 0 counts as {PAYLOAD_FLOOR:g})",
 }
 
-_VERSION = 2  # of the zoo index
-_TRUTH_VERSION = 1
+_VERSION = 3  # of the zoo index
 _INDEX, _TABLE = "index.json", "index.md"
 #: What every catalogued network shares: D, S, L and the evaluation's batch and seed.
 _BASE = {"width": 1000, "redundancy": 6, "n_layers": 4, "batch_size": 1000, "seed": 0}
@@ -281,6 +291,12 @@ class ZooModel:
         """The network as a torch module (:func:`circuits.to_module`; keyword arguments go to it)."""
         return to_module(self.network, **kwargs)
 
+    def stream(self, hooks=None, **kwargs) -> ActivationStream:
+        """Samples with their activations at ``hooks``, batch by batch (:class:`circuits.export.ActivationStream`;
+        keyword arguments go to it; ``n_active`` defaults to the spec's)."""
+        kwargs.setdefault("n_active", self.spec.n_active)
+        return ActivationStream(self.truth, hooks, **kwargs)
+
 
 def _dataset(truth: GroundTruth, spec: ExperimentSpec) -> Dataset:
     return truth.dataset(DATASET_SIZE, seed=spec.seed, n_active=spec.n_active, activations=True, reference=True)
@@ -320,8 +336,7 @@ def load_model(name: str, path=None, *, dataset: bool = True) -> ZooModel:
             "entry's network was moved or swapped in); build the zoo again", parameter="path")
     require(ExperimentSpec.from_dict(net.provenance) == entry.spec,
             f"the network {name!r} in {path} was built from another spec than the catalogue's", parameter="path")
-    bound = {"network": net.fingerprint}
-    open_arrays(path / name / "truth.safetensors", "truth", _TRUTH_VERSION, identity=bound)
+    load_truth(path / name / "truth.safetensors", network=net)
     data = load_dataset(path / name / "dataset.safetensors", network=net) if dataset else None
     return ZooModel(entry, net, ground_truth(net), data, records[name]["measured"])
 
@@ -378,8 +393,9 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
                           f"{time.perf_counter() - start:.1f} s", flush=True)
             index = {"circuits_version": __version__, "rule": REGIME_RULE,
                      "dataset": {"batch_size": DATASET_SIZE, "seed": "the spec's seed", "n_active": "the spec's",
-                                 "contents": ["inputs", "active", "payloads", "activations", "reference.acts",
-                                              "reference.on", "reference.payload"]},
+                                 "contents": ["inputs", "active", "payloads", "activations", "on.intended",
+                                              "on.readout", "on.actual", "reference.acts", "reference.on",
+                                              "reference.payload"]},
                      "entries": records}
             write_file(tmp / _INDEX, sealed_json("zoo-index", _VERSION, {"entries": chosen}, index).encode())
             write_file(tmp / _TABLE, (index_table(index) + "\n").encode())
@@ -409,15 +425,99 @@ def _build_entry(entry: ZooEntry, root: Path) -> dict:
     folder = root / entry.name
     save_network(net, folder / "network", metadata={"zoo": entry.name, "regime": entry.regime})
     truth = ground_truth(net)
-    write_file(folder / "truth.safetensors", sealed_arrays(truth.arrays(), "truth", _TRUTH_VERSION,
-                                                           {"network": net.fingerprint}, {"zoo": entry.name}))
-    _dataset(truth, spec).save(folder / "dataset.safetensors")
-    files = {"network": f"{entry.name}/network", "truth": f"{entry.name}/truth.safetensors",
+    save_truth(truth, folder / "truth.safetensors", info={"zoo": entry.name})
+    data = _dataset(truth, spec)
+    data.save(folder / "dataset.safetensors")
+    save_plain_weights(net, folder / "weights.safetensors", embedding=True,
+                       info={"zoo": entry.name, "regime": entry.regime, "spec": spec.to_dict()})
+    files = {"network": f"{entry.name}/network", "weights": f"{entry.name}/weights.safetensors",
+             "card": f"{entry.name}/model_card.md", "truth": f"{entry.name}/truth.safetensors",
              "dataset": f"{entry.name}/dataset.safetensors"}
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in measured.items()}
-    return {**entry.to_dict(), "measured_regime": classify(spec, measured), "measured": clean,
-            "fingerprint": net.fingerprint, "files": files, "bytes": size}
+    record = {**entry.to_dict(), "measured_regime": classify(spec, measured), "measured": clean,
+              "behaviour": behaviour(data), "fingerprint": net.fingerprint, "files": files}
+    _write_card_file(folder / "model_card.md", model_card(record, net))
+    return {**record, "bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())}
+
+
+def _write_card_file(path: Path, text: str) -> None:
+    """Write a model card, atomically."""
+    write_file(path, text.encode())
+
+
+def behaviour(data: Dataset) -> list[dict]:
+    """Per network layer, over a data set with on-states: the mean number of circuits per sample
+    ``intended`` on, ``actual``-ly on, ``spurious`` (on, not intended) and ``lost`` (intended, not on)."""
+    intended, actual = np.asarray(data.on_intended, dtype=bool), np.asarray(data.on_actual, dtype=bool)
+    return [{"layer": layer, "intended": float(intended.sum(1).mean()), "actual": float(actual[layer].sum(1).mean()),
+             "spurious": float((actual[layer] & ~intended).sum(1).mean()),
+             "lost": float((intended & ~actual[layer]).sum(1).mean())} for layer in range(1, actual.shape[0])]
+
+
+def model_card(record: dict, net: Network) -> str:
+    """The Markdown model card of one zoo entry (its record as :func:`build_zoo` writes it into the index)."""
+    spec, m = record["spec"], record["measured"]
+    fmt = (lambda v, f=".4g": "-" if v is None else format(v, f))
+    L, D, T, k = net.network_layers, net.width, net.n_circuits, net.system.payload_dim
+    rows = "\n".join(f"| {b['layer']} | {b['intended']:.2f} | {b['actual']:.2f} | {b['spurious']:.2f} | "
+                     f"{b['lost']:.3f} |" for b in record["behaviour"])
+    return f"""# {record['name']}
+
+{record['description']}. Catalogued regime: **{record['regime']}**; measured: **{record['measured_regime']}**.
+
+A ReLU network of width D = {D} and {L} layers, built by hand so that it computes T = {T} small circuits
+(width d = {net.circuit_width}) at once in superposition (load T (d/D)^2 = {record['load']:.4f}); every
+circuit's neurons, weights and on-state are known (`truth.safetensors`, `dataset.safetensors`).
+
+## Spec
+
+```json
+{json.dumps(spec, indent=2, sort_keys=True)}
+```
+
+## Behaviour
+
+Measured on the spec's own evaluation ({spec['batch_size']} samples, seed {spec['seed']}), at the last layer:
+active payload MSE {fmt(m['active_payload_mse'])} (theory {fmt(m['active_payload_theory'])}, ratio
+{fmt(m['payload_ratio'], '.3g')}), samples losing an active circuit {m['active_failure_rate']:.3f}, inactive
+on-indicator MSE {fmt(m['inactive_on_mse'])}.
+
+Circuits per sample meant to be on (intended) and actually on (read-out on-indicator above 0.5), on the
+{DATASET_SIZE} samples of `dataset.safetensors`; spurious: on but not intended, lost: intended but off:
+
+| layer | intended | actual | spurious | lost |
+|---|---|---|---|---|
+{rows}
+
+## Files
+
+- `weights.safetensors`: plain float32 weights, `layers.{{l}}.weight` `(D, D)` and `layers.{{l}}.bias` `(D,)`
+  for l = 1..{L}, and `embedding.weight` `(D, T (1 + k))` = `({D}, {T * (1 + k)})` for the sparse-feature input.
+- `truth.safetensors`: `neurons` `(L+1, T, d, S)` (the neurons carrying small neuron i of circuit t at layer
+  l), `circuit_weights`, `bias` (and the couplings), with a format version, the network's fingerprint and a SHA-256 in its header.
+- `dataset.safetensors`: {DATASET_SIZE} samples: `inputs` (layer 0), `active`, `payloads`, `activations`
+  `(L+1, B, D)`, `on.intended` `(B, T)`, `on.readout` and `on.actual` `(L+1, B, T)`, the reference run.
+- `network/`: the network as this package saves it (`circuits.load_network`).
+
+## Loading with plain torch
+
+```python
+import torch
+from safetensors.torch import load_file
+
+w = load_file("weights.safetensors")
+data = load_file("dataset.safetensors")
+x = data["inputs"]                       # (B, D): layer 0
+for l in range(1, {L + 1}):
+    x = torch.relu(x @ w[f"layers.{{l}}.weight"].T + w[f"layers.{{l}}.bias"])
+# x equals data["activations"][{L}] to float32 round-off.
+# Sparse-feature input instead: f (B, T (1 + k)), circuit t's slot [t (1 + k), (t + 1)(1 + k)) holding its
+# on-indicator (1 or 0) and its payload; layer 0 = f @ w["embedding.weight"].T.
+```
+
+With this package: `circuits.zoo.load_model("{record['name']}")` (the network, its ground truth, the data set) and
+`.stream(hooks=[l], n_samples=...)` for as many samples as a method needs.
+"""
 
 
 def index_table(index: dict) -> str:

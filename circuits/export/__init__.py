@@ -11,15 +11,25 @@ test models whose computation is known exactly. A constructed network is one:
   to encode inputs and decode outputs, and what the small system itself computes;
 - :func:`save_network` / :func:`load_network` write and read a directory ``weights.safetensors`` +
   ``config.json`` (format :data:`FORMAT_VERSION`) that reproduces the network bit for bit;
-- the module names every activation (:class:`HookPoint`: ``hook_input``, ``layers.{i}.hook_pre``,
-  ``layers.{i}.hook_post``) and caches them (:meth:`ExportedNetwork.run_with_cache`);
+- the module names every activation by its network layer (:class:`HookPoint`: ``layers.{l}.hook_pre``,
+  ``layers.{l}.hook_post``, ``layers.0.hook_post`` the input), runs with hook functions
+  (:meth:`ExportedNetwork.run_with_hooks`) and caches them (:meth:`ExportedNetwork.run_with_cache`);
 - :meth:`GroundTruth.dataset` draws a :class:`Dataset` (inputs, active circuits, payloads, every
-  layer, the reference run) that saves as one safetensors file (:func:`load_dataset`);
-- :func:`score_decomposition` scores a method's weight components against the truth's.
+  layer, the intended and actual on-states, the reference run) that saves as one safetensors file
+  (:func:`load_dataset`); :class:`ActivationStream` streams samples and their activations at chosen
+  hooks, batch by batch, for as many samples as a method needs;
+- in activation space the truth gives every circuit's directions (:meth:`GroundTruth.directions`),
+  which circuits are actually on (:meth:`GroundTruth.on_state`) and itself as a dictionary
+  (:meth:`GroundTruth.dictionary`); :func:`score_features` scores a dictionary of features (a sparse
+  autoencoder through :func:`from_sae`) against it;
+- :func:`score_decomposition` scores a method's weight components against the truth's
+  (parameter-decomposition components through :func:`from_components`);
+- :func:`save_plain_weights` and :func:`save_truth` write files others read without this package.
 
 Layout: module input = layer 0 = the active circuits' first pre-activations
-(:meth:`GroundTruth.encode`); module layer ``l`` computes network layer ``l`` from layer
-``l - 1``, ``ReLU(W[l] A + b)`` with ``W[1]`` the identity. Neuron ``i N + n`` (``N = D/d``) is
+(:meth:`GroundTruth.encode`); ``module.layers[l]`` computes network layer ``l`` from layer
+``l - 1``, ``ReLU(W[l] A + b)`` with ``W[1]`` the identity (``layers[0]`` passes the input on).
+Neuron ``i N + n`` (``N = D/d``) is
 slot ``n`` of group ``i`` (small neuron ``i`` of every circuit).
 
 Example:
@@ -29,7 +39,7 @@ Example:
     >>> from circuits.export import ground_truth, load_network, save_network, to_module
     >>> net = build(rotation_circuits(n_circuits=200, seed=0), width=1000, redundancy=6, n_layers=3, seed=0)
     >>> module = to_module(net)                   # 3 x (Linear + ReLU) on (B, 1000) tensors
-    >>> module.layers[1]                          # network layer 2, with its two hook points
+    >>> module.layers[2]                          # network layer 2, with its two hook points
     Linear(
       in_features=1000, out_features=1000, bias=True
       (hook_pre): HookPoint()
@@ -61,11 +71,22 @@ Example:
     >>> folder.cleanup()
 """
 
+from ._adapters import from_components, from_sae
+from ._artifacts import (PLAIN_WEIGHTS_FORMAT, PLAIN_WEIGHTS_VERSION, TRUTH_FORMAT, TRUTH_VERSION, load_truth,
+                         plain_weights, save_plain_weights, save_truth)
 from ._dataset import Dataset, load_dataset
+from ._dictionary import Dictionary
+from ._features import FeatureScore, score_features
 from ._ground_truth import GroundTruth, ground_truth
-from ._module import ExportedNetwork, to_module
+from ._module import ActivationCache, ExportedNetwork, HookPoint, InputLayer, feature_embedding, to_module
+from ._readout import ACTUAL_ON_THRESHOLD
 from ._saving import load_network, save_network
 from ._scoring import DecompositionScore, score_decomposition
+from ._stream import ActivationBatch, ActivationStream
 
-__all__ = ["Dataset", "DecompositionScore", "ExportedNetwork", "ground_truth", "GroundTruth", "load_dataset",
-           "load_network", "save_network", "score_decomposition", "to_module"]
+__all__ = ["ACTUAL_ON_THRESHOLD", "ActivationBatch", "ActivationCache", "ActivationStream", "Dataset",
+           "DecompositionScore", "Dictionary", "ExportedNetwork", "FeatureScore", "feature_embedding",
+           "from_components", "from_sae", "ground_truth", "GroundTruth", "HookPoint", "InputLayer", "load_dataset",
+           "load_network", "load_truth", "PLAIN_WEIGHTS_FORMAT", "PLAIN_WEIGHTS_VERSION", "plain_weights",
+           "save_network", "save_plain_weights", "save_truth", "score_decomposition", "score_features",
+           "to_module", "TRUTH_FORMAT", "TRUTH_VERSION"]

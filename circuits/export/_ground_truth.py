@@ -6,6 +6,12 @@ network, where every small circuit lives at every network layer, its small weigh
 of every weight matrix, the cross-circuit couplings (which receiver reads which sender at which
 layer, through which block and which neurons), how to encode inputs and decode outputs of the
 module of :func:`circuits.export.to_module`, and what the small system itself computes.
+
+In activation space it says the same: every circuit's neuron directions at every layer
+(:meth:`GroundTruth.directions`), the read-out of every circuit from a batch of activations
+(:meth:`GroundTruth.read_out`) and which circuits are actually on (:meth:`GroundTruth.on_state`,
+read-out on-indicator above :data:`ACTUAL_ON_THRESHOLD`) beside which were meant to be
+(:meth:`GroundTruth.intended`), and the truth as a dictionary (:meth:`GroundTruth.dictionary`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from ..base import require, require_int
 from ..construction import Network, block_entries, circuit_pairs
 from ..system import Couplings
 from ._dataset import Dataset, make_dataset
+from ._dictionary import Dictionary
+from ._module import feature_embedding
+from ._readout import ACTUAL_ON_THRESHOLD, check_threshold, incidence, intended_on, on_readout, read_all
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +73,15 @@ class GroundTruth:
         sum_t contribution(t, l) + sum_{e at l} edge_contribution(e) + residual(l) == W[l].
 
     :meth:`reference` runs the small system with its couplings.
+
+    Activations. At network layer ``l`` small neuron ``i`` of circuit ``t`` lives on the ``S``
+    neurons ``neurons[l, t, i]``; its *direction* is the unit vector with ``1/sqrt(S)`` on each of
+    them (:meth:`directions`), so circuit ``t`` with small activations ``a`` adds
+    ``sqrt(S) sum_i a_i directions[t d + i]`` to the layer (directions of one circuit are
+    orthonormal; two circuits share at most one neuron per group, so theirs have cosine at most
+    ``1/S``). :meth:`read_out` inverts this for every circuit at once (interference included);
+    :meth:`on_state` says which circuits are actually on (their read-out on-indicator above
+    :data:`ACTUAL_ON_THRESHOLD`, 0.5), :meth:`intended` which were made active.
     """
 
     network: Network = field(repr=False)
@@ -73,6 +91,7 @@ class GroundTruth:
     couplings: Couplings | None = field(default=None, repr=False)
     receiver_neurons: np.ndarray | None = field(default=None, repr=False)
     sender_neurons: np.ndarray | None = field(default=None, repr=False)
+    _tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
         net = self.network
@@ -183,6 +202,136 @@ class GroundTruth:
                         "receiver_neurons": self.receiver_neurons, "sender_neurons": self.sender_neurons})
         return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
+    # ------------------------------------------------------------ activations
+    def directions(self, layer: int) -> sp.csr_array:
+        """Every circuit's neuron directions at ``layer`` (see the class doc).
+
+        Args:
+            layer: network layer 0..L.
+
+        Returns:
+            ``(T d, D)`` float64 CSR: row ``t d + i`` has ``1/sqrt(S)`` on ``neurons[layer, t, i]``
+            (unit norm).
+
+        Example:
+            >>> from circuits import build, ground_truth, rotation_circuits
+            >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
+            >>> dirs = ground_truth(net).directions(2)
+            >>> dirs.shape, dirs[0].nnz, float(dirs[0].multiply(dirs[0]).sum())
+            ((160, 160), 4, 1.0)
+        """
+        net = self.network
+        layer = require_int("layer", layer, 0, net.network_layers)
+        T, d, S = net.n_circuits, net.circuit_width, net.redundancy
+        cols = self.neurons[layer].reshape(T * d, S)
+        rows = np.repeat(np.arange(T * d), S)
+        return sp.csr_array((np.full(T * d * S, 1.0 / np.sqrt(S)), (rows, cols.ravel())), shape=(T * d, net.width))
+
+    def _table(self, layer: int, dtype, device) -> torch.Tensor:
+        key = (layer, dtype, str(device))
+        if key not in self._tables:
+            self._tables[key] = incidence(self.network, layer, dtype=dtype, device=device)
+        return self._tables[key]
+
+    def _acts(self, acts, layer: int) -> torch.Tensor:
+        net = self.network
+        acts = torch.as_tensor(acts)
+        require(acts.ndim == 2 and acts.shape[1] == net.width,
+                f"acts must have shape (B, {net.width}), got {tuple(acts.shape)}", parameter="acts")
+        return acts if acts.dtype.is_floating_point else acts.float()
+
+    def read_out(self, acts, layer: int) -> torch.Tensor:
+        """Every circuit's small activations read from ``(B, D)`` activations of ``layer``, at once.
+
+        The same read-out as :meth:`decode` (the weight scheme's ``e[l, t]^T A / S`` per group for
+        capped), computed as one product with the layer's incidence: fast enough for millions of
+        samples (float round-off aside, it equals :meth:`decode`'s).
+
+        Args:
+            acts: ``(B, D)`` activations of network layer ``layer`` (torch or numpy).
+            layer: network layer 0..L.
+
+        Returns:
+            ``(B, T, d)`` tensor of ``acts``' float type (float32 for integer input), on its device.
+        """
+        layer = require_int("layer", layer, 0, self.network.network_layers)
+        acts = self._acts(acts, layer)
+        return read_all(self.network, acts, layer, self._table(layer, acts.dtype, acts.device))
+
+    def on_readout(self, acts, layer: int) -> np.ndarray:
+        """``(B, T)`` float64: every circuit's read-out on-indicator (``decode_on`` of :meth:`read_out`) at ``layer``.
+
+        Args:
+            acts: ``(B, D)`` activations of network layer ``layer`` (1..L).
+            layer: network layer 1..L.
+        """
+        layer = require_int("layer", layer, 1, self.network.network_layers)
+        acts = self._acts(acts, layer)
+        return on_readout(self.network, acts, layer, self._table(layer, acts.dtype, acts.device))
+
+    def on_state(self, acts, layer: int, *, on_threshold: float = ACTUAL_ON_THRESHOLD) -> np.ndarray:
+        """Which circuits are actually on: ``(B, T)`` bool, read-out on-indicator above ``threshold``.
+
+        Where superposition works this is :meth:`intended`; where it fails, an active circuit
+        reads off (its on-indicator lost) or an inactive one reads on (switched on by
+        interference), and a method that finds the network's features finds these.
+
+        Args:
+            acts: ``(B, D)`` activations of network layer ``layer``.
+            layer: network layer 1..L.
+            on_threshold: in (0, 1); default :data:`ACTUAL_ON_THRESHOLD` (0.5, the midpoint of the step that
+                error-corrects on-indicators: at or below 0.25 goes to 0, at or above 0.75 to 1).
+
+        Example:
+            >>> import numpy as np
+            >>> from circuits import build, ground_truth, rotation_circuits
+            >>> net = build(rotation_circuits(n_circuits=40, seed=0), width=160, redundancy=4, n_layers=3, seed=1)
+            >>> truth = ground_truth(net)
+            >>> data = truth.dataset(100, seed=0, activations=True)   # 2 of 40 circuits on per sample
+            >>> intended = truth.intended(data.active)
+            >>> for layer in (1, 2, 3):   # this small network is overloaded: spurious circuits switch on
+            ...     actual = truth.on_state(data.activations[layer], layer)
+            ...     print(layer, int((actual & ~intended).sum()), int((intended & ~actual).sum()))
+            1 0 0
+            2 154 0
+            3 343 48
+        """
+        on_threshold = check_threshold(on_threshold)
+        return self.on_readout(acts, layer) > on_threshold
+
+    def intended(self, active) -> np.ndarray:
+        """``(B, T)`` bool: the circuits each sample made active (``active`` ``(B, z)`` indices)."""
+        active = self.network.system.check_active(active)
+        return intended_on(active, self.network.n_circuits)
+
+    def dictionary(self, layer: int, *, on_threshold: float = ACTUAL_ON_THRESHOLD) -> Dictionary:
+        """The truth as a dictionary of ``layer``'s activations: what a perfect method would return.
+
+        Its features are :meth:`directions` (``T d`` of them, feature ``t d + i`` for small neuron
+        ``i`` of circuit ``t``); its encoder gives feature ``t d + i`` the code
+        ``sqrt(S) read_out[t, i]`` where circuit ``t`` is actually on (:meth:`on_state` at
+        ``on_threshold``) and 0 where it is not, so ``codes @ directions`` rebuilds the on circuits'
+        activations (their read-outs placed on their neurons).
+
+        Args:
+            layer: network layer 1..L.
+            on_threshold: the on-threshold of the encoder's gate.
+
+        Returns:
+            :class:`circuits.export.Dictionary` named ``"truth"``.
+        """
+        net = self.network
+        layer = require_int("layer", layer, 1, net.network_layers)
+        on_threshold = check_threshold(on_threshold)
+        scale = float(np.sqrt(net.redundancy))
+
+        def encode(acts: torch.Tensor) -> torch.Tensor:
+            small = self.read_out(acts, layer)  # (B, T, d)
+            on = net.system.family.read_on(small.detach().double().cpu().numpy()) > on_threshold  # as on_state
+            return (scale * small * torch.as_tensor(on, device=small.device)[:, :, None]).reshape(small.shape[0], -1)
+
+        return Dictionary(self.directions(layer), layer=layer, encoder=encode, name="truth")
+
     # ------------------------------------------------------------ inputs, outputs
     def dataset(self, batch_size: int, *, seed: int = 0, n_active: int | None = None, activations: bool = False,
                 reference: bool = False) -> Dataset:
@@ -227,6 +376,33 @@ class GroundTruth:
         """
         active, inputs = self._inputs(active, payloads)
         return self.network.embed(active, inputs).reshape(len(active), self.network.width)
+
+    def encode_features(self, active, payloads=None) -> torch.Tensor:
+        """The sparse-feature input of ``to_module(net, feature_input=True)``: ``(B, T (1 + k))`` float32.
+
+        Circuit ``t``'s slot is ``[t (1+k), (t+1)(1+k))``: its on-indicator (1 if active, else 0)
+        then its payload (0 when inactive or without one). The module's embedding
+        (:func:`circuits.export.feature_embedding`) maps it to what :meth:`encode` gives.
+
+        Args:
+            active: ``(B, z)`` active circuit indices.
+            payloads: ``(B, z, k)`` their payloads (``None`` for a system without payload).
+        """
+        net = self.network
+        active, _ = self._inputs(active, payloads)
+        B, z = active.shape
+        k = net.system.payload_dim
+        out = np.zeros((B, net.n_circuits, 1 + k), dtype=np.float32)
+        rows = np.arange(B)[:, None]
+        out[rows, active, 0] = 1.0
+        if k:
+            given = np.asarray(payloads, dtype=np.float64) * net.system.takes_payload(active)[..., None]
+            out[rows, active, 1:] = given
+        return torch.from_numpy(out.reshape(B, -1)).to(net.device)
+
+    def feature_embedding(self) -> sp.csr_array:
+        """``(D, T (1 + k))``: the embedding of :meth:`encode_features` (:func:`circuits.export.feature_embedding`)."""
+        return feature_embedding(self.network)
 
     def decode(self, acts, layer: int, circuits=None) -> tuple[np.ndarray, np.ndarray]:
         """Read circuits' on-indicators and payloads from ``(B, D)`` activations of ``layer``.
