@@ -18,8 +18,9 @@ from .assignment import ASSIGNMENTS, capacity
 from .base import CircuitsError, __version__
 from .construction import WEIGHT_SCHEMES, Network
 from .experiments import PRESETS, Boundary, ExperimentSpec, Scaling, build, evaluate, find_boundary, scaling, sweep
-from .export import (Dataset, DecompositionScore, ExportedNetwork, GroundTruth, ground_truth, load_dataset,
-                     load_network, save_network, score_decomposition, to_module)
+from .export import (ActivationStream, Dataset, DecompositionScore, ExportedNetwork, FeatureScore, GroundTruth,
+                     from_components, from_sae, ground_truth, load_dataset, load_network, save_network,
+                     score_decomposition, score_features, to_module)
 from .measurement import CRITERIA, ON_ERROR, Evaluation, failure_rate
 from .system import (ERROR_CORRECTIONS, SYSTEMS, ActivationGroups, CircuitFamily, Couplings, ErrorCorrection,
                      SmallSystem, custom_circuits, make_system, rotation3_circuits, rotation_chains, rotation_circuits,
@@ -35,9 +36,10 @@ __all__ = [
     "SmallSystem", "CircuitFamily", "Couplings", "ActivationGroups", "ErrorCorrection", "make_system",
     "rotation_circuits", "rotation3_circuits", "step_circuits", "rotation_chains", "rotation_fan_in",
     "custom_circuits", "with_error_correction",
-    # export and ground truth
+    # export, ground truth and scoring
     "save_network", "load_network", "to_module", "ExportedNetwork", "ground_truth", "GroundTruth", "Dataset",
-    "load_dataset", "score_decomposition", "DecompositionScore",
+    "load_dataset", "ActivationStream", "score_features", "FeatureScore", "from_sae", "score_decomposition",
+    "DecompositionScore", "from_components",
     # measures
     "capacity", "failure_rate", "ON_ERROR",
     # the registries of named options
