@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import circuits
-from circuits.base import available_memory, require_int, using_threads
+from circuits.base import available_memory, choose_threads, require_int, using_threads
 from circuits.experiments import load_sweep_grid, load_sweep_networks
 from circuits.measurement import CRITERIA
 
@@ -160,17 +160,19 @@ def _bench_sweep(args, zs: list[int]) -> dict:
     if "batch_size" in getattr(args, "given", ()):
         overrides["batch_size"] = args.batch_size
     grid = load_sweep_grid(**overrides)
+    n_runs = len(circuits.experiments.grid_specs(grid))
+    per_run = choose_threads(args.threads, workers=min(args.workers, n_runs))  # what sweep gives each run
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         table = circuits.sweep(grid, out, workers=args.workers, progress=show_progress(args), device=args.device,
-                               threads=args.threads, allow_large=args.yes)
+                               threads=per_run, allow_large=args.yes)
     total = time.perf_counter() - t0
     runs = table.drop_duplicates("run")
     return {"n_networks": len(load_sweep_networks()), "n_evaluations": len(runs), "n_active": zs,
             "batch_size": int(runs.batch_size.iloc[0]), "total_seconds": total, "peak_memory_mb": peak_memory_mb(),
             "peak_memory_kind": "resident (getrusage ru_maxrss, whole process)",
             "seizures": int(runs.seizure_layer.notna().sum()), "device": str(torch.device(args.device)),
-            "torch_threads": torch.get_num_threads(), "workers": args.workers}
+            "torch_threads": per_run, "workers": args.workers}
 
 
 def run(args) -> int:
