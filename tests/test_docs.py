@@ -88,3 +88,13 @@ def test_the_repository_stands_alone():
     found = [f"{name}:{i + 1}" for name, text in _documents() for i, line in enumerate(text.splitlines())
              if outside.search(line)]
     assert found == []
+
+
+def test_the_readme_lists_every_public_name_and_their_count():
+    import circuits
+
+    text = (ROOT / "README.md").read_text()
+    assert f"### The public API: {len(circuits.__all__)} names" in text
+    section = text.split("### The public API")[1].split("\n\n")[2]
+    listed = set(re.findall(r"`([A-Za-z_]\w*)`", section))
+    assert set(circuits.__all__) <= listed
