@@ -78,11 +78,12 @@ def run(args) -> int:
         return 0
     t = result.table
     print(f"criterion {args.criterion}; critical load T(d/D)^2 per width (median of {args.n_seeds} seeds, interval), "
-          "theory's prediction beside")
+          "theory's prediction beside ('never': not crossed below the assignment's capacity)")
     print(f"{'construction':<40} {'D':>7} {'critical':>10} {'low':>10} {'high':>10} {'theory':>10}")
     for r in t.to_dict("records"):
         high = "inf" if not math.isfinite(r["high"]) else f"{r['high']:.6f}"
-        pred = "-" if not math.isfinite(r["predicted"]) else f"{r['predicted']:.6f}"
+        pred = ("never" if r["predicted"] == math.inf else "-" if not math.isfinite(r["predicted"])
+                else f"{r['predicted']:.6f}")
         mark = " (no crossing: lower bound)" if r["capacity_reached"] else ""
         print(f"{r['construction'][:40]:<40} {r['width']:>7} {r['critical_load']:10.6f} {r['low']:10.6f} {high:>10} "
               f"{pred:>10}{mark}")
