@@ -219,12 +219,17 @@ def format_table(table) -> str:
         row[rec["stat"]] = rec["measured"]
         if rec["stat"] == "mse":
             row["predicted"] = rec["predicted"]
+        elif rec["stat"] in ("count", "mass") and np.isfinite(rec["predicted"]):
+            row.setdefault("theory", {})[rec["stat"]] = rec["predicted"]
     lines = [f"{'layer':>5}  {'role':<11} {'circuits':<8} {'depth':>5} {'quantity':<8} {'mse':>10} {'theory':>10} "
              f"{'worst':>8}"]
     for (layer, role, state, depth, quantity), row in rows.items():
         front = f"{layer:>5}  {role:<11} {state:<8} {str(depth):>5} {quantity:<8}"
-        if "mse" not in row:  # the spurious on-indicators: a count and a mass per sample
-            lines.append(front + " " + ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "predicted"))
+        if "mse" not in row:  # unowned slots (on-indicator or payload on): a count and a mass per sample, theory's
+            theory = row.get("theory", {})
+            lines.append(front + " " + ", ".join(
+                f"{k} {v:.5g}" + (f" (theory {theory[k]:.3g})" if k in theory else "")
+                for k, v in row.items() if k not in ("predicted", "theory")))
             continue
         p = row.get("predicted")
         p_txt = "-" if p is None or not np.isfinite(p) else f"{p:10.5f}"
