@@ -3,9 +3,11 @@
 One line per construction (median over seeds, the order-statistic interval as a band, each seed's
 crossing as a dot), the fitted exponent in its legend entry, theory's prediction dashed in the same
 colour, and the study's working load 0.004 as a grey line. A fixed load would be a flat line. Two
-dotted black curves show the shapes the literature gives, scaled to pass through the D = 2000 point
-(:func:`limit_anchor`): ``1 / log D``, the most any construction can keep (n neurons compute at most
-about n^2 / log n features), and ``1 / log^2 D``, what thresholded recovery at every layer reaches.
+black curves show the shapes the literature gives, scaled to pass through the D = 2000 point
+(:func:`limit_anchor`): ``1 / log D`` (n neurons compute at most about n^2 / log n features in
+superposition) and ``1 / log^2 D`` (what thresholded recovery at every layer reaches). A construction
+whose line stays flat (or is censored at the assignment's capacity) is not limited by interference at
+these widths.
 :func:`draw` is also what ``cis scaling`` calls for its own figure.
 """
 
@@ -100,7 +102,7 @@ def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
     anchor = limit_anchor(table)
     if anchor is not None:
         for (name, loads), style in zip(limit_shapes(widths, anchor).items(), (":", "-.")):
-            what = "lower bound's limit" if name == "1/log D" else "thresholded recovery"
+            what = "most features per neuron" if name == "1/log D" else "thresholded recovery"
             ax.plot(widths, loads, style, color="black", lw=1.0, label=f"{name} ({what}), through D = {anchor[0]:,}")
     ax.set(xscale="log", yscale="log", xlabel="network width D", ylabel="critical load T (d/D)$^2$")
     ax.set_xticks(widths, [f"{w:,}" for w in widths])

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import circuits
-from circuits import CircuitsError, ExperimentSpec, build, custom_circuits, make_system, rotation_circuits
+from circuits import CircuitsError, ExperimentSpec, build, custom_circuits, rotation_circuits
 from circuits import ground_truth, to_module, with_error_correction
 from circuits.assignment import assign
 from circuits.construction import Gated, assemble, off_diagonal_pattern, weight_scheme
@@ -162,14 +162,26 @@ def test_off_diagonal_pattern_and_its_excess():
 
 # ------------------------------------------------------------------------------------------- refusals
 def test_gated_refuses_what_it_cannot_carry():
-    with pytest.raises(CircuitsError, match="weight_scheme gated needs independent circuits"):
-        build(make_system("rotation-chains", 30, seed=0), width=600, redundancy=3, n_layers=3, seed=0,
-              weight_scheme="gated")
-    with pytest.raises(CircuitsError, match="weight_scheme gated needs independent circuits"):
-        build(with_error_correction(rotation_circuits(30, seed=0), "redundant:2", n_layers=3), width=720,
-              redundancy=3, n_layers=3, seed=0, weight_scheme="gated")
+    """It needs S >= 2, an on-indicator read linearly, and on-indicator neurons whose weights every circuit
+    shares (they are carried slot by slot); a bad gate is refused when the scheme is read."""
+    def custom(gains, decode_on):
+        w = np.zeros((len(gains), 3, 3))
+        w[:, :2, 0], w[:, :2, 1] = 2.0 * gains[:, None], -2.0 * gains[:, None]
+        w[:, 2, 2], w[:, 2, 0], w[:, 2, 1] = 1.0, 1.0, -1.0
+        return custom_circuits(w, np.array([-0.5, -1.5, -1.0]), on_neurons=(0, 1),
+                               active_input=np.array([1.5, 0.5, 1.0]), decode_on=decode_on)
+
+    linear = lambda a: a[..., 0] - a[..., 1]  # noqa: E731
     with pytest.raises(CircuitsError, match="redundancy >= 2"):
         build(rotation_circuits(30, seed=0), width=400, redundancy=1, n_layers=3, seed=0, weight_scheme="gated")
+    with pytest.raises(CircuitsError, match="decode_on is not linear"):
+        build(custom(np.ones(30), lambda a: np.maximum(a[..., 0] - a[..., 1], 0.0)), width=270, redundancy=3,
+              n_layers=3, seed=0, weight_scheme="gated")
+    with pytest.raises(CircuitsError, match="weights every circuit shares"):
+        build(custom(np.linspace(1.0, 1.2, 30), linear), width=270, redundancy=3, n_layers=3, seed=0,
+              weight_scheme="gated")
+    assert build(custom(np.ones(30), linear), width=270, redundancy=3, n_layers=3, seed=0,
+                 weight_scheme="gated").scheme == "gated:4"
     for bad in ("gated:0", "gated:-1", "gated:x", "gated:1e9"):
         with pytest.raises(CircuitsError, match="weight_scheme gated:G"):
             weight_scheme(bad)

@@ -88,6 +88,11 @@ def run(args) -> int:
         print(f"{r['construction'][:40]:<40} {r['width']:>7} {r['critical_load']:10.6f} {r['low']:10.6f} {high:>10} "
               f"{pred:>10}{mark}")
     for f in result.fits.to_dict("records"):
+        if f["n_widths"] < 2:  # censored widths are left out of the fit
+            crossed = int((~t[t.construction == f["construction"]].capacity_reached).sum())
+            print(f"{f['construction']}: no power law: the criterion was crossed at {crossed} of the widths "
+                  f"D = {f['min_width']}..{f['max_width']} (the others' critical loads are lower bounds)")
+            continue
         print(f"{f['construction']}: critical load ~ D^{f['exponent']:.3f} +- {f['exponent_se']:.3f} over "
               f"D = {f['min_width']}..{f['max_width']} ({f['n_widths']} widths); theory's exponent "
               f"{f['predicted_exponent']:.3f}")

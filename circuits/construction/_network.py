@@ -185,7 +185,8 @@ class Network:
             return LayerWeights(layer=layer, mean=mean, diff=diff, sets_out=sets[layer], sets_in=sets[layer - 1],
                                 n_slots=self.n_slots, constants=self.constants[layer],
                                 structure=self.structures[layer], on_rows=self.system.on_rows,
-                                on_state=self.system.on_state, on_neurons=self.system.family.on_neurons)
+                                on_state=self.system.on_state, on_neurons=self.system.family.on_neurons,
+                                on_read=self.system.on_read)
         return self._get(("layer_weights", layer), make)
 
     def couplings_at(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -170,6 +170,7 @@ class LayerWeights:
         on_state: ``(d,)`` a clean active circuit's on-indicator neurons at a layer >= 1 (zero elsewhere:
             :attr:`circuits.SmallSystem.on_state`).
         on_neurons: the family's on-indicator neurons (:attr:`circuits.CircuitFamily.on_neurons`).
+        on_read: ``(d,)`` the linear read of the on-indicator (:attr:`circuits.SmallSystem.on_read`), or ``None``.
     """
 
     layer: int
@@ -183,6 +184,7 @@ class LayerWeights:
     on_rows: tuple = ()
     on_state: np.ndarray | None = None
     on_neurons: tuple = ()
+    on_read: np.ndarray | None = None
 
     @property
     def redundancy(self) -> int:
@@ -541,32 +543,45 @@ class Gated(WeightScheme):
     same ``S`` slots ``e[t]`` at every layer. So the on-indicator of slot ``k`` at layer ``l - 1`` says whether
     an active circuit owns slot ``k`` at layer ``l`` too.
 
-    Weights of layer ``l >= 2`` (``o0, o1`` the 2-ReLU step pair, ``S >= 2``, ``G`` the gate):
+    Weights of layer ``l >= 2`` (``S >= 2``, ``G`` the gate, ``u`` the linear read of the on-indicator,
+    :attr:`circuits.SmallSystem.on_read`: ``a0 - a1`` for a 2-ReLU step):
 
-    - on-indicator rows: the small circuits' shared step ``mean_w[o, o]`` on the identity pattern: slot ``k``
-      reads only its own on-indicator (the step is the same for every circuit);
-    - payload rows: each circuit's own block ``(diff_w[t] + (1 + chi) mean_w) / (S - 1)`` on the pairs of
-      *distinct* slots of its set, ``e e^T - diag e`` (the shared part's chi term on the same pairs, as
-      ``capped`` does on its pattern; chi is 0 where the payload rows share no weight on payload
-      columns, as in rotation circuits); and the gate: on the identity pattern, row ``i`` reads
-      ``(c_i + G)(a_o0 - a_o1)`` (``c_i = mean_w[i, o0]``, the shared weight the small circuit gives
-      alpha) with bias ``b_i - G``.
+    - on-indicator rows (the rows of :attr:`circuits.SmallSystem.on_rows` that every circuit shares, the
+      on-indicator's own neurons among them): the small circuits' weights on the identity pattern, slot
+      ``k`` reading only its own on-indicator neurons;
+    - payload rows (every other row): each circuit's own block ``(diff_w[t] + (1 + chi) mean_w) / (S - 1)``
+      on the pairs of *distinct* slots of its set, ``e e^T - diag e`` (the shared weights on payload
+      columns with their chi term on the same pairs, as ``capped`` does on its pattern; chi is 0 where
+      there are none, as in rotation circuits); its shared weights on on-indicator columns on the
+      identity pattern, plus the gate ``G u``, and bias ``b_i - G``.
 
     Why it works. Nothing ever interferes with an on-indicator (each slot sees only itself), so at every layer
     slot ``k``'s on-indicator is exactly 1 where an active circuit owns ``k`` and 0 elsewhere: the support is
-    restored with no false-on slot at all. A payload row at an owned slot reads ``c_i + G - G = c_i``, what
-    the small circuit gives it (no gain); at an unowned slot it sits ``G + |b_i|`` below its threshold, more
+    restored with no false-on slot at all (for a 2-ReLU step; a one-neuron on-indicator is carried the same
+    way, with its instability where two active circuits share a slot). A payload row at an owned slot reads
+    ``G u @ a - G = 0`` from the gate, and the small circuit's own weights otherwise (no gain); at an unowned
+    slot it sits ``G + |b_i|`` below its threshold, more
     than its cross-talk (for rotation each of its ``k`` hits adds ``R_u x / (S - 1)``, at most
     ``k / (S - 1)`` in all), so it stays off. A circuit's own terms sit on pairs that no other circuit
-    holds (two sets share at most one slot, and the diagonal carries only the slot-local terms), and they
+    holds (with an assignment that guarantees two sets share at most one slot; the diagonal carries only
+    the slot-local terms), and they
     read the payload and the on-indicator on the same pairs, so the payload's alpha offset cancels pair by
     pair as in ``capped``. With one active circuit the network is therefore exact at any load the
     assignment holds; with several, what remains is first-order cross-talk through inactive circuits that
     join two active ones, and the slots two active circuits share. Cost: no neuron, no layer; the price
     is that circuits no longer move between layers (interference between two circuits recurs at every
     layer; with the payload rotating, its mean square adds up layer by layer as before).
-    Needs independent circuits with a 2-ReLU step on-indicator (:attr:`circuits.SmallSystem.step_theory`)
-    and ``S >= 2``. Theory: :class:`theory.BoundaryModel` with ``mechanism="gated"``.
+    Cross-circuit couplings are placed as in every scheme. Needs ``S >= 2``, an on-indicator read linearly
+    and on-indicator neurons whose weights every circuit shares. Theory (independent circuits with a
+    2-ReLU step): :class:`theory.BoundaryModel` with ``mechanism="gated"``.
+
+    Example:
+        >>> from circuits import build, evaluate, rotation_circuits
+        >>> net = build(rotation_circuits(6000, seed=0), width=2000, redundancy=4, n_layers=3, seed=0,
+        ...             weight_scheme="gated", assignment="finite-field")
+        >>> ev = evaluate(net, n_active=1, batch_size=20, seed=0)  # load 0.024, 48 circuits per slot
+        >>> float(abs(ev.estimate_payload - ev.truth_payload).max()) < 1e-5
+        True
     """
 
     name = "gated"
@@ -599,25 +614,31 @@ class Gated(WeightScheme):
         return BoundaryModel(mechanism="gated", gate=self.gate)
 
     def check_build(self, system, redundancy):
-        require(system.step_theory, f"weight_scheme gated needs independent circuits (no couplings) with a 2-ReLU "
-                                    f"step on-indicator; the {system.name!r} system (error correction "
-                                    f"{system.error_correction.spec!r}) is not", parameter="weight_scheme")
         require(redundancy >= 2, f"weight_scheme gated needs redundancy >= 2 (a circuit's own terms sit on pairs of "
                                  f"its distinct slots), got {redundancy}", parameter="redundancy")
+        require(system.on_read is not None, f"weight_scheme gated needs an on-indicator read linearly from the "
+                                            f"neurons; the {system.name!r} system's decode_on is not linear",
+                parameter="weight_scheme")
+        fam = system.family
+        n_weights = fam.n_weight_layers or (fam.mean_w.shape[0] if fam.mean_w.ndim == 3 else 1)
+        for layer in range(1, n_weights + 1):  # every distinct layer of weights
+            on, _ = _carried(system.on_rows, *system.layer_weights(layer))
+            require(all(on[list(fam.on_neurons)]) and not np.any(system.on_read[~on]),
+                    f"weight_scheme gated carries the on-indicator slot by slot: the {system.name!r} system's "
+                    f"on-indicator neurons must read only on-indicator neurons, with weights every circuit shares "
+                    f"(layer {layer} differs)", parameter="weight_scheme")
 
     @staticmethod
     def _masks(lw) -> tuple[np.ndarray, np.ndarray]:
-        """``(on, payload)`` ``(d,)`` bools: the step pair and every other neuron."""
-        on = np.zeros(lw.mean.shape[0], dtype=bool)
-        on[list(lw.on_neurons)] = True
-        return on, ~on
+        """``(on, payload)`` ``(d,)`` bools: the rows carried slot by slot (on-indicator rows every circuit shares)
+        and every other row."""
+        return _carried(lw.on_rows, lw.mean, lw.diff)
 
     def structure(self, sets_out, sets_in, n_slots, system, layer):
         """The pattern of the circuits' pairs of distinct slots (:func:`off_diagonal_pattern`), where the payload
         rows share weights on payload columns (``None`` otherwise: rotation circuits)."""
-        payload = np.ones(system.circuit_width, dtype=bool)
-        payload[list(system.family.on_neurons)] = False
-        mean = system.layer_weights(layer)[0]
+        mean, diff = system.layer_weights(layer)
+        _, payload = _carried(system.on_rows, mean, diff)
         return off_diagonal_pattern(sets_out, n_slots) if np.any(mean[np.ix_(payload, payload)] != 0) else None
 
     def layer_constants(self, sets, layer, n_slots, chi_scale, structure):
@@ -640,13 +661,11 @@ class Gated(WeightScheme):
         return blocks
 
     def _slot_local(self, lw) -> np.ndarray:
-        """``(d, d)`` what every slot reads from itself: the step on the on rows, the gate (and chi's diagonal
-        share) on the payload rows."""
+        """``(d, d)`` what every slot reads from itself: the on rows' weights, the payload rows' shared weights on
+        on-indicator columns plus the gate ``G u`` (and chi's diagonal share of the payload part)."""
         on, payload = self._masks(lw)
-        o0, o1 = lw.on_neurons[0], lw.on_neurons[1]
-        out = np.where(on[:, None] & on[None, :], lw.mean, 0.0)
-        out[payload, o0] = lw.mean[payload, o0] + self.gate
-        out[payload, o1] = lw.mean[payload, o1] - self.gate
+        out = np.where(on[:, None] | on[None, :], lw.mean, 0.0)  # on rows; payload rows' on-indicator columns
+        out[payload] += self.gate * lw.on_read
         return out + lw.constants["chi"] * self._payload_mean(lw) / (lw.redundancy - 1)
 
     def local(self, lw) -> np.ndarray:
@@ -724,6 +743,15 @@ class Gated(WeightScheme):
         unowned = (np.bincount(lw.sets_out.ravel(), minlength=N) == 0).astype(np.float64)
         step_gate = self._slot_local(lw) - chi * mean / (S - 1)
         return out + np.kron(step_gate, np.diag(unowned))
+
+
+def _carried(on_rows, mean: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(on, payload)`` ``(d,)`` bools of one layer: the on-indicator rows (:attr:`circuits.SmallSystem.on_rows`)
+    whose weights every circuit shares (``gated`` carries them slot by slot), and every other row."""
+    on = np.zeros(mean.shape[0], dtype=bool)
+    on[list(on_rows)] = True
+    on &= ~np.any(diff != 0, axis=(0, 2))
+    return on, ~on
 
 
 def _pair_counts(lw: LayerWeights, keys: np.ndarray) -> np.ndarray:
