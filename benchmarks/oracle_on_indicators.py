@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """How much could better on-indicators help the ``scalable-1`` preset (the ``scalable`` rule before the gated
-weights)? An oracle answers (issue #16).
+weights)? An oracle answers.
 
     python benchmarks/oracle_on_indicators.py                      # the four points of the note
     python benchmarks/oracle_on_indicators.py --point 16000 0.004 1 --batch-size 500
