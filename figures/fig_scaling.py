@@ -2,7 +2,12 @@
 
 One line per construction (median over seeds, the order-statistic interval as a band, each seed's
 crossing as a dot), the fitted exponent in its legend entry, theory's prediction dashed in the same
-colour, and the study's working load 0.004 as a grey line. A fixed load would be a flat line.
+colour, and the study's working load 0.004 as a grey line. A fixed load would be a flat line. Two
+black curves show the shapes the literature gives, scaled to pass through the D = 2000 point
+(:func:`limit_anchor`): ``1 / log D`` (n neurons compute at most about n^2 / log n features in
+superposition) and ``1 / log^2 D`` (what thresholded recovery at every layer reaches). A construction
+whose line stays flat (or is censored at the assignment's capacity) is not limited by interference at
+these widths.
 :func:`draw` is also what ``cis scaling`` calls for its own figure.
 """
 
@@ -23,12 +28,48 @@ from ._style import new_figure, save
 
 NAME = "scaling"
 
-#: The full study: widths, constructions (the baseline and the ``scalable`` preset, z = 1 and 2), seeds, search.
-FULL = {"widths": (1000, 2000, 4000, 8000, 16000, 32000, 64000), "n_active": (1, 2), "presets": (None, "scalable"),
+#: The full study: widths, constructions (the baseline, the earlier and today's ``scalable`` presets, z = 1 and 2), seeds, search.
+FULL = {"widths": (1000, 2000, 4000, 8000, 16000, 32000, 64000), "n_active": (1, 2), "presets": (None, "scalable-1", "scalable"),
         "n_seeds": 2, "batch_size": 200, "rtol": 0.05, "criterion": "payload"}
 #: Quick mode (seconds): three small widths, z = 1, both constructions, one seed, a coarse search.
 QUICK = {"widths": (1000, 2000, 4000), "n_active": (1,), "presets": (None, "scalable"), "n_seeds": 1,
          "batch_size": 50, "rtol": 0.3, "criterion": "payload"}
+
+
+#: The width through which the limit shapes are drawn.
+ANCHOR_WIDTH = 2000
+
+
+def limit_anchor(table: pd.DataFrame) -> tuple[float, float] | None:
+    """``(width, load)`` the limit shapes pass through: the largest measured (not censored) critical load at
+    :data:`ANCHOR_WIDTH` (at the smallest width when the study has no D = 2000), or, where every construction is
+    censored there, the largest lower bound; ``None`` for an empty table.
+
+    Example:
+        >>> t = pd.DataFrame({"width": [2000, 2000, 4000], "critical_load": [0.01, 0.004, 0.002],
+        ...                   "capacity_reached": [False, False, False]})
+        >>> limit_anchor(t)
+        (2000, 0.01)
+    """
+    if not len(table):
+        return None
+    width = ANCHOR_WIDTH if (table.width == ANCHOR_WIDTH).any() else int(table.width.min())
+    at = table[table.width == width]
+    measured = at[~at.capacity_reached.astype(bool)]
+    return width, float((measured if len(measured) else at).critical_load.max())
+
+
+def limit_shapes(widths, anchor: tuple[float, float]) -> dict[str, np.ndarray]:
+    """The loads ``c / log D`` and ``c / log^2 D`` at ``widths``, each scaled through ``anchor = (D0, load0)``.
+
+    Example:
+        >>> shapes = limit_shapes([2000, 64000], (2000, 0.01))
+        >>> [round(float(v), 5) for v in shapes["1/log D"]], [round(float(v), 5) for v in shapes["1/log² D"]]
+        ([0.01, 0.00687], [0.01, 0.00472])
+    """
+    w = np.log(np.asarray(widths, dtype=float))
+    w0, load0 = math.log(anchor[0]), anchor[1]
+    return {"1/log D": load0 * w0 / w, "1/log² D": load0 * (w0 / w) ** 2}
 
 
 def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
@@ -58,6 +99,11 @@ def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
         ax.plot(censored.width, censored.critical_load, "^", mfc="white", color=colour, ms=6)
     ax.axhline(STUDY_LOAD, color="0.5", lw=1.0, ls=":", label=f"the study's working load {STUDY_LOAD}")
     widths = sorted(table.width.unique())
+    anchor = limit_anchor(table)
+    if anchor is not None:
+        for (name, loads), style in zip(limit_shapes(widths, anchor).items(), (":", "-.")):
+            what = "most features per neuron" if name == "1/log D" else "thresholded recovery"
+            ax.plot(widths, loads, style, color="black", lw=1.0, label=f"{name} ({what}), through D = {anchor[0]:,}")
     ax.set(xscale="log", yscale="log", xlabel="network width D", ylabel="critical load T (d/D)$^2$")
     ax.set_xticks(widths, [f"{w:,}" for w in widths])
     ax.xaxis.set_minor_formatter(NullFormatter())

@@ -30,8 +30,9 @@ def test_evaluate_json_schema(capsys):
     assert cfg["width"] == 800 and cfg["n_circuits"] == 150 and cfg["n_active"] == 2 and cfg["seed"] == 4
     assert out["load"] == pytest.approx(150 * (4 / 800) ** 2)
     spurious = [r for r in out["rows"] if r["circuit_state"] == "unowned"]
-    assert {(r["layer"], r["stat"]) for r in spurious} == {(layer, s) for layer in (1, 2, 3) for s in ("count", "mass")}
-    assert [r["predicted"] is None for r in spurious] == [True, True, False, False, True, True]  # theory: layer 2
+    assert {(r["layer"], r["quantity"], r["stat"]) for r in spurious} == {
+        (layer, q, s) for layer in (1, 2, 3) for q in ("on", "payload") for s in ("count", "mass")}
+    assert [r["predicted"] is None for r in spurious] == [True] * 4 + [False] * 4 + [True] * 4  # theory: layer 2
     rows = [r for r in out["rows"] if r["circuit_state"] != "unowned"]
     assert {r["layer"] for r in rows} == {0, 1, 2, 3}
     keys = {(r["layer"], r["circuit_state"], r["quantity"], r["stat"]) for r in rows}

@@ -42,8 +42,8 @@ def test_schema_of_results(tmp_path):
     assert list(table.columns) == COLUMNS
     key = ["run", "layer", "circuit_state", "depth", "quantity", "stat"]
     assert not table.duplicated(key).any()
-    # runs x (layers 0..2 x states x quantities x stats + spurious count and mass at layers 1, 2)
-    assert len(table) == 4 * (3 * 2 * 2 * 2 + 2 * 2)
+    # runs x (layers 0..2 x states x quantities x stats + unowned on and payload, count and mass, at layers 1, 2)
+    assert len(table) == 4 * (3 * 2 * 2 * 2 + 2 * 2 * 2)
     assert table.groupby("run")["n_circuits"].unique().map(list).to_dict() == {0: [40], 1: [40], 2: [60], 3: [60]}
     assert (table["load"] == table["n_circuits"] * (4 / 400) ** 2).all()
     computation = (table.role == "computation") & (table.circuit_state != "unowned")
@@ -217,7 +217,7 @@ def test_killed_sweep_loses_nothing_and_resumes(tmp_path):
     assert 2 <= len(finished) < n_runs
     assert not (out / "results.parquet").exists()
     for path in finished:  # every part under a final name is whole
-        assert len(pd.read_parquet(path)) == 4 * 2 * 2 * 2 + 3 * 2
+        assert len(pd.read_parquet(path)) == 4 * 2 * 2 * 2 + 3 * 2 * 2
     stamps = {p: p.stat().st_mtime_ns for p in finished}
     resumed = sweep(SLOW, out, progress=False)
     assert {p: p.stat().st_mtime_ns for p in finished} == stamps  # not redone

@@ -26,7 +26,7 @@ from ._formulas import (
     predicted_mse,
     QUANTITIES,
 )
-from ._boundary import FITTED_MASS, BoundaryModel, critical_load, hit_distribution, predicted_critical_load, hit_probability, pattern_density, spurious_layer2, step_output
+from ._boundary import FITTED_MASS, BoundaryModel, PayloadRow, critical_load, distinct_pair_probability, hit_distribution, predicted_critical_load, hit_probability, pattern_density, spurious_layer2, step_output, unowned_payload_layer2
 
 __all__ = [
     "load",
@@ -38,11 +38,14 @@ __all__ = [
     "QUANTITIES",
     "FITTED_MASS",
     "BoundaryModel",
+    "PayloadRow",
     "critical_load",
+    "distinct_pair_probability",
     "hit_distribution",
     "hit_probability",
     "predicted_critical_load",
     "pattern_density",
     "spurious_layer2",
     "step_output",
+    "unowned_payload_layer2",
 ]

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import binom
+from scipy.stats import binom, norm
 
 from ._formulas import chi_closed_form
 
@@ -108,6 +108,92 @@ def spurious_layer2(n_slots: float, n_circuits: float, redundancy: int, n_active
         v = step_output(k * (1 + chi + inhibition) / S - chi * z - inhibition, margin)
         count += p * (v > 0)
         mass += p * v * v
+    return float(unowned * count), float(unowned * mass)
+
+
+@dataclass(frozen=True)
+class PayloadRow:
+    """What the payload theory needs about the small circuits' payload rows (all alike, as in rotation circuits).
+
+    Attributes:
+        gain: ``c``, the shared weight with which a payload row reads the on-indicator alpha (``1 + b`` for
+            rotation circuits).
+        bias: the payload rows' bias (``-b``), <= 0.
+        hit: mean square of one circuit's own-row term ``diff_w[u, i, :] @ s`` on the clean active state ``s``
+            of another circuit (for rotation circuits ``R_u x``, whose mean square is 1/2 per row).
+        neurons: how many payload neurons a slot has (2 for rotation circuits).
+    """
+
+    gain: float
+    bias: float
+    hit: float
+    neurons: int
+
+
+def _relu_moments(mu: float, var: float) -> tuple[float, float]:
+    """``(P(X > 0), E[relu(X)^2])`` for ``X ~ N(mu, var)`` (``var = 0``: the point mass at ``mu``)."""
+    if var <= 0.0:
+        return float(mu > 0), max(mu, 0.0) ** 2
+    sd = math.sqrt(var)
+    t = mu / sd
+    cdf = float(norm.cdf(t))
+    return cdf, (mu * mu + var) * cdf + mu * sd * float(norm.pdf(t))
+
+
+def distinct_pair_probability(n_slots: float, n_circuits: float, redundancy: int) -> float:
+    """``rho'`` of the gated weights: the chance that a given pair (unowned slot, active slot) is a pair of two
+    distinct slots of one circuit's set, ``(T S / n - 1)(S - 1) / (n - S)``.
+
+    A slot is used by ``T S / n`` circuits; each joins it to ``S - 1`` other slots, and (two sets sharing at
+    most one slot) no pair twice. The active circuit's own ``S - 1`` pairs land on its own slots.
+    """
+    S = redundancy
+    return min(1.0, max(0.0, (n_circuits * S / n_slots - 1) * (S - 1) / (n_slots - S)))
+
+
+def unowned_payload_layer2(n_slots: float, n_circuits: float, redundancy: int, n_active: int, row: PayloadRow, *,
+                           chi: float | None = None, gate: float = 0.0) -> tuple[float, float]:
+    """``(count, mass)``: expected unowned slots with a payload neuron on at layer 2, and their payload mass
+    ``sum a_i^2`` over payload neurons, per sample.
+
+    A slot no active circuit owns at layer 2 is joined to ``k ~ Binomial(z S, rho')`` active layer-1 slots;
+    each joint pair is one circuit ``u``'s own pair and adds its row term (a random rotation of the active
+    slot's payload for rotation circuits: mean zero, mean square ``h = hit``; the circuit's on-indicator term
+    cancels the payload's alpha offset on the same pair). The payload pre-activation is taken as Gaussian,
+    independently per payload neuron, with
+
+    - ``gate = 0`` (``capped``, ``inhibited:X``: the row reads alpha through the capped pattern, ``rho'`` of
+      :func:`hit_probability`): mean ``c ((1 + chi) k / S - chi z) + bias``, variance ``k h / S^2``;
+    - ``gate = G > 0`` (``gated:G``: the row reads its own slot's on-indicator, exactly 0 at an unowned slot;
+      ``rho'`` of :func:`distinct_pair_probability`): mean ``bias - G``, variance ``k h / (S - 1)^2``.
+
+    Count: ``(n - z S) sum_k P(k) (1 - P(off)^p)`` (``p`` payload neurons); mass:
+    ``(n - z S) sum_k P(k) p E[relu(pre)^2]``.
+
+    Example:
+        >>> row = PayloadRow(gain=2.0, bias=-1.0, hit=0.5, neurons=2)
+        >>> count, mass = unowned_payload_layer2(2000, 16000, 7, 1, row)
+        >>> round(count, 1), unowned_payload_layer2(2000, 16000, 7, 1, row, gate=4.0)[0] < 1e-12
+        (33.7, True)
+    """
+    S, z = redundancy, n_active
+    if chi is None:
+        chi = chi_closed_form(n_circuits, n_slots, 1, S)
+    trials = z * S
+    if gate > 0:
+        probs = binom.pmf(list(range(trials + 1)), trials, distinct_pair_probability(n_slots, n_circuits, S))
+    else:
+        probs = hit_distribution(n_slots, n_circuits, S, z)
+    unowned = max(0.0, n_slots - z * S)
+    count = mass = 0.0
+    for k, p in enumerate(probs):
+        if gate > 0:
+            mu, var = row.bias - gate, k * row.hit / (S - 1) ** 2
+        else:
+            mu, var = row.gain * ((1 + chi) * k / S - chi * z) + row.bias, k * row.hit / S**2
+        on, square = _relu_moments(mu, var)
+        count += p * (1.0 - (1.0 - on) ** row.neurons)
+        mass += p * row.neurons * square
     return float(unowned * count), float(unowned * mass)
 
 
@@ -198,9 +284,14 @@ class BoundaryModel:
     Attributes:
         mechanism: how the construction fails as the load grows: ``"spurious-on"`` (on-indicators of
             slots no active circuit owns pass the step and cascade: the capped weights; the fitted
-            constants of :data:`FITTED_MASS` hold) or ``"unowned-payload"`` (the on-indicators are
-            inhibited; payload rows of unowned slots leak: no constant fitted yet).
+            constants of :data:`FITTED_MASS` hold), ``"unowned-payload"`` (the on-indicators are
+            inhibited; payload rows of unowned slots leak: no constant fitted yet) or ``"gated"`` (the
+            ``gated:G`` weights: every on-indicator exact, no unowned payload neuron on; with one active
+            circuit the network is exact, with several the payload error stays below the capped
+            construction's theory at any load, so the payload, compounding and fraction-on criteria are
+            never crossed below the assignment's capacity: :meth:`critical_load` is ``inf``).
         inhibition: X of the on-indicator rows (``inhibited:X``; 0 for capped).
+        gate: G of the ``gated:G`` weights (0 for the others).
 
     Example:
         >>> model = BoundaryModel("spurious-on")
@@ -208,19 +299,36 @@ class BoundaryModel:
         0.00364
         >>> import math; math.isnan(BoundaryModel("unowned-payload", 8.0).critical_load("payload", 250, 6, 1))
         True
+        >>> BoundaryModel("gated", gate=4.0).critical_load("payload", 250, 6, 2)
+        inf
     """
 
     mechanism: str
     inhibition: float = 0.0
+    gate: float = 0.0
+
+    #: The criteria a ``"gated"`` construction never crosses below capacity (see ``mechanism``).
+    UNCROSSED = ("payload", "compounding", "fraction-on")
 
     def spurious_layer2(self, n_slots: float, n_circuits: float, redundancy: int, n_active: int, *,
                         chi: float | None = None, margin: float = 0.25) -> tuple[float, float]:
-        """``(count, mass)`` of spurious on-indicators at layer 2 (:func:`spurious_layer2` with this inhibition)."""
+        """``(count, mass)`` of spurious on-indicators at layer 2 (:func:`spurious_layer2` with this inhibition;
+        exactly none for ``"gated"``, where each slot's on-indicator reads only itself)."""
+        if self.mechanism == "gated":
+            return 0.0, 0.0
         return spurious_layer2(n_slots, n_circuits, redundancy, n_active, chi=chi, margin=margin,
                                inhibition=self.inhibition)
 
+    def unowned_payload_layer2(self, n_slots: float, n_circuits: float, redundancy: int, n_active: int,
+                               row: PayloadRow, *, chi: float | None = None) -> tuple[float, float]:
+        """``(count, mass)`` of unowned payload activity at layer 2 (:func:`unowned_payload_layer2` with this gate)."""
+        return unowned_payload_layer2(n_slots, n_circuits, redundancy, n_active, row, chi=chi, gate=self.gate)
+
     def critical_load(self, criterion: str, n_slots: float, redundancy: int, n_active: int, *,
                       margin: float = 0.25) -> float:
-        """Critical ``T / n^2`` (:func:`predicted_critical_load`), NaN where no constant was fitted."""
+        """Critical ``T / n^2`` (:func:`predicted_critical_load`), NaN where no constant was fitted; ``inf`` where
+        the construction never crosses the criterion (``"gated"``: :attr:`UNCROSSED`)."""
+        if self.mechanism == "gated":
+            return math.inf if criterion in self.UNCROSSED else math.nan
         return predicted_critical_load(criterion, n_slots, redundancy, n_active, margin=margin,
                                        inhibition=self.inhibition, mechanism=self.mechanism)

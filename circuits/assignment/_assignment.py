@@ -315,13 +315,15 @@ class Assignment:
 
 
 def assign(n_circuits: int, n_slots: int, redundancy: int, n_layers: int, *, seed,
-           method: str = "prime-step") -> Assignment:
+           method: str = "prime-step", same_every_layer: bool = False) -> Assignment:
     """Place T circuits on ``n_slots`` slots, S per circuit, for layers ``0..n_layers``.
 
     The first T sets of the method's family are used; each layer gives them to the circuits
     through its own random permutation (drawn from ``seed``). Layer 0 holds the first
     pre-activations and layer 1 is their ReLU, so ``sets[0]`` equals ``sets[1]``. When ``T S <= n_slots`` the
     circuits get disjoint consecutive sets instead, so no two circuits share a neuron.
+    ``same_every_layer``: layer 1's permutation serves every layer (each circuit keeps one set for the
+    whole depth; the sets of layers 0 and 1 are those the default draws).
 
     Raises:
         CircuitsError: T larger than the method's capacity (the message states it).
@@ -341,6 +343,9 @@ def assign(n_circuits: int, n_slots: int, redundancy: int, n_layers: int, *, see
         family = entry.sets(n_slots, S, limit=T)
     require(family.shape == (T, S), f"assignment {method!r} returned {family.shape}, expected {(T, S)}")
     rng = np.random.default_rng(seed)
-    layers = [family[rng.permutation(T)] for _ in range(L)]
-    sets = np.stack([layers[0]] + layers)  # layer 0 (first pre-activations) shares layer 1's sets
+    if same_every_layer:
+        sets = np.repeat(family[rng.permutation(T)][None], L + 1, axis=0)
+    else:
+        layers = [family[rng.permutation(T)] for _ in range(L)]
+        sets = np.stack([layers[0]] + layers)  # layer 0 (first pre-activations) shares layer 1's sets
     return Assignment(sets=sets, n_slots=n_slots, method=method, seed=seed)

@@ -313,6 +313,9 @@ def format_table(table) -> str:
 
 def where_it_stands(ev) -> str:
     """One line: the network's load beside theory's critical load for its width and construction."""
+    if ev.critical_load == math.inf:
+        return (f"load T(d/D)^2 = {ev.load:.5f} (theory: this construction never crosses the payload criterion below "
+                "the assignment's capacity)")
     if not math.isfinite(ev.critical_load):
         return f"load T(d/D)^2 = {ev.load:.5f} (theory has no fitted critical load for this construction and z)"
     side = ("below it: errors follow theory" if ev.load < 0.8 * ev.critical_load else

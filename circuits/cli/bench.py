@@ -105,7 +105,8 @@ def _summary(ev) -> dict:
     theory = table[(table.circuit_state == "active") & (table.quantity == "payload")]
     if len(theory):
         out["active_payload_theory"] = theory["predicted"].tolist()
-    mass = ev.table[(ev.table.circuit_state == "unowned") & (ev.table.stat == "mass")].sort_values("layer")
+    mass = ev.table[(ev.table.circuit_state == "unowned") & (ev.table.quantity == "on")
+                    & (ev.table.stat == "mass")].sort_values("layer")
     out["spurious_mass"] = mass["measured"].tolist()
     for (state, quantity), rows in table.groupby(["circuit_state", "quantity"], sort=True):
         out[f"{state}_{quantity}_mse"] = rows["measured"].tolist()

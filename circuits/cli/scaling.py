@@ -68,15 +68,21 @@ def run(args) -> int:
         return 0
     t = result.table
     print(f"criterion {args.criterion}; critical load T(d/D)^2 per width (median of {args.n_seeds} seeds, interval), "
-          "theory's prediction beside")
+          "theory's prediction beside ('never': not crossed below the assignment's capacity)")
     print(f"{'construction':<40} {'D':>7} {'critical':>10} {'low':>10} {'high':>10} {'theory':>10}")
     for r in t.to_dict("records"):
         high = "inf" if not math.isfinite(r["high"]) else f"{r['high']:.6f}"
-        pred = "-" if not math.isfinite(r["predicted"]) else f"{r['predicted']:.6f}"
+        pred = ("never" if r["predicted"] == math.inf else "-" if not math.isfinite(r["predicted"])
+                else f"{r['predicted']:.6f}")
         mark = " (no crossing: lower bound)" if r["capacity_reached"] else ""
         print(f"{r['construction'][:40]:<40} {r['width']:>7} {r['critical_load']:10.6f} {r['low']:10.6f} {high:>10} "
               f"{pred:>10}{mark}")
     for f in result.fits.to_dict("records"):
+        if f["n_widths"] < 2:  # censored widths are left out of the fit
+            crossed = int((~t[t.construction == f["construction"]].capacity_reached).sum())
+            print(f"{f['construction']}: no power law: the criterion was crossed at {crossed} of the widths "
+                  f"D = {f['min_width']}..{f['max_width']} (the others' critical loads are lower bounds)")
+            continue
         print(f"{f['construction']}: critical load ~ D^{_number(f['exponent'], '.3f')} "
               f"+- {_number(f['exponent_se'], '.3f', 'n/a (needs 3 widths)')} over D = {f['min_width']}..{f['max_width']} "
               f"({f['n_widths']} widths with a crossing); theory's exponent "

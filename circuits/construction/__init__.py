@@ -3,7 +3,7 @@
 Example:
     >>> from circuits.construction import WEIGHT_SCHEMES
     >>> list(WEIGHT_SCHEMES)
-    ['capped', 'uncorrected', 'split', 'inhibited']
+    ['capped', 'uncorrected', 'split', 'inhibited', 'gated']
 """
 
 from ._builder import MAX_CHI_SCALE, assemble, check_width, construct

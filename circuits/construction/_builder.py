@@ -49,8 +49,12 @@ def assemble(system: SmallSystem, config: NetworkConfig, assignment: Assignment,
     scheme = config.weight_scheme
     sets, n_slots = assignment.sets, assignment.n_slots
     structures, constants = [], []
+    scheme.check_build(system, config.redundancy)
+    require(not scheme.same_sets or all(np.array_equal(sets[0], layer) for layer in sets),
+            f"weight_scheme {scheme.text} needs the same sets at every layer (each circuit keeps its slots); "
+            "this assignment draws new ones per layer", parameter="weight_scheme")
     for layer in range(sets.shape[0]):
-        structure = scheme.structure(sets[layer], sets[layer - 1], n_slots) if layer >= 2 else None
+        structure = scheme.structure(sets[layer], sets[layer - 1], n_slots, system, layer) if layer >= 2 else None
         structures.append(structure)
         constants.append(scheme.layer_constants(sets, layer, n_slots, config.chi_scale, structure))
     return Network(system=system, config=config, assignment=assignment, constants=tuple(constants),
@@ -98,7 +102,9 @@ def construct(system: SmallSystem, *, width: int, redundancy: int, n_layers: int
     device = check_device(device)
     config = NetworkConfig(width=width, redundancy=redundancy, n_layers=int(n_layers), weight_scheme=weight_scheme,
                            chi_scale=chi_scale, assignment=assignment, seed=seed)
-    sets = assign(system.n_circuits, n_slots, redundancy, layers, seed=seed, method=assignment)
+    weight_scheme.check_build(system, redundancy)
+    sets = assign(system.n_circuits, n_slots, redundancy, layers, seed=seed, method=assignment,
+                  same_every_layer=weight_scheme.same_sets)
     net = assemble(system, config, sets, device)
     require(all(np.isfinite(v) for c in net.constants for v in c.values()),
             f"chi_scale = {chi_scale} makes the weight scheme's constants non-finite", parameter="chi_scale")

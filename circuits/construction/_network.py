@@ -205,7 +205,8 @@ class Network:
             return LayerWeights(layer=layer, mean=mean, diff=diff, sets_out=sets[layer], sets_in=sets[layer - 1],
                                 n_slots=self.n_slots, constants=self.constants[layer],
                                 structure=self.structures[layer], on_rows=self.system.on_rows,
-                                on_state=self.system.on_state)
+                                on_state=self.system.on_state, on_neurons=self.system.family.on_neurons,
+                                on_read=self.system.on_read)
         return self._get(("layer_weights", layer), make)
 
     def couplings_at(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,6 +234,8 @@ class Network:
         sets = self.assignment.sets
         if layer == 0 and np.array_equal(sets[0], sets[1]):
             return self._incidence(1)
+        if layer >= 2 and self._get(("same_sets", layer), lambda: np.array_equal(sets[layer], sets[layer - 1])):
+            return self._incidence(layer - 1)  # every circuit keeps its slots (a scheme with same_sets)
         return self._get(("incidence", layer), lambda: make_incidence(sets[layer], self.n_slots, self.device))
 
     def _couplings(self, layer: int) -> CouplingTable:

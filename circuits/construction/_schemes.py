@@ -169,6 +169,8 @@ class LayerWeights:
         on_rows: the rows that read only on-indicator neurons (:attr:`circuits.SmallSystem.on_rows`).
         on_state: ``(d,)`` a clean active circuit's on-indicator neurons at a layer >= 1 (zero elsewhere:
             :attr:`circuits.SmallSystem.on_state`).
+        on_neurons: the family's on-indicator neurons (:attr:`circuits.CircuitFamily.on_neurons`).
+        on_read: ``(d,)`` the linear read of the on-indicator (:attr:`circuits.SmallSystem.on_read`), or ``None``.
     """
 
     layer: int
@@ -181,6 +183,8 @@ class LayerWeights:
     structure: object = None
     on_rows: tuple = ()
     on_state: np.ndarray | None = None
+    on_neurons: tuple = ()
+    on_read: np.ndarray | None = None
 
     @property
     def redundancy(self) -> int:
@@ -210,13 +214,16 @@ class SchemeKernel:
 
 
 class _CappedKernel(SchemeKernel):
-    def __init__(self, lw: LayerWeights, pattern_chi: np.ndarray, shared_chi: np.ndarray, device):
-        S = lw.redundancy
+    """``mean (C (1 + chi') - chi J) / S`` beside the own blocks: ``-chi mean / S`` times the sum over every slot,
+    and ``-(1 + chi') mean / S`` on each excess pair (receiving slot, sending slot) as often as it is repeated."""
+
+    def __init__(self, mean: np.ndarray, excess: sp.csr_array, pattern_chi: np.ndarray, shared_chi: np.ndarray,
+                 S: float, device):
         # -chi_i mean[i, :] / S on every slot, -(1 + chi'_i) mean[i, :] / S on the excess pairs (per row i)
-        self.shared = torch.as_tensor(-shared_chi[:, None] * lw.mean / S, dtype=torch.float32, device=device)
-        self.excess = torch.as_tensor(-(1.0 + pattern_chi[:, None]) * lw.mean / S, dtype=torch.float32,
+        self.shared = torch.as_tensor(-shared_chi[:, None] * mean / S, dtype=torch.float32, device=device)
+        self.excess = torch.as_tensor(-(1.0 + pattern_chi[:, None]) * mean / S, dtype=torch.float32,
                                       device=device)
-        e_t = sp.csr_array(lw.structure[1].T)  # excess, row = sending slot
+        e_t = sp.csr_array(excess.T)  # excess, row = sending slot
         e_t.sum_duplicates()
         self.indptr = torch.as_tensor(e_t.indptr, dtype=torch.long, device=device)
         self.receivers = torch.as_tensor(e_t.indices, dtype=torch.long, device=device)
@@ -262,6 +269,65 @@ class _ReadVectorKernel(SchemeKernel):
         return per_sample * (-self.c)
 
 
+def off_diagonal_pattern(sets: np.ndarray, n_slots: int) -> tuple[sp.csr_array, sp.csr_array]:
+    """The pattern ``C`` of every circuit's pairs of *distinct* slots of one set family, and its excess.
+
+    ``C = min(1, sum_t (e[t] e[t]^T - diag e[t]))`` and ``E = sum_t (e e^T - diag e) - C``. When any two sets
+    share at most one slot, no pair ``(k, m)``, ``k != m``, belongs to two circuits and ``E`` is empty.
+
+    Example:
+        >>> C, E = off_diagonal_pattern(np.array([[0, 1], [1, 2]]), 3)
+        >>> C.toarray().astype(int).tolist(), E.nnz
+        ([[0, 1, 0], [1, 0, 1], [0, 1, 0]], 0)
+    """
+    pattern, excess = pattern_and_excess(sets, sets, n_slots)
+    counts = np.bincount(np.asarray(sets).ravel(), minlength=n_slots)
+    pattern = sp.csr_array(pattern - sp.diags_array((counts > 0).astype(np.float32)))
+    excess = sp.csr_array(excess - sp.diags_array(np.maximum(counts - 1, 0).astype(np.float32)))
+    pattern.eliminate_zeros()
+    excess.eliminate_zeros()
+    return pattern, excess
+
+
+def off_diagonal_chi(pattern: sp.csr_array, sets: np.ndarray, n_slots: int) -> float:
+    """Chi for which ``sum over t != u of e[t]^T (C - chi (J - I - C)) e[u] = 0`` (``C`` of
+    :func:`off_diagonal_pattern`): the shared part on the pairs of distinct slots adds no net interference.
+
+    Uses ``e[t]^T C e[t] = S (S - 1)`` and ``sum_{t != u} e[t]^T I e[u] = sum_k n_k (n_k - 1)`` (``n_k``:
+    circuits per slot).
+    """
+    T, S = sets.shape
+    n = np.bincount(np.asarray(sets).ravel(), minlength=n_slots).astype(np.float64)
+    hits = float(n @ (pattern @ n)) - T * S * (S - 1)
+    pairs = T * (T - 1) * S * S - float((n * (n - 1)).sum())
+    return 0.0 if hits <= 0 or pairs <= hits else hits / (pairs - hits)
+
+
+class _GatedKernel(SchemeKernel):
+    """The gated scheme's shared part: the payload rows' capped part (if any) and the slot-local term.
+
+    ``local[k]`` ``(d, d)`` multiplies slot ``k``'s activations at layer ``l - 1`` into its own pre-activations
+    at layer ``l`` (the on-indicator's step, the gate, minus the diagonal of the circuits' own blocks).
+    """
+
+    def __init__(self, part: "_CappedKernel | None", local: np.ndarray, d: int, device):
+        self.part = part
+        self.d = d
+        self.local = torch.as_tensor(local, dtype=torch.float32, device=device)
+
+    def constant(self, touched, b):
+        if self.part is None:
+            return torch.zeros(b, self.d, device=touched.total.device)
+        return self.part.constant(touched, b)
+
+    def correct(self, touched, flat, n_slots):
+        if self.part is not None:
+            self.part.correct(touched, flat, n_slots)
+        if len(touched.rows):
+            slots = touched.rows - torch.div(touched.rows, n_slots, rounding_mode="floor") * n_slots
+            flat.index_add_(0, touched.rows, matvec(self.local.index_select(0, slots), touched.values))
+
+
 # ------------------------------------------------------------------------- schemes
 class WeightScheme(Option):
     """A way to set the weights (base class; see the module docstring).
@@ -275,14 +341,22 @@ class WeightScheme(Option):
     parameter = "weight_scheme"
     constant_names: tuple = ()
     has_chi: bool = False
+    #: Whether every network layer must use the same sets (each circuit keeps one set for the whole depth):
+    #: the builder then draws one permutation for all layers (:func:`circuits.assignment.assign`).
+    same_sets: bool = False
 
     def boundary_model(self) -> BoundaryModel | None:
         """What the boundary theory needs to know about these weights (:class:`theory.BoundaryModel`: the
         failure mechanism and the on-indicator rows' inhibition), or ``None`` where it has no model."""
         return None
 
-    def structure(self, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int):
-        """Derived structure of layer ``l >= 2`` kept with the network (``None`` by default)."""
+    def check_build(self, system, redundancy: int) -> None:
+        """Refuse (:class:`circuits.CircuitsError`, before any work) a small system or redundancy these weights
+        cannot carry (nothing is refused by default)."""
+
+    def structure(self, sets_out: np.ndarray, sets_in: np.ndarray, n_slots: int, system, layer: int):
+        """Derived structure of network layer ``layer >= 2`` of ``system`` kept with the network (``None`` by
+        default), from the sets of that layer and the one before."""
         return None
 
     def layer_constants(self, sets: np.ndarray, layer: int, n_slots: int, chi_scale: float, structure) -> dict:
@@ -348,7 +422,7 @@ class Capped(WeightScheme):
     def boundary_model(self):
         return BoundaryModel(mechanism="spurious-on")
 
-    def structure(self, sets_out, sets_in, n_slots):
+    def structure(self, sets_out, sets_in, n_slots, system, layer):
         return pattern_and_excess(sets_out, sets_in, n_slots)
 
     def layer_constants(self, sets, layer, n_slots, chi_scale, structure):
@@ -368,7 +442,8 @@ class Capped(WeightScheme):
         return (lw.diff + (1.0 + self.pattern_chi(lw))[:, None] * lw.mean) / lw.redundancy
 
     def kernel(self, lw, device):
-        return _CappedKernel(lw, self.pattern_chi(lw), self.shared_chi(lw), device)
+        return _CappedKernel(lw.mean, lw.structure[1], self.pattern_chi(lw), self.shared_chi(lw), lw.redundancy,
+                             device)
 
     def dense(self, lw):
         S, N = lw.redundancy, lw.n_slots
@@ -460,6 +535,225 @@ class Inhibited(Capped):
         return -self._row_inhibition(lw) * (lw.mean @ lw.on_state)
 
 
+class Gated(WeightScheme):
+    """``gated:G``: every circuit keeps its slots at every layer; its on-indicator is carried slot by slot and each
+    payload neuron is switched by its own slot's on-indicator.
+
+    Layout. One permutation of the set family serves every layer (:attr:`same_sets`): circuit ``t`` owns the
+    same ``S`` slots ``e[t]`` at every layer. So the on-indicator of slot ``k`` at layer ``l - 1`` says whether
+    an active circuit owns slot ``k`` at layer ``l`` too.
+
+    Weights of layer ``l >= 2`` (``S >= 2``, ``G`` the gate, ``u`` the linear read of the on-indicator,
+    :attr:`circuits.SmallSystem.on_read`: ``a0 - a1`` for a 2-ReLU step):
+
+    - on-indicator rows (the rows of :attr:`circuits.SmallSystem.on_rows` that every circuit shares, the
+      on-indicator's own neurons among them): the small circuits' weights on the identity pattern, slot
+      ``k`` reading only its own on-indicator neurons;
+    - payload rows (every other row): each circuit's own block ``(diff_w[t] + (1 + chi) mean_w) / (S - 1)``
+      on the pairs of *distinct* slots of its set, ``e e^T - diag e`` (the shared weights on payload
+      columns with their chi term on the same pairs, as ``capped`` does on its pattern; chi is 0 where
+      there are none, as in rotation circuits); its shared weights on on-indicator columns on the
+      identity pattern, plus the gate ``G u``, and bias ``b_i - G``.
+
+    Why it works. Nothing ever interferes with an on-indicator (each slot sees only itself), so at every layer
+    slot ``k``'s on-indicator is exactly 1 where an active circuit owns ``k`` and 0 elsewhere: the support is
+    restored with no false-on slot at all (for a 2-ReLU step; a one-neuron on-indicator is carried the same
+    way, with its instability where two active circuits share a slot). A payload row at an owned slot reads
+    ``G u @ a - G = 0`` from the gate, and the small circuit's own weights otherwise (no gain); at an unowned
+    slot it sits ``G + |b_i|`` below its threshold, more
+    than its cross-talk (for rotation each of its ``k`` hits adds ``R_u x / (S - 1)``, at most
+    ``k / (S - 1)`` in all), so it stays off. A circuit's own terms sit on pairs that no other circuit
+    holds (with an assignment that guarantees two sets share at most one slot; the diagonal carries only
+    the slot-local terms), and they
+    read the payload and the on-indicator on the same pairs, so the payload's alpha offset cancels pair by
+    pair as in ``capped``. With one active circuit the network is therefore exact at any load the
+    assignment holds; with several, what remains is first-order cross-talk through inactive circuits that
+    join two active ones, and the slots two active circuits share. Cost: no neuron, no layer; the price
+    is that circuits no longer move between layers (interference between two circuits recurs at every
+    layer; with the payload rotating, its mean square adds up layer by layer as before).
+    Cross-circuit couplings are placed as in every scheme. Needs ``S >= 2``, an on-indicator read linearly
+    and on-indicator neurons whose weights every circuit shares. Theory (independent circuits with a
+    2-ReLU step): :class:`theory.BoundaryModel` with ``mechanism="gated"``.
+
+    Example:
+        >>> from circuits import build, evaluate, rotation_circuits
+        >>> net = build(rotation_circuits(6000, seed=0), width=2000, redundancy=4, n_layers=3, seed=0,
+        ...             weight_scheme="gated", assignment="finite-field")
+        >>> ev = evaluate(net, n_active=1, batch_size=20, seed=0)  # load 0.024, 48 circuits per slot
+        >>> float(abs(ev.estimate_payload - ev.truth_payload).max()) < 1e-5
+        True
+    """
+
+    name = "gated"
+    argument = "G"
+    help = ("each circuit keeps its slots at every layer; on-indicators carried slot by slot, every payload neuron "
+            "switched by its own slot's on-indicator (G in (0, 100]; default 4)")
+    constant_names = ("chi",)
+    same_sets = True
+    #: G when the spec writes ``gated`` alone.
+    DEFAULT = 4.0
+
+    def __init__(self, gate: float = DEFAULT):
+        self.gate = float(gate)
+
+    @classmethod
+    def parse(cls, arg: str | None, text: str) -> "Gated":
+        try:
+            g = float(arg) if arg is not None else cls.DEFAULT
+        except ValueError:
+            g = math.nan
+        require(math.isfinite(g) and 0.0 < g <= MAX_GATE,
+                f"weight_scheme gated:G needs a number G in (0, {MAX_GATE:g}], got {text!r}", parameter="weight_scheme")
+        return cls(g)
+
+    @property
+    def text(self) -> str:
+        return f"gated:{self.gate:g}"
+
+    def boundary_model(self):
+        return BoundaryModel(mechanism="gated", gate=self.gate)
+
+    def check_build(self, system, redundancy):
+        require(redundancy >= 2, f"weight_scheme gated needs redundancy >= 2 (a circuit's own terms sit on pairs of "
+                                 f"its distinct slots), got {redundancy}", parameter="redundancy")
+        require(system.on_read is not None, f"weight_scheme gated needs an on-indicator read linearly from the "
+                                            f"neurons; the {system.name!r} system's decode_on is not linear",
+                parameter="weight_scheme")
+        fam = system.family
+        n_weights = fam.n_weight_layers or (fam.mean_w.shape[0] if fam.mean_w.ndim == 3 else 1)
+        for layer in range(1, n_weights + 1):  # every distinct layer of weights
+            on, _ = _carried(system.on_rows, *system.layer_weights(layer))
+            require(all(on[list(fam.on_neurons)]) and not np.any(system.on_read[~on]),
+                    f"weight_scheme gated carries the on-indicator slot by slot: the {system.name!r} system's "
+                    f"on-indicator neurons must read only on-indicator neurons, with weights every circuit shares "
+                    f"(layer {layer} differs)", parameter="weight_scheme")
+
+    @staticmethod
+    def _masks(lw) -> tuple[np.ndarray, np.ndarray]:
+        """``(on, payload)`` ``(d,)`` bools: the rows carried slot by slot (on-indicator rows every circuit shares)
+        and every other row."""
+        return _carried(lw.on_rows, lw.mean, lw.diff)
+
+    def structure(self, sets_out, sets_in, n_slots, system, layer):
+        """The pattern of the circuits' pairs of distinct slots (:func:`off_diagonal_pattern`), where the payload
+        rows share weights on payload columns (``None`` otherwise: rotation circuits)."""
+        mean, diff = system.layer_weights(layer)
+        _, payload = _carried(system.on_rows, mean, diff)
+        return off_diagonal_pattern(sets_out, n_slots) if np.any(mean[np.ix_(payload, payload)] != 0) else None
+
+    def layer_constants(self, sets, layer, n_slots, chi_scale, structure):
+        if layer < 2 or structure is None:
+            return {"chi": 0.0}
+        return {"chi": chi_scale * off_diagonal_chi(structure[0], sets[layer], n_slots)}
+
+    def _payload_mean(self, lw) -> np.ndarray:
+        """``mean_w`` kept on the payload rows' payload columns (the part on the pattern of distinct pairs)."""
+        _, payload = self._masks(lw)
+        return np.where(payload[:, None] & payload[None, :], lw.mean, 0.0)
+
+    def own_blocks(self, lw):
+        """``(diff_w[t] + (1 + chi) mean_w) / (S - 1)`` on the payload rows' payload columns, ``diff_w[t] / (S - 1)``
+        on their on-indicator columns, zero on the on-indicator rows."""
+        on, payload = self._masks(lw)
+        chi, S = lw.constants["chi"], lw.redundancy
+        blocks = (lw.diff + (1.0 + chi) * self._payload_mean(lw)) / (S - 1)
+        blocks[:, on, :] = 0.0
+        return blocks
+
+    def _slot_local(self, lw) -> np.ndarray:
+        """``(d, d)`` what every slot reads from itself: the on rows' weights, the payload rows' shared weights on
+        on-indicator columns plus the gate ``G u`` (and chi's diagonal share of the payload part)."""
+        on, payload = self._masks(lw)
+        out = np.where(on[:, None] | on[None, :], lw.mean, 0.0)  # on rows; payload rows' on-indicator columns
+        out[payload] += self.gate * lw.on_read
+        return out + lw.constants["chi"] * self._payload_mean(lw) / (lw.redundancy - 1)
+
+    def local(self, lw) -> np.ndarray:
+        """``(N, d, d)`` the slot-local term of every slot: :meth:`_slot_local` minus the own blocks of the
+        circuits owning the slot (the diagonal, which the own blocks cover and the scheme leaves out)."""
+        own = self.own_blocks(lw)
+        N, d, S = lw.n_slots, lw.mean.shape[0], lw.redundancy
+        slots = lw.sets_out.ravel()
+        diagonal = np.zeros((N, d, d))
+        for i, j in zip(*np.nonzero(np.any(own != 0, axis=0))):
+            diagonal[:, i, j] = np.bincount(slots, weights=np.repeat(own[:, i, j], S), minlength=N)
+        return self._slot_local(lw)[None] - diagonal
+
+    def kernel(self, lw, device):
+        part = None
+        if lw.structure is not None:
+            chi = np.full(lw.mean.shape[0], lw.constants["chi"])
+            part = _CappedKernel(self._payload_mean(lw), lw.structure[1], chi, chi, lw.redundancy - 1, device)
+        return _GatedKernel(part, self.local(lw), lw.mean.shape[0], device)
+
+    def bias_offset(self, lw):
+        _, payload = self._masks(lw)
+        return -self.gate * payload
+
+    def dense(self, lw):
+        S, N, d = lw.redundancy, lw.n_slots, lw.mean.shape[0]
+        e = incidence(lw.sets_out, N)
+        mean, chi = self._payload_mean(lw), lw.constants["chi"]
+        cap = np.minimum(1.0, e.T @ e) - np.diag((e.sum(0) > 0).astype(np.float64))  # distinct pairs, capped
+        own = _per_circuit_dense(lw.diff, e, e) - np.einsum("tij,tn->ijn", lw.diff, e)[..., None] * np.eye(N)
+        _, payload = self._masks(lw)
+        out = np.where(payload[:, None, None, None], own, 0.0) / (S - 1)
+        out += mean[:, :, None, None] * ((1.0 + chi) * cap - chi * (1.0 - np.eye(N))) / (S - 1)
+        return out + self._slot_local(lw)[:, :, None, None] * np.eye(N) - (
+            chi * mean[:, :, None, None] * np.eye(N) / (S - 1))
+
+    def extra_entries(self, lw):
+        S, N, d = lw.redundancy, lw.n_slots, lw.mean.shape[0]
+        mean, chi = self._payload_mean(lw), lw.constants["chi"]
+        rows, cols, vals = [], [], []
+        if lw.structure is not None:
+            excess = lw.structure[1].tocoo()
+            block = (-(1.0 + chi) / (S - 1) * mean)[:, :, None] * excess.data[None, None, :].astype(np.float64)
+            r, c, v = _coo(excess.row[None, :], excess.col[None, :], block[:, :, None, :], d, N)
+            rows.append(r), cols.append(c), vals.append(v)
+        local = self.local(lw)
+        k, i, j = np.nonzero(local)
+        rows.append(i * N + k), cols.append(j * N + k), vals.append(local[k, i, j])
+        broadcast = np.repeat(-chi / (S - 1) * mean, N, axis=1)
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), broadcast
+
+    def share(self, lw, t):
+        """Circuit ``t``'s share: its own block plus an equal share of the shared payload weights on each pair of
+        its distinct slots (``(diff_w[t] + mean_w / |K|) / (S - 1)``, ``|K|`` the circuits owning the pair), and on
+        the diagonal of each of its slots an equal share (among the circuits owning the slot) of the slot-local
+        step and gate."""
+        S, N, d = lw.redundancy, lw.n_slots, lw.mean.shape[0]
+        on, payload = self._masks(lw)
+        slots = lw.sets_out[t]
+        owners = _pair_counts(lw, slots[:, None] * N + slots[None, :])  # (S, S) circuits owning each pair
+        distinct = ~np.eye(S, dtype=bool)
+        block = (lw.diff[t][:, :, None, None] + self._payload_mean(lw)[:, :, None, None] / owners) / (S - 1)
+        block = np.where(payload[:, None, None, None] & distinct, block, 0.0)
+        n_k = np.bincount(lw.sets_out.ravel(), minlength=N)[slots].astype(np.float64)
+        step_gate = self._slot_local(lw) - lw.constants["chi"] * self._payload_mean(lw) / (S - 1)
+        block = block + step_gate[:, :, None, None] * np.eye(S) / n_k[:, None]
+        return _coo(slots[:, None].repeat(S, 1), slots[None, :].repeat(S, 0), block, d, N)
+
+    def residual(self, lw):
+        N, S = lw.n_slots, lw.redundancy
+        mean, chi = self._payload_mean(lw), lw.constants["chi"]
+        out = np.zeros((lw.mean.shape[0] * N,) * 2)
+        if lw.structure is not None:
+            out += chi * np.kron(mean, lw.structure[0].toarray() - (1.0 - np.eye(N))) / (S - 1)
+        unowned = (np.bincount(lw.sets_out.ravel(), minlength=N) == 0).astype(np.float64)
+        step_gate = self._slot_local(lw) - chi * mean / (S - 1)
+        return out + np.kron(step_gate, np.diag(unowned))
+
+
+def _carried(on_rows, mean: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(on, payload)`` ``(d,)`` bools of one layer: the on-indicator rows (:attr:`circuits.SmallSystem.on_rows`)
+    whose weights every circuit shares (``gated`` carries them slot by slot), and every other row."""
+    on = np.zeros(mean.shape[0], dtype=bool)
+    on[list(on_rows)] = True
+    on &= ~np.any(diff != 0, axis=(0, 2))
+    return on, ~on
+
+
 def _pair_counts(lw: LayerWeights, keys: np.ndarray) -> np.ndarray:
     """How many circuits own each (slot at ``l``, slot at ``l - 1``) pair ``n N + m``."""
     unique, counts = lw.pair_counts
@@ -535,9 +829,11 @@ class Split(_ReadVector):
 
 #: The largest inhibition ``inhibited:X`` accepts.
 MAX_INHIBITION = 100.0
+#: The largest gate ``gated:G`` accepts.
+MAX_GATE = 100.0
 
 #: Weight schemes by name: one class each (``name`` or ``name:argument`` in a spec, see :func:`weight_scheme`).
-WEIGHT_SCHEMES = Registry("weight_scheme", [Capped, Uncorrected, Split, Inhibited])
+WEIGHT_SCHEMES = Registry("weight_scheme", [Capped, Uncorrected, Split, Inhibited, Gated])
 
 
 @functools.lru_cache(maxsize=256)

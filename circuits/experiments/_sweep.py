@@ -266,7 +266,7 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
         >>> table = sweep({"width": 400, "n_circuits": [40, 80], "n_layers": 2, "n_active": 1,
         ...                "batch_size": 20}, tempfile.mkdtemp(), progress=False)
         >>> table.groupby("n_circuits").size().to_dict()
-        {40: 28, 80: 28}
+        {40: 32, 80: 32}
     """
     if isinstance(grid, (str, os.PathLike)):
         grid = read_grid(grid)

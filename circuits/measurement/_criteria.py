@@ -67,7 +67,7 @@ def payload_ratio(ev: Evaluation, on_error: float = ON_ERROR) -> float:
 def spurious_growth(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Spurious on-indicator mass at the last layer over the mass at layer 2 (at least :data:`MASS_FLOOR`)."""
     t = ev.table
-    mass = t[(t.circuit_state == "unowned") & (t.stat == "mass")].set_index("layer").measured
+    mass = t[(t.circuit_state == "unowned") & (t.quantity == "on") & (t.stat == "mass")].set_index("layer").measured
     last = float(mass.loc[mass.index.max()])
     return last / max(float(mass.get(2, 0.0)), MASS_FLOOR)
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from theory import BoundaryModel, predicted_mse
+from theory import BoundaryModel, PayloadRow, predicted_mse
 
 from ..base import available_memory, jsonable_seed, require, require_int
 from ..construction import Network, WeightScheme
@@ -183,7 +183,7 @@ def evaluate_network(net: Network, *, n_active: int | None = None, batch_size: i
     # Per-sample accumulators (float64), summed once at the end: independent of chunking.
     acc = {key: np.zeros((L + 1, B)) for key in
            ("a_on_sq", "a_pl_sq", "i_on_sq", "i_pl_sq", "a_on_max", "a_pl_max", "i_on_max", "i_pl_max",
-            "s_count", "s_mass")}
+            "s_count", "s_mass", "u_count", "u_mass")}
     on_count = np.zeros((L + 1, B, d))
     est_on = np.zeros((L + 1, B, z))
     est_payload = np.zeros((L + 1, B, z, k))
@@ -268,14 +268,19 @@ def _measure(net, state, act, t_on, t_payload, out):
     on = (touched.values > ON_THRESHOLD).double()
     on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=on.device).index_add_(
         0, sample_of_row, on).cpu().numpy()
-    # spurious on-indicators: nonzero slots that no active circuit owns at this layer
+    # spurious on-indicators and unowned payloads: nonzero slots that no active circuit owns at this layer
     rows = touched.rows.cpu().numpy()
     owned = (np.arange(b)[:, None, None] * net.n_slots + net.assignment.sets[layer][act]).ravel()
     unowned = ~np.isin(rows, owned)
-    alpha = fam.read_on(touched.values.double().cpu().numpy()[unowned])
+    values = touched.values.double().cpu().numpy()[unowned]
+    alpha = fam.read_on(values)
     where = sample_of_row.cpu().numpy()[unowned]
     acc["s_count"][layer, lo:hi] = np.bincount(where, weights=alpha > ON_THRESHOLD, minlength=b)
     acc["s_mass"][layer, lo:hi] = np.bincount(where, weights=alpha**2, minlength=b)
+    if fam.payload_neurons:
+        payload = values[:, list(fam.payload_neurons)]
+        acc["u_count"][layer, lo:hi] = np.bincount(where, weights=(payload > ON_THRESHOLD).any(1), minlength=b)
+        acc["u_mass"][layer, lo:hi] = np.bincount(where, weights=(payload**2).sum(1), minlength=b)
     # active circuits
     small = net.read(state, act).double().cpu().numpy()  # (b, z, d)
     a_on = fam.read_on(small)
@@ -359,6 +364,55 @@ def spurious_prediction(net: Network, n_active: int) -> tuple[float | None, floa
                                  chi=net.constants[2].get("chi", 0.0), margin=net.system.error_correction.margin)
 
 
+def payload_row(system: SmallSystem) -> PayloadRow | None:
+    """The payload rows of ``system`` as the payload theory sees them (:class:`theory.PayloadRow`), or ``None``
+    where the theory does not apply (no payload, not :attr:`circuits.SmallSystem.step_theory`, or payload rows
+    that differ in gain or bias).
+
+    Gain and bias from layer 2's shared weights and the bias. ``hit``: the mean square of a circuit's own-row
+    term ``diff_w[u, i, :] @ s`` over the payload rows ``i``, the first (up to 256) circuits ``u`` and the clean
+    layer-1 states ``s`` of the first (up to 64) circuits, each with 16 payloads at equal angles (unit
+    vectors for 2-vectors, else the standard basis): deterministic, a property of the system alone.
+
+    Example:
+        >>> from circuits import rotation_circuits
+        >>> row = payload_row(rotation_circuits(300, seed=0))
+        >>> row.gain, row.bias, round(row.hit, 2), row.neurons
+        (2.0, -1.0, 0.5, 2)
+    """
+    fam = system.family
+    payload = list(fam.payload_neurons)
+    if not payload or not system.step_theory:
+        return None
+    mean, diff = system.layer_weights(2 if (fam.n_weight_layers or 2) >= 2 else 1)
+    gains, biases = mean[payload, fam.on_neurons[0]], np.asarray(fam.bias)[payload]
+    if np.ptp(gains) > 1e-12 or np.ptp(biases) > 1e-12:
+        return None
+    k = fam.payload_dim
+    if k == 2:
+        theta = np.arange(16) * (2 * np.pi / 16)
+        probe = np.stack([np.cos(theta), np.sin(theta)], -1)
+    else:
+        probe = np.eye(k)
+    first_mean, first_diff = system.layer_weights(1)
+    starts = fam.encode(probe, (len(probe),))  # (K, d)
+    states = np.maximum(np.einsum("tij,kj->tki", first_mean + first_diff[:64], starts) + fam.bias, 0.0)
+    terms = np.einsum("upj,sj->usp", diff[:256][:, payload, :], states.reshape(-1, fam.circuit_width))
+    return PayloadRow(gain=float(gains[0]), bias=float(biases[0]), hit=float(np.mean(terms**2)),
+                      neurons=len(payload))
+
+
+def unowned_payload_prediction(net: Network, n_active: int) -> tuple[float | None, float | None]:
+    """Theory's expected unowned payload count and mass at layer 2
+    (:meth:`theory.BoundaryModel.unowned_payload_layer2`), where the theory applies; else ``(None, None)``."""
+    model = boundary_model(net.system, net.scheme)
+    row = payload_row(net.system)
+    if model is None or row is None:
+        return None, None
+    return model.unowned_payload_layer2(net.n_slots, net.n_circuits, net.redundancy, n_active, row,
+                                        chi=net.constants[2].get("chi", 0.0))
+
+
 def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_error) -> pd.DataFrame:
     """The tidy table of :class:`Evaluation` (see :data:`TABLE_COLUMNS`)."""
     system = net.system
@@ -393,10 +447,16 @@ def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_e
                                          net.redundancy, z)
                 records.append((layer, comp, role, "active", p, "payload", "mse", float(np.mean(e ** 2)), pred))
                 records.append((layer, comp, role, "active", p, "payload", "worst", float(e.max()), None))
-        if layer >= 1:  # spurious on-indicators: slots no active circuit owns (zero at layers 0 and 1)
-            pred = spurious_prediction(net, z) if layer == 2 and role == COMPUTATION else (None, None)
+        if layer >= 1:  # spurious on-indicators and payloads: slots no active circuit owns (zero at layers 0 and 1)
+            second = layer == 2 and role == COMPUTATION
+            pred = spurious_prediction(net, z) if second else (None, None)
             for stat, key, p in (("count", "s_count", pred[0]), ("mass", "s_mass", pred[1])):
                 records.append((layer, comp, role, "unowned", None, "on", stat, float(acc[key][layer].mean()), p))
+            if has_payload:
+                pred = unowned_payload_prediction(net, z) if second else (None, None)
+                for stat, key, p in (("count", "u_count", pred[0]), ("mass", "u_mass", pred[1])):
+                    records.append((layer, comp, role, "unowned", None, "payload", stat,
+                                    float(acc[key][layer].mean()), p))
     table = pd.DataFrame(records, columns=TABLE_COLUMNS)
     table["computation_layer"] = table["computation_layer"].where(table["role"] != CLEANUP).astype("Int64")
     table["depth"] = table["depth"].astype("Int64")

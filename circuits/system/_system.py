@@ -215,6 +215,23 @@ class SmallSystem:
         return out
 
     @cached_property
+    def on_read(self) -> np.ndarray | None:
+        """``(d,)`` the vector ``u`` with ``decode_on(a) = u @ a`` when the family reads its on-indicator linearly
+        (``(1, -1, 0, 0)`` for rotation circuits: ``a0 - a1``), else ``None``.
+
+        Example:
+            >>> from circuits import rotation_circuits
+            >>> rotation_circuits(3, seed=0).on_read.tolist()
+            [1.0, -1.0, 0.0, 0.0]
+        """
+        fam = self.family
+        d = fam.circuit_width
+        u = np.asarray(fam.read_on(np.eye(d)), dtype=np.float64)
+        probe = np.random.default_rng(0).uniform(0.0, 2.0, (8, d))  # a fixed probe: linear (and 0 at 0) or not
+        linear = np.allclose(fam.read_on(probe), probe @ u, rtol=1e-9, atol=1e-12)
+        return u if linear and float(fam.read_on(np.zeros(d))) == 0.0 else None
+
+    @cached_property
     def step_theory(self) -> bool:
         """Whether the layer-2 boundary theory (:mod:`theory`) applies to this system: independent circuits
         (no couplings) whose on-indicator is a 2-ReLU step (:func:`step_neurons` accepts the family)."""

@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""How much could better on-indicators help the ``scalable`` preset? An oracle answers.
+"""How much could better on-indicators help the ``scalable-1`` preset (the ``scalable`` rule before the gated
+weights)? An oracle answers.
 
     python scripts/studies/oracle_on_indicators.py                      # the four points of the note
     python scripts/studies/oracle_on_indicators.py --point 16000 0.004 1 --batch-size 500
 
-For each point (width D, load, z) the script builds the ``scalable`` network and runs one batch
+For each point (width D, load, z) the script builds the ``scalable-1`` network and runs one batch
 three ways, layer by layer with :meth:`circuits.Network.step`:
 
 - ``plain``: the network as built;
@@ -66,7 +67,7 @@ def main() -> None:
     points = [(int(w), float(x), int(z)) for w, x, z in args.point] if args.point else POINTS
     for width, load, z in points:
         n_circuits = round(load * width ** 2 / 16)  # rotation: d = 4
-        spec = ExperimentSpec(width=width, n_circuits=n_circuits, n_active=z, n_layers=4, preset="scalable",
+        spec = ExperimentSpec(width=width, n_circuits=n_circuits, n_active=z, n_layers=4, preset="scalable-1",
                               batch_size=args.batch_size, seed=args.seed)
         start = time.time()
         net = build(spec)
