@@ -8,11 +8,14 @@ shares and a saved copy all agree. Statistical: the unowned payload count at lay
 ``inhibited:X`` weights have it, against its theory.
 """
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import circuits
+import theory
 from circuits import CircuitsError, ExperimentSpec, build, custom_circuits, rotation_circuits
 from circuits import ground_truth, to_module, with_error_correction
 from circuits.assignment import assign
@@ -66,16 +69,23 @@ def test_one_active_circuit_is_exact_at_any_load(load):
     assert payload_ratio(ev) < 1e-6
 
 
-def test_several_active_circuits_stay_below_theory_where_inhibited_fails():
+def test_several_active_circuits_follow_their_theory_where_inhibited_fails():
     """z = 2 at D = 4000, load 0.012 (scalable-1's critical load at this width is about 0.006): no slot is
-    falsely on, and the payload error stays well under the capped construction's theory."""
+    falsely on, the payload error follows the gated weights' own theory (theory.gated_payload_mse; first order
+    in the load, measured within 15% over D = 2000..32,000; 200 samples of 2 circuits give the MSE a relative
+    standard error of about 7%, so 25% either way), and stays well under the capped construction's theory."""
     spec = ExperimentSpec(width=4000, n_circuits=12000, n_layers=4, n_active=2, batch_size=200, seed=2,
                           assignment="finite-field")
     gated = circuits.evaluate(spec.replace(preset="scalable"))
     earlier = circuits.evaluate(spec.replace(preset="scalable-1"))
     for quantity in ("on", "payload"):
         assert (_unowned(gated, quantity).measured == 0).all()
-    assert payload_ratio(gated) < 0.5
+    assert 0.75 < payload_ratio(gated) < 1.25
+    t = gated.table
+    last = t[(t.layer == 4) & (t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse")
+             & t.depth.isna()].measured.iloc[0]
+    S = gated.config["redundancy"]
+    assert last < 0.5 * theory.predicted_mse("active", "payload", 4, 12000, 4000, 4, S, 2)
     assert payload_ratio(earlier) > 2
 
 
@@ -250,3 +260,37 @@ def test_gated_theory():
     assert unowned_payload_layer2(2000, 16000, 7, 1, row)[0] > 30
     assert (unowned_payload_layer2(500, 20000, 2, 3, row, gate=0.05)[0]
             > unowned_payload_layer2(500, 20000, 2, 3, row, gate=4.0)[0])
+
+
+@pytest.mark.parametrize("width, load, z", [(4000, 0.016, 2), (8000, 0.016, 3)])
+def test_the_payload_error_of_several_active_circuits_is_first_order_in_the_load(width, load, z):
+    """theory.gated_payload_mse at every computation layer from 2 on: the slots two active circuits share (the
+    layer-1 term, read again at every layer) plus (l - 1)(z - 1) lambda S / (S - 1) from the inactive circuits
+    that bridge two active ones. A first-order formula, within 15% where it was measured; 300 samples of z
+    circuits give each layer's MSE a relative standard error of about 6%, so 25% either way. (Loads where the
+    bridging term dominates: the layer-1 term comes from the few samples whose active circuits share a slot,
+    about 20 at D = 2000, load 0.004, z = 2, and varies by a quarter from seed to seed.)"""
+    T = int(load * (width / 4) ** 2)
+    spec = ExperimentSpec(width=width, n_circuits=T, n_layers=4, n_active=z, batch_size=300, seed=3, preset="scalable")
+    t = circuits.evaluate(spec).table
+    rows = t[(t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse") & t.depth.isna()
+             & (t.layer >= 2)]
+    S = spec.redundancy
+    for row in rows.itertuples():
+        want = theory.gated_payload_mse(row.layer, T, width, 4, S, z)
+        assert row.predicted == want
+        assert 0.75 < row.measured / want < 1.25, (row.layer, row.measured, want)
+
+
+def test_the_absolute_criterion_has_a_closed_form_critical_load():
+    """Under payload-mse the gated weights fail where theory.gated_payload_mse at the last layer reaches the level:
+    the predicted critical load solves that equation, grows towards (level (S - 1) / ((L - 1)(z - 1) S)) as the
+    layer-1 term vanishes with the width, and is infinite for one active circuit (which is exact)."""
+    level = theory.PAYLOAD_MSE_LEVEL
+    for width in (2000, 8000, 64000):
+        spec = ExperimentSpec(width=width, n_circuits=100, n_layers=4, n_active=2, preset="scalable")
+        lam = spec.predicted_critical_load("payload-mse")
+        T = lam * (width / 4) ** 2
+        assert abs(theory.gated_payload_mse(4, T, width, 4, spec.redundancy, 2) - level) < 1e-3 * level
+        assert lam < level * (spec.redundancy - 1) / (3 * spec.redundancy)
+    assert spec.replace(n_active=1).predicted_critical_load("payload-mse") == math.inf

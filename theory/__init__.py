@@ -24,6 +24,8 @@ from ._formulas import (
     chi_from_counts,
     packing_bound,
     predicted_mse,
+    gated_payload_mse,
+    PAYLOAD_MSE_LEVEL,
     QUANTITIES,
 )
 from ._boundary import FITTED_MASS, BoundaryModel, PayloadRow, critical_load, distinct_pair_probability, hit_distribution, predicted_critical_load, hit_probability, pattern_density, spurious_layer2, step_output, unowned_payload_layer2
@@ -35,6 +37,8 @@ __all__ = [
     "chi_from_counts",
     "packing_bound",
     "predicted_mse",
+    "gated_payload_mse",
+    "PAYLOAD_MSE_LEVEL",
     "QUANTITIES",
     "FITTED_MASS",
     "BoundaryModel",

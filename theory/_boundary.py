@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from scipy.stats import binom, norm
 
-from ._formulas import chi_closed_form
+from ._formulas import PAYLOAD_MSE_LEVEL, chi_closed_form, gated_payload_mse
 
 
 def pattern_density(n_slots: float, n_circuits: float, redundancy: int) -> float:
@@ -324,11 +324,42 @@ class BoundaryModel:
         """``(count, mass)`` of unowned payload activity at layer 2 (:func:`unowned_payload_layer2` with this gate)."""
         return unowned_payload_layer2(n_slots, n_circuits, redundancy, n_active, row, chi=chi, gate=self.gate)
 
-    def critical_load(self, criterion: str, n_slots: float, redundancy: int, n_active: int, *,
-                      margin: float = 0.25) -> float:
-        """Critical ``T / n^2`` (:func:`predicted_critical_load`), NaN where no constant was fitted; ``inf`` where
-        the construction never crosses the criterion (``"gated"``: :attr:`UNCROSSED`)."""
+    def active_payload_mse(self, layer: int, n_circuits: int, width: int, circuit_width: int, redundancy: int,
+                           n_active: int) -> float | None:
+        """The construction's own prediction of the active payload MSE at computation layer ``layer``
+        (``"gated"``: :func:`gated_payload_mse`), or ``None`` where :func:`theory.predicted_mse` (the capped
+        construction's) is the one to use."""
         if self.mechanism == "gated":
-            return math.inf if criterion in self.UNCROSSED else math.nan
-        return predicted_critical_load(criterion, n_slots, redundancy, n_active, margin=margin,
-                                       inhibition=self.inhibition, mechanism=self.mechanism)
+            return gated_payload_mse(layer, n_circuits, width, circuit_width, redundancy, n_active)
+        return None
+
+    def critical_load(self, criterion: str, n_slots: float, redundancy: int, n_active: int, *,
+                      margin: float = 0.25, n_layers: int | None = None, level: float | None = None) -> float:
+        """Critical ``T / n^2`` (:func:`predicted_critical_load`), NaN where no constant was fitted; ``inf`` where
+        the construction never crosses the criterion (``"gated"``: :attr:`UNCROSSED`).
+
+        ``payload-mse`` (the active payload MSE at the last of ``n_layers`` computation layers above ``level``,
+        default :data:`theory.PAYLOAD_MSE_LEVEL`) has a closed form for ``"gated"``: the load at which
+        :func:`gated_payload_mse` reaches the level (``inf`` for one active circuit, which is exact).
+        """
+        if self.mechanism != "gated":
+            return predicted_critical_load(criterion, n_slots, redundancy, n_active, margin=margin,
+                                           inhibition=self.inhibition, mechanism=self.mechanism)
+        if criterion in self.UNCROSSED:
+            return math.inf
+        if criterion != "payload-mse" or n_layers is None:
+            return math.nan
+        if n_active <= 1:
+            return math.inf
+        level = PAYLOAD_MSE_LEVEL if level is None else level
+
+        def mse(lam: float) -> float:  # in units where d = 1: D = n, T = lam n^2
+            return gated_payload_mse(n_layers, max(1, round(lam * n_slots**2)), n_slots, 1, redundancy, n_active)
+
+        lo, hi = 1e-7, 1.0
+        if mse(hi) < level:
+            return math.inf
+        for _ in range(80):
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if mse(mid) < level else (lo, mid)
+        return math.sqrt(lo * hi)

@@ -19,6 +19,7 @@ import numpy as np
 from circuits import CircuitsError
 from circuits.base import require_int
 from circuits.experiments import FIELDS, PRESET_FIELDS, ExperimentSpec, grid_specs, spec_keys, spec_value
+from circuits.measurement import CRITERIA
 from circuits.system import SYSTEMS, all_system_params
 
 
@@ -311,11 +312,20 @@ def format_table(table) -> str:
     return "\n".join(lines)
 
 
-def where_it_stands(ev) -> str:
-    """One line: the network's load beside theory's critical load for its width and construction."""
+def where_it_stands(ev, spec: ExperimentSpec | None = None) -> str:
+    """One line: the network's load beside theory's critical load for its width and construction (for a
+    construction that follows its theory at every load, the load at which its absolute payload error reaches
+    the ``payload-mse`` level, when the spec is given)."""
     if ev.critical_load == math.inf:
-        return (f"load T(d/D)^2 = {ev.load:.5f} (theory: this construction never crosses the payload criterion below "
-                "the assignment's capacity)")
+        text = (f"load T(d/D)^2 = {ev.load:.5f} (theory: this construction follows its theory at every load below "
+                "the assignment's capacity")
+        absolute = math.nan if spec is None else spec.predicted_critical_load("payload-mse")
+        if math.isfinite(absolute):
+            text += (f"; its payload MSE reaches {CRITERIA['payload-mse'].level:g} at load {absolute:.5f}, "
+                     f"z = {spec.n_active}")
+        elif absolute == math.inf:
+            text += "; with one active circuit it is exact"
+        return text + ")"
     if not math.isfinite(ev.critical_load):
         return f"load T(d/D)^2 = {ev.load:.5f} (theory has no fitted critical load for this construction and z)"
     side = ("below it: errors follow theory" if ev.load < 0.8 * ev.critical_load else

@@ -29,7 +29,7 @@ def run(args) -> int:
     for spec in specs:
         ev = circuits.evaluate(spec, network=net if not net.system.error_correction.tuned_chi else None,
                                threads=threads, allow_large=args.yes)
-        print(f"\nz = {spec.n_active} active circuits, {spec.batch_size} samples; {where_it_stands(ev)}")
+        print(f"\nz = {spec.n_active} active circuits, {spec.batch_size} samples; {where_it_stands(ev, spec)}")
         print(format_table(ev.table))
         print("first seizure layer (worst on-indicator error > 0.25):", ev.seizure_layer or "none")
     print(f"\n({time.perf_counter() - t0:.2f} s)")

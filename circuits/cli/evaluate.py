@@ -68,7 +68,7 @@ def run(args) -> int:
         return 0
     c = ev.config
     print(" ".join(f"{k}={c[k]}" for k in spec.to_dict()))
-    print(where_it_stands(ev))
+    print(where_it_stands(ev, spec))
     if spec.error_correction != "none":
         print(f"error correction {spec.error_correction}: d={c['circuit_width']} (base d={c['base_width']}), "
               f"{c['network_layers']} network layers, chi_scale as built {c['tuned_chi_scale']:g}")

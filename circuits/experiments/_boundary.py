@@ -249,7 +249,7 @@ def checked_criterion(spec: ExperimentSpec, criterion: str, level: float | None 
         "active", "payload", 1, spec.n_circuits, spec.width // spec.circuit_width * probe.base_width,
         probe.base_width, spec.redundancy, spec.n_active) is not None
     why = chosen.cannot_apply(Setting(network_layers=spec.network_layers, ideal=spec.ideal,
-                                      payload_theory=payload_theory))
+                                      payload_theory=payload_theory, payload=probe.payload_dim > 0))
     require(why is None, f"criterion {chosen.name!r} cannot apply here: {why}", parameter="criterion")
     require(on_error is None or chosen.uses_on_error,
             f"on_error is read by the criteria {', '.join(c.name for c in CRITERIA.values() if c.uses_on_error)} "

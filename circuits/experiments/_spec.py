@@ -306,7 +306,7 @@ class ExperimentSpec:
         """
         return predicted_critical_load(self.probe(), self.weight_scheme, width=self.width,
                                        redundancy=self.redundancy, n_active=self.n_active,
-                                       criterion=measurement_criterion(criterion).name)
+                                       criterion=measurement_criterion(criterion).name, n_layers=self.n_layers)
 
     def identity(self, part: str) -> dict:
         """The fields that determine ``part``: ``system``, ``network``, ``evaluation`` or ``calibration``."""

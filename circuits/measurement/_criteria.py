@@ -2,15 +2,19 @@
 
 Each criterion turns one :class:`circuits.Evaluation` into a score and fails it when the score
 exceeds a level (its default, or one the caller gives); the boundary finder searches the load
-where the score crosses the level. All four read the same evaluation:
+where the score crosses the level. All five read the same evaluation:
 
 - ``payload`` (default): the active circuits' payload MSE at the last computation layer over
-  the theory's value (:func:`theory.predicted_mse`): the computation no longer follows theory
-  (what the study's figures 8-11 show). Level 2. Theory's value counts as at least
+  the theory's value (the ``predicted`` column: the construction's own formula where it has one,
+  :func:`theory.gated_payload_mse`, else :func:`theory.predicted_mse`): the computation no longer
+  follows theory (what the study's figures 8-11 show). Level 2. Theory's value counts as at least
   :data:`PAYLOAD_FLOOR` (an RMS payload error of 0.014 on a unit vector): just above the load where
   circuits first share neurons, theory's MSE is tiny and the measured one is a handful of rare
   sharing events, whose ratio to theory says nothing about compounding (and float32 round-off,
   where no neuron is shared, must not fail either).
+- ``payload-mse``: the same MSE, absolute (level :data:`theory.PAYLOAD_MSE_LEVEL`, 0.05, an RMS error of
+  0.22 on a unit payload): for a construction that follows its theory at every load (``gated``),
+  where the relative criterion is never crossed, the load at which the error itself becomes too large.
 - ``compounding``: the spurious on-indicator mass (``sum alpha^2`` over slots no active circuit
   owns, per sample) at the last layer over the mass at layer 2: spurious activity grows from
   layer to layer instead of being cleaned. Level 2 (more than doubles). The layer-2 mass counts
@@ -34,6 +38,8 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
+
+from theory import PAYLOAD_MSE_LEVEL
 
 from ..base import Registry, require
 from ._evaluate import ON_ERROR, Evaluation, failure_rate
@@ -62,6 +68,18 @@ def payload_ratio(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     if not np.isfinite(row.predicted):
         return math.nan
     return float(row.measured / max(row.predicted, PAYLOAD_FLOOR))
+
+
+def payload_mse(ev: Evaluation, on_error: float = ON_ERROR) -> float:
+    """Active payload MSE at the last computation layer (the depth-1 circuits where circuits receive couplings;
+    NaN for a system without payload): an absolute measure, whatever theory says."""
+    t = ev.table
+    layer = _last_computation(ev)
+    rows = t[(t.layer == layer) & (t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse")]
+    if not len(rows):
+        return math.nan
+    whole = rows[rows.depth.isna()]
+    return float(whole.measured.iloc[0] if not rows.depth.notna().any() else rows[rows.depth == 1].measured.iloc[0])
 
 
 def spurious_growth(ev: Evaluation, on_error: float = ON_ERROR) -> float:
@@ -93,16 +111,22 @@ class Setting(NamedTuple):
         network_layers: the network's layers (clean-up layers included).
         ideal: whether ReLU is replaced by the active-neuron mask (then no unowned slot is ever on).
         payload_theory: whether theory predicts the active payload's error for this system.
+        payload: whether the system's circuits carry a payload at all.
     """
 
     network_layers: int
     ideal: bool
     payload_theory: bool
+    payload: bool = True
 
 
 def _needs_payload_theory(s: Setting) -> str | None:
     return None if s.payload_theory else ("this system has no theory for its active payload (theory.predicted_mse "
                                           "covers rotation circuits), so its ratio to theory is undefined")
+
+
+def _needs_a_payload(s: Setting) -> str | None:
+    return None if s.payload else "this system's circuits carry no payload"
 
 
 def _needs_spurious_activity(s: Setting) -> str | None:
@@ -158,6 +182,9 @@ class Criterion:
 CRITERIA = Registry("criterion", (
     Criterion("payload", payload_ratio, 2.0, "active payload MSE at the last computation layer above 2x theory",
               cannot_apply=_needs_payload_theory),
+    Criterion("payload-mse", payload_mse, PAYLOAD_MSE_LEVEL,
+              f"active payload MSE at the last computation layer above {PAYLOAD_MSE_LEVEL} (an absolute level, "
+              "for constructions that follow their theory at every load)", cannot_apply=_needs_a_payload),
     Criterion("compounding", spurious_growth, 2.0, "spurious on-indicator mass more than doubles from layer 2 "
                                                    "to the last layer", cannot_apply=_needs_three_layers),
     Criterion("fraction-on", fraction_on_ratio, 2.0, "neurons on at the last layer above 2x the active circuits' "

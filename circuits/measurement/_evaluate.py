@@ -214,7 +214,8 @@ def evaluate_network(net: Network, *, n_active: int | None = None, batch_size: i
               "ideal": bool(ideal)}
     return Evaluation(table=table, fraction_on=fraction_on, load=net.load,
                       critical_load=predicted_critical_load(net.system, net.scheme, width=net.width,
-                                                            redundancy=net.redundancy, n_active=z),
+                                                            redundancy=net.redundancy, n_active=z,
+                                                            n_layers=net.n_layers),
                       seizure_layer=seizure,
                       config=config, active=active, sample_worst_on=worst_on, truth_on=truth_on,
                       estimate_on=est_on, truth_payload=truth_payload, estimate_payload=est_payload)
@@ -337,20 +338,21 @@ def boundary_model(system: SmallSystem, scheme: WeightScheme) -> BoundaryModel |
 
 
 def predicted_critical_load(system: SmallSystem, scheme: WeightScheme, *, width: int, redundancy: int,
-                            n_active: int, criterion: str = "payload") -> float:
+                            n_active: int, criterion: str = "payload", n_layers: int | None = None) -> float:
     """Theory's critical load ``T (d/D)^2`` (base d) for a network of ``system`` built with ``scheme`` at this
     width and redundancy, with ``n_active`` circuits active, under ``criterion``
     (:meth:`theory.BoundaryModel.critical_load`); NaN where the theory does not apply or has no constant.
 
     The one prediction every entry point shows: :attr:`Evaluation.critical_load`, ``cis scaling``'s
     ``predicted`` column, the boundary finder. ``system`` may be any system of the same kind (its size does
-    not enter): the spec's probe will do.
+    not enter): the spec's probe will do. ``n_layers`` (L) is needed by the criteria whose theory depends on
+    the depth (``payload-mse``).
     """
     model = boundary_model(system, scheme)
     if model is None:
         return math.nan
     lam = model.critical_load(criterion, width // system.circuit_width, redundancy, n_active,
-                              margin=system.error_correction.margin)
+                              margin=system.error_correction.margin, n_layers=n_layers)
     return math.nan if math.isnan(lam) else lam * (system.base_width / system.circuit_width) ** 2
 
 
@@ -423,6 +425,17 @@ def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_e
     # theory: the formula at the computation layer, with the base d and the network's own slot count
     width_base = net.n_slots * system.base_width
     receivers_active = bool(np.any(depth > 1))
+    model = boundary_model(system, net.scheme)
+
+    def theory(state: str, quantity: str, comp: int):
+        """The construction's own prediction where it has one (the active payload of gated weights), else the
+        capped construction's formula."""
+        if (state, quantity) == ("active", "payload") and model is not None:
+            own = model.active_payload_mse(comp, T, width_base, system.base_width, net.redundancy, z)
+            if own is not None:
+                return own
+        return predicted_mse(state, quantity, comp, T, width_base, system.base_width, net.redundancy, z)
+
     records = []
     for layer in range(net.network_layers + 1):
         role, comp = roles[layer], computation[layer]
@@ -435,7 +448,7 @@ def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_e
                 worst = float(acc[key + "_max"][layer].max())
                 pred = None
                 if role == COMPUTATION and not (state == "active" and quantity == "payload" and receivers_active):
-                    pred = predicted_mse(state, quantity, comp, T, width_base, system.base_width, net.redundancy, z)
+                    pred = theory(state, quantity, comp)
                 records.append((layer, comp, role, state, None, quantity, "mse", mse, pred))
                 records.append((layer, comp, role, state, None, quantity, "worst", worst, None))
         if has_payload and system.couplings is not None:
@@ -443,8 +456,7 @@ def _table(net: Network, acc: dict, z: int, B: int, depth: np.ndarray, payload_e
                 e = payload_error[layer][depth == p]
                 pred = None
                 if role == COMPUTATION and p == 1:
-                    pred = predicted_mse("active", "payload", comp, T, width_base, system.base_width,
-                                         net.redundancy, z)
+                    pred = theory("active", "payload", comp)
                 records.append((layer, comp, role, "active", p, "payload", "mse", float(np.mean(e ** 2)), pred))
                 records.append((layer, comp, role, "active", p, "payload", "worst", float(e.max()), None))
         if layer >= 1:  # spurious on-indicators and payloads: slots no active circuit owns (zero at layers 0 and 1)
