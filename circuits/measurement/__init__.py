@@ -5,7 +5,7 @@ The names here are what the layers above use; users import from ``circuits``.
 Example:
     >>> from circuits.measurement import CRITERIA
     >>> list(CRITERIA)
-    ['payload', 'compounding', 'fraction-on', 'worst-readout']
+    ['payload', 'payload-mse', 'compounding', 'fraction-on', 'worst-readout']
 """
 
 from ._criteria import CRITERIA, Setting, criterion
