@@ -12,7 +12,7 @@ def test_readme_python_blocks_run():
     assert len(blocks) >= 2
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+        exec(compile(block, "<README.md>", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["spec"].load == 557 * (4 / 1000) ** 2
     assert namespace["net"].network_layers == 7  # 4 computation layers with clean-up layers between them
 

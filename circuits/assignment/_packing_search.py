@@ -19,7 +19,7 @@ result depends only on the arguments.
 
 The search is too slow to run on every call (a second to a minute per point), so the subsets
 that the finite-field assignment uses are stored in :data:`PLANE_SUBSETS` (found by this
-function with the arguments stored next to them; ``tests/test_assignment_methods.py`` checks
+function with the arguments stored next to them; ``tests/assignment/test_methods.py`` checks
 that the search reproduces some of them). They cover the ``(D/d, S)`` with ``100 <= D/d <=
 2000`` and ``3 <= S <= 10`` where the recursion of :mod:`circuits.assignment._geometry` stays below 75%
 of the packing bound ``n (n - 1) / (S (S - 1))``.

@@ -25,7 +25,7 @@ all circuits fails as soon as circuits share neurons at all. Theory here is
 circuits; it counts computation layers only, so clean-up layers add error it does not predict).
 
 The loads of each family were chosen from a scan of T at D = 1000, S = 6, L = 4 (see
-:data:`CATALOGUE`'s descriptions); ``tests/test_zoo.py`` checks that the measured regime is the
+:data:`CATALOGUE`'s descriptions); ``tests/experiments/test_zoo.py`` checks that the measured regime is the
 catalogued one.
 
 A built zoo is a folder (every file sealed by the storage module, ``circuits/base/_storage.py``)::

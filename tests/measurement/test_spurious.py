@@ -43,6 +43,7 @@ def network_counts():
     return net, K
 
 
+@pytest.mark.slow
 def test_hit_distribution_is_close_to_binomial(network_counts):
     """P(k) over unowned slots is Binomial(S, rho') up to the model's approximation."""
     net, K = network_counts
@@ -57,6 +58,7 @@ def test_hit_distribution_is_close_to_binomial(network_counts):
     assert found[2] == pytest.approx(expect[2], rel=0.05)  # two hits: what makes a spurious indicator
 
 
+@pytest.mark.slow
 def test_expected_spurious_count_at_layer_2(network_counts):
     """The evaluation's mean count equals the network's exact expectation within 4 standard errors;
     theory's binomial estimate (:func:`theory.spurious_layer2`) is within 3% (count) and 8% (mass)."""
@@ -93,6 +95,7 @@ def _per_sample_counts(net, ev):
     return out
 
 
+@pytest.mark.slow
 def test_inhibition_lowers_the_spurious_count_to_its_theory():
     """``inhibited:X`` weights (z = 1): the layer-2 spurious count drops far below the capped count; the
     sampled count equals the network's exact expectation (every circuit's unowned slots, the read-out

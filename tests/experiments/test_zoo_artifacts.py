@@ -20,6 +20,7 @@ def built(tmp_path_factory):
     return path, index["entries"][0]
 
 
+@pytest.mark.slow
 def test_plain_torch_runs_the_weights_to_the_data_sets_activations(built):
     path, record = built
     folder = path / record["name"]

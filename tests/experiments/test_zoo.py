@@ -34,6 +34,7 @@ def test_the_catalogue_spans_the_regimes_for_every_family():
             assert loads == sorted(loads)
 
 
+@pytest.mark.slow
 def test_a_built_zoo_loads_back_as_built_in_memory(tmp_path):
     path = tmp_path / "zoo"
     index = zoo.build_zoo(path, names=TWO, progress=False)

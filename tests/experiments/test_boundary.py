@@ -106,6 +106,7 @@ def _spec(**kw):
     return ExperimentSpec(**{"width": 400, "n_circuits": 20, "n_active": 1, "n_layers": 2, "batch_size": 200, **kw})
 
 
+@pytest.mark.slow
 def test_find_boundary_on_a_small_network():
     b = find_boundary(_spec(seed=5), criterion="worst-readout", n_seeds=3)
     scale = (4 / 400) ** 2
@@ -147,6 +148,7 @@ def test_find_boundary_rejects_bad_input():
         find_boundary({"width": 400})
 
 
+@pytest.mark.slow
 def test_find_boundary_finds_a_known_crossing(monkeypatch):
     """A criterion whose score steps from 0 to 1 at T = 137: every seed brackets exactly 136 | 137."""
     from circuits.measurement import _criteria
@@ -161,6 +163,7 @@ def test_find_boundary_finds_a_known_crossing(monkeypatch):
     assert b.config["criterion"] == step.name and b.config["level"] == 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("criterion", ["payload", "compounding"])
 def test_meaningful_criteria_are_not_pinned_at_the_first_shared_neuron(criterion):
     """At D = 2000, z = 2 the worst-readout criterion trips where circuits first share neurons
@@ -173,6 +176,7 @@ def test_meaningful_criteria_are_not_pinned_at_the_first_shared_neuron(criterion
     assert pinned.critical_load < 1.1 * no_sharing
 
 
+@pytest.mark.slow
 def test_cli_boundary_json(capsys):
     assert main(["boundary", "--width", "400", "--n-active", "2", "--n-layers", "2", "--batch-size", "100",
                  "--n-seeds", "2", "--criterion", "worst-readout", "--format", "json"]) == 0

@@ -222,6 +222,7 @@ def _chain_exactness(spec, graph_change=None, L=4):
     return err, net
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SPECS)
 def test_non_overlapping_chain_network_is_exact_with_every_option(spec):
     err, net = _chain_exactness(spec)
@@ -340,6 +341,7 @@ def test_redundant_pairs_carry_identical_values_in_the_network():
 
 
 # -------------------------------------------------------------------------- tuned chi
+@pytest.mark.slow
 def test_tuned_chi_is_deterministic_given_the_seed():
     spec = ExperimentSpec(error_correction="tuned-chi", width=400, n_circuits=60, redundancy=5, n_layers=3,
                           n_active=1, batch_size=40, seed=7)
@@ -368,6 +370,7 @@ def test_tuned_chi_needs_the_capped_weight_scheme():
         assert err.value.parameter == "error_correction"
 
 
+@pytest.mark.slow
 def test_tuned_chi_lowers_the_failure_rate_at_z1():
     """At z = 1 the active circuit's own neurons receive from all of its previous neurons (C
     covers them), so chi leaves it alone, while an inactive neuron whose pattern covers n < S of

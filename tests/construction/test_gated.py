@@ -69,6 +69,7 @@ def test_one_active_circuit_is_exact_at_any_load(load):
     assert payload_ratio(ev) < 1e-6
 
 
+@pytest.mark.slow
 def test_several_active_circuits_follow_their_theory_where_inhibited_fails():
     """z = 2 at D = 4000, load 0.012 (scalable-1's critical load at this width is about 0.006): no slot is
     falsely on, the payload error follows the gated weights' own theory (theory.gated_payload_mse; first order
@@ -95,6 +96,7 @@ def _net(T=120, width=400, S=4, seed=2):
                  weight_scheme="gated")
 
 
+@pytest.mark.slow
 def test_sparse_pass_equals_dense_weights_module_and_saved_copy(tmp_path):
     net = _net()
     assert np.array_equal(net.assignment.sets[0], net.assignment.sets[-1])  # one set per circuit, every layer
@@ -212,6 +214,7 @@ def test_sets_that_move_between_layers_are_refused():
 
 
 # --------------------------------------------------------------------------------- theory and its rows
+@pytest.mark.slow
 def test_unowned_payload_theory_for_inhibited_weights():
     """``inhibited:8`` (the mechanism the gate removes): unowned slots whose payload neuron switches on at layer
     2, sampled (B = 1000) against theory's Binomial-Gaussian count. The sampling error is under 2%; the model's
@@ -262,6 +265,7 @@ def test_gated_theory():
             > unowned_payload_layer2(500, 20000, 2, 3, row, gate=4.0)[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width, load, z", [(4000, 0.016, 2), (8000, 0.016, 3)])
 def test_the_payload_error_of_several_active_circuits_is_first_order_in_the_load(width, load, z):
     """theory.gated_payload_mse at every computation layer from 2 on: the slots two active circuits share (the

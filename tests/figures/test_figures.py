@@ -56,6 +56,7 @@ EXPECTED = {
 EVALUATED = ["1", "2", "4", "5", "6", "7", "8", "9", "10", "11", "seizure", "chains"]
 
 
+@pytest.mark.slow
 def test_figures_are_listed_in_order_with_unique_names():
     names = figure_names()
     assert names[: len(STUDY)] == STUDY
@@ -317,6 +318,7 @@ def test_a_rerun_resumes_the_sweeps_from_disk(quick_run):
     assert {p.name: p.stat().st_mtime_ns for p in parts.iterdir()} == stamps  # nothing evaluated again
 
 
+@pytest.mark.slow
 def test_step_figure_data_is_the_exact_step_function(tmp_path):
     assert main(["figures", "--only", "3", "--out", str(tmp_path)]) == 0
     frame = pd.read_csv(tmp_path / "fig03_step.csv").pivot(index="a", columns="curve", values="value")
@@ -328,6 +330,7 @@ def test_step_figure_data_is_the_exact_step_function(tmp_path):
     assert step_frame(n=5).shape == (15, 3)
 
 
+@pytest.mark.slow
 def test_unknown_figure_name_is_a_clear_error(tmp_path, capsys):
     assert main(["figures", "--only", "5", "99", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
@@ -335,6 +338,7 @@ def test_unknown_figure_name_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "x").exists()  # checked before any work
 
 
+@pytest.mark.slow
 def test_docstring_examples_of_the_figures_package_run():
     import doctest
 
@@ -347,6 +351,7 @@ def test_docstring_examples_of_the_figures_package_run():
 
 
 # ------------------------------------------------------------------ chains (not in the study)
+@pytest.mark.slow
 def test_chains_are_exact_without_shared_neurons_and_count_edges(tmp_path):
     from figures.fig_chains import chain_frame, chain_grid
 

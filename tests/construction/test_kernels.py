@@ -48,6 +48,7 @@ def _dense_forward(net, active, inputs, ideal):
     return [torch.as_tensor(a.reshape(B, d, N)) for a in out]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("weight_scheme", ["capped", "uncorrected", "split"])
 @pytest.mark.parametrize("ideal", [False, True])
@@ -81,6 +82,7 @@ def test_per_layer_custom_system_forward_equals_dense_weights():
         assert (net.read_out(a, layer).double() - net.read_out(b, layer)).abs().max() < 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weight_scheme", ["capped", "uncorrected"])
 def test_evaluation_does_not_depend_on_chunk_size(weight_scheme):
     """Per-sample work is done in the same order whatever else is in the chunk: identical numbers."""

@@ -25,16 +25,10 @@ def _chain_net():
     return build(rotation_chains(30, chain_length=3, seed=0), width=160, redundancy=3, n_layers=4, seed=1)
 
 
-def _framework(net, active, payloads):
-    """The framework's layers 0..L as (B, D) float32 tensors."""
-    inputs = net.system.encode(payloads, active.shape)
-    with torch.no_grad():
-        return [a.reshape(len(active), net.width) for a in net.forward(active, inputs)]
-
 
 # --------------------------------------------------------------------------- hooks
 @pytest.mark.parametrize("dense", [True, False])
-def test_every_activation_has_a_named_hook_point_and_the_cache_equals_the_framework(dense):
+def test_every_activation_has_a_named_hook_point_and_the_cache_equals_theframework_layers(dense, framework_layers):
     net = _net()
     module = to_module(net, dense=dense)
     L = net.network_layers
@@ -46,7 +40,7 @@ def test_every_activation_has_a_named_hook_point_and_the_cache_equals_the_framew
         assert sorted(module.state_dict()) == sorted(f"layers.{l}.{k}" for l in range(1, L + 1)
                                                      for k in ("weight", "bias"))
     data = ground_truth(net).dataset(16, seed=3)
-    want = _framework(net, data.active, data.payloads)
+    want = framework_layers(net, data.active, data.payloads)
     with torch.no_grad():
         out, cache = module.run_with_cache(data.inputs)
     assert list(cache) == names
@@ -96,12 +90,13 @@ def test_a_forward_hook_on_a_hook_point_intervenes():
     assert np.allclose(on, 0.0)  # zeroing layer 2 switches every circuit off downstream
 
 
-def test_nnsight_traces_the_module_and_reads_the_framework_activations():
+@pytest.mark.slow
+def test_nnsight_traces_the_module_and_reads_the_framework_activations(framework_layers):
     nnsight = pytest.importorskip("nnsight")
     net = _chain_net()
     module = to_module(net)
     data = ground_truth(net).dataset(12, seed=2)
-    want = _framework(net, data.active, data.payloads)
+    want = framework_layers(net, data.active, data.payloads)
     model = nnsight.NNsight(module)
     with torch.no_grad(), model.trace(data.inputs):  # in forward order
         pre = model.layers[3].hook_pre.output.save()
@@ -112,7 +107,7 @@ def test_nnsight_traces_the_module_and_reads_the_framework_activations():
 
 
 # --------------------------------------------------------------------------- data set
-def test_dataset_draws_reproducibly_and_holds_the_framework_layers_and_the_reference(tmp_path):
+def test_dataset_draws_reproducibly_and_holds_the_framework_layers_and_the_reference(tmp_path, framework_layers):
     net = _chain_net()
     truth = ground_truth(net)
     data = truth.dataset(24, seed=5, activations=True, reference=True)
@@ -123,7 +118,7 @@ def test_dataset_draws_reproducibly_and_holds_the_framework_layers_and_the_refer
     assert np.array_equal(again.active, data.active) and np.array_equal(again.payloads, data.payloads)
     assert not np.array_equal(truth.dataset(24, seed=6).active, data.active)
     assert torch.equal(data.inputs, truth.encode(data.active, data.payloads).cpu())
-    want = _framework(net, data.active, data.payloads)
+    want = framework_layers(net, data.active, data.payloads)
     assert data.activations.shape == (L + 1, 24, net.width)
     for layer in range(L + 1):
         assert torch.equal(data.activations[layer], want[layer])

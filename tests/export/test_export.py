@@ -25,7 +25,7 @@ from circuits.export._module import SparseLinear, dense_from_structure, layer_st
 from circuits.base import _storage
 from circuits.export import _saving
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMES = list(circuits.WEIGHT_SCHEMES)
 # Shared slots (T S > D/d), so chi, the cap and the read-out corrections all matter.
 SHARED = dict(width=160, redundancy=4, n_layers=4)
@@ -68,10 +68,6 @@ def _batch(net, batch=32, n_active=None, seed=5):
     z = n_active if n_active is not None else (3 if system.groups.size == 1 else 2 * system.groups.size)
     return system.draw(z, batch, np.random.default_rng(seed))
 
-
-def _framework(net, active, payloads):
-    inputs = net.system.encode(payloads, active.shape)
-    return [a.reshape(len(active), -1) for a in net.forward(active, inputs)]
 
 
 def _dense(net, layer):
@@ -121,7 +117,7 @@ def test_structure_with_couplings_is_the_dense_weight_matrix(scheme, make):
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("dense", [True, False])
-def test_module_with_couplings_equals_framework_forward(scheme, dense):
+def test_module_with_couplings_equals_framework_forward(scheme, dense, framework_layers):
     net = _chain_net(scheme)
     active, payloads = _batch(net, batch=24)
     module = to_module(net, dense=dense)
@@ -129,7 +125,7 @@ def test_module_with_couplings_equals_framework_forward(scheme, dense):
     with torch.no_grad():
         got = module.activations(x)
         without = to_module(_chain_net(scheme, couplings=False), dense=dense).activations(x)
-    want = _framework(net, active, payloads)
+    want = framework_layers(net, active, payloads)
     for layer, (g, w) in enumerate(zip(got, want)):
         _assert_float32_close(g, w, layer, _gain(net))
     assert float((without[-1] - want[-1]).abs().max()) > 0.5  # a module without the couplings computes otherwise
@@ -138,7 +134,7 @@ def test_module_with_couplings_equals_framework_forward(scheme, dense):
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("system", ["rotation", "step", "custom"])
-def test_module_forward_equals_framework_forward(scheme, dense, system):
+def test_module_forward_equals_framework_forward(scheme, dense, system, framework_layers):
     if system == "custom":
         net = build(_per_layer_custom(), **{**SHARED, "width": 120}, seed=2, weight_scheme=scheme)
     elif system == "rotation":
@@ -152,7 +148,7 @@ def test_module_forward_equals_framework_forward(scheme, dense, system):
     with torch.no_grad():
         got = module.activations(ground_truth(net).encode(active, payloads))
         last = module(got[0])
-    want = _framework(net, active, payloads)
+    want = framework_layers(net, active, payloads)
     assert len(got) == net.network_layers + 1
     assert torch.equal(last, got[-1])
     for layer, (g, w) in enumerate(zip(got, want)):
@@ -178,7 +174,7 @@ def test_inhibited_module_is_exact_in_float64():
 
 
 @pytest.mark.parametrize("dense", [True, False])
-def test_module_of_a_cleanup_network_has_every_network_layer(dense):
+def test_module_of_a_cleanup_network_has_every_network_layer(dense, framework_layers):
     system = with_error_correction(rotation_chains(30, chain_length=3, seed=0), "redundant:2+cleanup", n_layers=3)
     net = build(system, width=240, redundancy=3, n_layers=3, seed=1)
     assert (net.n_layers, net.network_layers, net.circuit_width) == (3, 5, 6)
@@ -190,7 +186,7 @@ def test_module_of_a_cleanup_network_has_every_network_layer(dense):
     active, payloads = _batch(net, batch=16)
     with torch.no_grad():
         got = module.activations(ground_truth(net).encode(active, payloads))
-    for layer, (g, w) in enumerate(zip(got, _framework(net, active, payloads))):
+    for layer, (g, w) in enumerate(zip(got, framework_layers(net, active, payloads))):
         _assert_float32_close(g, w, layer, _gain(net))
     x = ground_truth(net).encode(active, payloads).double()
     with torch.no_grad():  # in float64 the sparse and the dense module agree to rounding
@@ -439,7 +435,8 @@ def _assert_identical(a, b):
             for x, y in zip(pa, pb):
                 assert x.shape == y.shape and (x != y).nnz == 0
     active, payloads = _batch(a)
-    for x, y in zip(_framework(a, active, payloads), _framework(b, active, payloads)):
+    inputs = a.system.encode(payloads, active.shape)
+    for x, y in zip(a.forward(active, inputs), b.forward(active, inputs)):
         assert torch.equal(x, y)
     for x, y in zip(to_module(a, dense=False).state_dict().values(), to_module(b, dense=False).state_dict().values()):
         assert torch.equal(x, y)
@@ -544,6 +541,7 @@ def test_save_load_reproduces_a_fan_in_network_and_a_hand_specified_one_with_cou
     _assert_identical(other, load_network(path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error_correction", ["redundant:2+cleanup", "step:0.4", "cleanup"])
 def test_save_load_reproduces_error_corrected_networks(tmp_path, error_correction):
     system = with_error_correction(rotation_chains(30, chain_length=3, seed=0), error_correction, n_layers=3)
@@ -564,6 +562,7 @@ def test_save_load_reproduces_error_corrected_networks(tmp_path, error_correctio
     _assert_identical(other, load_network(path))
 
 
+@pytest.mark.slow
 def test_save_load_keeps_the_provenance_of_a_spec_network(tmp_path):
     spec = ExperimentSpec(width=400, n_circuits=50, redundancy=4, n_layers=2, error_correction="step:0.4+tuned-chi",
                           seed=3)
@@ -610,6 +609,7 @@ def test_save_refuses_what_it_cannot_store_or_would_overwrite(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_path, monkeypatch):
     old, new = _rotation_net(seed=1), _rotation_net(seed=8)
     path = save_network(old, tmp_path / "net")
@@ -649,6 +649,7 @@ def test_save_with_overwrite_keeps_the_old_network_when_the_new_write_fails(tmp_
     _assert_identical(new, load_network(save_network(new, path, overwrite=True)))
 
 
+@pytest.mark.slow
 def test_a_killed_overwrite_leaves_a_whole_network_and_the_next_save_clears_its_leftovers(tmp_path):
     """``cis build --overwrite`` killed (SIGKILL) at each step of the save: the folder holds the old or the new
     network, never a broken one, and the next save clears what the dead writer left beside it."""

@@ -116,6 +116,7 @@ def test_mixtures_and_merges_score_below_the_truth_on_every_summary(small):
     assert s["cosine"] == pytest.approx(1 / math.sqrt(2), abs=0.05)
 
 
+@pytest.mark.slow
 def test_every_form_of_batch_gives_the_same_table(small):
     truth, data = small
     dictionary = truth.dictionary(2)

@@ -147,6 +147,7 @@ def test_hooks_are_numbered_like_the_network_and_run_with_hooks_intervenes(small
         assert len(module.activations(x, until=1)) == 2 and torch.equal(module.activations(x, until=3)[3], clean)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", ["rotation", "chains", "step"])
 def test_the_feature_input_embeds_to_layer_zero(make):
     if make == "rotation":
@@ -185,6 +186,7 @@ def test_the_feature_input_refuses_a_nonaffine_encode():
         to_module(net, feature_input=True)
 
 
+@pytest.mark.slow
 def test_dense_linear_layers_above_4096_when_memory_allows():
     net = build(step_circuits(30), width=4200, redundancy=3, n_layers=2, seed=0)
     sparse, dense = to_module(net), to_module(net, dense=True)

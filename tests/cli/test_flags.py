@@ -16,13 +16,9 @@ SMALL = ["--width", "800", "--n-circuits", "150", "--redundancy", "4", "--n-laye
          "--batch-size", "60", "--seed", "4"]
 
 
-def _json(capsys, argv):
-    assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)
 
-
-def test_evaluate_json_schema(capsys):
-    out = _json(capsys, ["evaluate", *SMALL, "--format", "json"])
+def test_evaluate_json_schema(capsys, cli_json):
+    out = cli_json(["evaluate", *SMALL, "--format", "json"])
     cfg = out["config"]
     for key in spec_keys():
         if key != "chain_length":
@@ -49,11 +45,12 @@ def test_evaluate_json_schema(capsys):
     assert all(len(f["fraction"]) == 4 and all(0 <= v <= 1 for v in f["fraction"]) for f in frac)
 
 
-def test_the_issue_command_line_and_the_python_spec_agree(capsys):
+@pytest.mark.slow
+def test_the_command_line_and_the_python_spec_agree(capsys, cli_json):
     """``cis evaluate`` prints what ``circuits.evaluate`` on the same spec gives, key for key."""
     argv = ["--width", "1000", "--n-circuits", "557", "--redundancy", "6", "--n-layers", "5", "--n-active", "2",
             "--batch-size", "500", "--seed", "1"]
-    out = _json(capsys, ["evaluate", *argv, "--format", "json"])
+    out = cli_json(["evaluate", *argv, "--format", "json"])
     ev = circuits.evaluate(ExperimentSpec(width=1000, n_circuits=557, redundancy=6, n_layers=5, n_active=2,
                                           batch_size=500, seed=1))
     assert [r["measured"] for r in out["rows"]] == ev.table["measured"].tolist()
@@ -61,11 +58,11 @@ def test_the_issue_command_line_and_the_python_spec_agree(capsys):
     assert spec.seeds().evaluation == out["config"]["evaluation_seed"]
 
 
-def test_evaluate_same_seed_same_output(capsys):
-    a = _json(capsys, ["evaluate", *SMALL, "--format", "json"])
-    b = _json(capsys, ["evaluate", *SMALL, "--format", "json"])
+def test_evaluate_same_seed_same_output(capsys, cli_json):
+    a = cli_json(["evaluate", *SMALL, "--format", "json"])
+    b = cli_json(["evaluate", *SMALL, "--format", "json"])
     assert a == b
-    c = _json(capsys, ["evaluate", *SMALL[:-1], "5", "--format", "json"])
+    c = cli_json(["evaluate", *SMALL[:-1], "5", "--format", "json"])
     assert c["rows"] != a["rows"]
 
 
@@ -75,8 +72,8 @@ def test_evaluate_table(capsys):
     assert "load T(d/D)^2" in text and "inactive" in text and "seizure" in text
 
 
-def test_every_system_and_error_correction_on_the_command_line(capsys):
-    out = _json(capsys, ["evaluate", "--system", "rotation-fan-in", "--n-circuits", "120", "--width", "800",
+def test_every_system_and_error_correction_on_the_command_line(capsys, cli_json):
+    out = cli_json(["evaluate", "--system", "rotation-fan-in", "--n-circuits", "120", "--width", "800",
                          "--n-layers", "3", "--batch-size", "30", "--error-correction", "cleanup", "--format", "json"])
     assert out["config"]["n_active"] == 3 and out["config"]["network_layers"] == 5
     assert {r["role"] for r in out["rows"]} == {"input", "computation", "cleanup"}
@@ -101,12 +98,14 @@ def test_evaluate_errors_name_the_flag(capsys, flags, message):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_unknown_option_is_rejected():
     proc = subprocess.run([sys.executable, "-m", "circuits.cli", "evaluate", "--widht", "10"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
 
 
+@pytest.mark.slow
 def test_closed_stdout_ends_quietly():
     """``cis capacity | head -c 0``: the reader is gone before the first write."""
     proc = subprocess.Popen([sys.executable, "-m", "circuits.cli", "capacity", "--width", "1000"],

@@ -42,6 +42,7 @@ def test_the_truth_scores_one(scheme):
     assert score.chance_similarity == 1 / D and "recovered_fraction=1.000 (120/120" in repr(score)
 
 
+@pytest.mark.slow
 def test_the_truth_scores_one_with_edges_layer_one_and_every_input_form():
     truth = _chain_truth()
     comps = truth.components([1, 2, 3, 4])
@@ -69,6 +70,7 @@ def test_the_truth_scores_one_with_edges_layer_one_and_every_input_form():
         assert got.summary["explained_fraction"] == pytest.approx(as_sparse.summary["explained_fraction"], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_random_components_score_chance():
     """Cosines ~ N(0, 1/D^2): the best of K is below sqrt(2 ln K)/D plus a margin; K components span ~K/D^2."""
     truth = ground_truth(_net())
@@ -88,6 +90,7 @@ def test_random_components_score_chance():
         assert s["explained_fraction"] < (K + 6 * math.sqrt(2 * K)) / n, kind
 
 
+@pytest.mark.slow
 def test_partial_decompositions_score_as_predicted():
     truth = ground_truth(_net())
     comps = truth.components()
@@ -138,6 +141,7 @@ def test_partial_decompositions_score_as_predicted():
     assert 0.3 < score.summary["mean_similarity"] < 0.45  # about half of 1/sqrt(2): half the targets unmatched
 
 
+@pytest.mark.slow
 def test_activity_is_exact_for_the_truth_without_shared_neurons_and_not_for_noise():
     spec = circuits.ExperimentSpec(width=400, n_circuits=16, redundancy=6, n_layers=3, n_active=2, batch_size=10)
     net = circuits.build(spec)  # T S = 96 <= D/d = 100: no shared neuron

@@ -75,6 +75,7 @@ def test_rows_are_the_evaluation_of_the_spec_they_record(tmp_path):
     assert first.evaluation_seed == spec.seeds().evaluation
 
 
+@pytest.mark.slow
 def test_same_grid_same_table_other_seed_other_numbers(tmp_path):
     a = _run(tmp_path, "a")
     b = _run(tmp_path, "b")
@@ -84,6 +85,7 @@ def test_same_grid_same_table_other_seed_other_numbers(tmp_path):
     assert not np.array_equal(other["measured"], a["measured"])
 
 
+@pytest.mark.slow
 def test_seeds_are_keyed_by_identity_not_position(tmp_path):
     """A run's numbers do not depend on the grid around it; z does not change the network."""
     small = _run(tmp_path, "a", {**TINY, "n_circuits": [60]})
@@ -96,6 +98,7 @@ def test_seeds_are_keyed_by_identity_not_position(tmp_path):
         assert grp["evaluation_seed"].nunique() == 2
 
 
+@pytest.mark.slow
 def test_union_of_grids_and_systems_with_parameters(tmp_path):
     grid = [TINY, {"system": "rotation-chains", "chain_length": [2, 3], "width": 480, "n_circuits": 36,
                    "n_layers": 3, "error_correction": ["none", "cleanup"], "batch_size": 20}]
@@ -110,12 +113,14 @@ def test_union_of_grids_and_systems_with_parameters(tmp_path):
     assert table[(table.system == "rotation-chains")].depth.notna().any()
 
 
+@pytest.mark.slow
 def test_worker_count_does_not_change_the_table(tmp_path):
     one = _run(tmp_path, "one", workers=1)
     two = _run(tmp_path, "two", workers=2)
     pd.testing.assert_frame_equal(one, two)
 
 
+@pytest.mark.slow
 def test_executor_hook(tmp_path):
     one = _run(tmp_path, "one")
     with ThreadPoolExecutor(2) as pool:
@@ -123,6 +128,7 @@ def test_executor_hook(tmp_path):
     pd.testing.assert_frame_equal(one, pooled)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     one = _run(tmp_path, "one")
@@ -174,6 +180,7 @@ def test_bad_grid_is_rejected_before_any_work(tmp_path, grid, key):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_grid_files_and_cli(tmp_path, capsys):
     (tmp_path / "g.toml").write_text('width = 400\nn_circuits = [40, 60]\nn_layers = 2\nn_active = 1\n'
                                      'batch_size = 30\nseed = [7, 8]\n')
@@ -193,6 +200,7 @@ def test_grid_files_and_cli(tmp_path, capsys):
     assert "batch_size" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_killed_sweep_loses_nothing_and_resumes(tmp_path):
     """Kill a sweep mid-way (SIGKILL): the parts left are whole; the rerun finishes the same table."""
     out = tmp_path / "killed"

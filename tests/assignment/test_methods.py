@@ -31,6 +31,7 @@ def brute_force_overlap(sets, n_slots):
 
 
 # ----------------------------------------------------------------- the guarantee
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(n_slots=st.integers(2, 320), redundancy=st.integers(2, 10), method=st.sampled_from(GUARANTEED))
 def test_guaranteed_methods_share_at_most_one_slot(n_slots, redundancy, method):
@@ -251,6 +252,7 @@ def test_plane_subset_order_takes_the_least_used_slots_first():
         use[sets[k]] += 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", [(133, 6), (105, 7), (139, 9)])
 def test_search_reproduces_stored_plane_subsets(key):
     q, start, steps, seed, mask = PLANE_SUBSETS[key]

@@ -1,5 +1,5 @@
 """Constructions that keep working as the network grows: inhibited weights and the scalable presets
-(the gated weights themselves: tests/test_gated.py)."""
+(the gated weights themselves: tests/construction/test_gated.py)."""
 
 import json
 
