@@ -405,7 +405,7 @@ def _restore(config: dict, arrays: dict, device: str) -> Network:
     require(ec.circuit_width(system.base_width) == d,
             f"error correction {ec.spec!r} makes circuits of width {ec.circuit_width(system.base_width)} from "
             f"base width {system.base_width}, but the saved circuits have width {d}")
-    cfg = NetworkConfig(**net_cfg)
+    cfg = NetworkConfig(**{**net_cfg, "weight_scheme": scheme})  # parsed once, above
     width = check_width(cfg.width, d, system.base_width)
     n_slots = width // d
     S = require_int("network.redundancy", cfg.redundancy, 1, n_slots)
