@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, require, require_bool, require_int
 from ._dictionary import Dictionary
 
 _HOOK = re.compile(r"^layers\.(\d+)\.hook_post$")
@@ -118,8 +118,7 @@ def from_sae(sae=None, *, W_enc=None, b_enc=None, W_dec=None, b_dec=None, layer:
         cfg = getattr(sae, "cfg", None)
         hook = getattr(cfg, "hook_name", None) or getattr(getattr(cfg, "metadata", None), "hook_name", None)
     layer = _layer_of(layer, hook)
-    require(isinstance(subtract_decoder_bias, (bool, np.bool_)), "subtract_decoder_bias must be True or False",
-            parameter="subtract_decoder_bias")
+    subtract_decoder_bias = require_bool("subtract_decoder_bias", subtract_decoder_bias)
     own = getattr(sae, "encode", None)
     if callable(own) and W_enc is None:
         return Dictionary(W_dec, layer=layer, encoder=own, name=name)
