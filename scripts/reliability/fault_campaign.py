@@ -1415,6 +1415,8 @@ def full_disk(tmp: pathlib.Path) -> list[dict]:
 NEW_SECTIONS = ("identity", "interrupted", "conflicts", "applicability", "special-files", "newest-api",
                 "newest-cli")
 NEW_OUTCOMES = ["refused", "survived", "unclear", "traceback", "accepted", "wrong", "mixed", "lost", "slow", "hang"]
+#: The first sections (classes: refused, unclear, traceback, accepted, wrong, slow; faults: survived or lost).
+OLD_SECTIONS = ("cli", "api", "faults")
 CLEAN = ("refused", "survived")
 
 #: Every library function, class or value the new sections call, by the role it plays.
@@ -3226,24 +3228,44 @@ def run_probes(probes: list[Probe], verbose: bool) -> list[dict]:
     return out
 
 
-def new_table(report: dict) -> str:
-    """Counts by class: one line per new section and a total."""
+def new_table(report: dict, sections=NEW_SECTIONS, total: bool = True) -> str:
+    """Counts by class: one line per section (the new ones by default) and a total."""
     head = f"{'section':<15}{'tried':>6}" + "".join(f"{o:>10}" for o in NEW_OUTCOMES) + f"{'skipped':>9}"
     lines = [head]
-    total = []
-    for section in NEW_SECTIONS:
+    every = []
+    for section in sections:
         rows = report.get(section) or []
         if not rows:
             continue
-        total += rows
+        every += rows
+        lines.append(_count_line(section, rows))
+    if total:
+        lines.append(_count_line("total", every))
+    return "\n".join(lines)
+
+
+def _count_line(label: str, rows: list[dict]) -> str:
+    tried = [r for r in rows if r["outcome"] != "skipped"]
+    return (f"{label:<15}{len(tried):>6}" + "".join(f"{sum(r['outcome'] == o for r in tried):>10}"
+                                                    for o in NEW_OUTCOMES)
+            + f"{sum(r['outcome'] == 'skipped' for r in rows):>9}")
+
+
+def compare_table(before: dict, after: dict) -> str:
+    """Counts by class and section, before -> after (a section or a class that did not change its count shows
+    one number)."""
+    head = f"{'section':<15}{'tried':>10}" + "".join(f"{o:>12}" for o in NEW_OUTCOMES)
+    lines = [head]
+
+    def cells(rows):
         tried = [r for r in rows if r["outcome"] != "skipped"]
-        lines.append(f"{section:<15}{len(tried):>6}" + "".join(f"{sum(r['outcome'] == o for r in tried):>10}"
-                                                             for o in NEW_OUTCOMES)
-                     + f"{sum(r['outcome'] == 'skipped' for r in rows):>9}")
-    tried = [r for r in total if r["outcome"] != "skipped"]
-    lines.append(f"{'total':<15}{len(tried):>6}" + "".join(f"{sum(r['outcome'] == o for r in tried):>10}"
-                                                          for o in NEW_OUTCOMES)
-                 + f"{sum(r['outcome'] == 'skipped' for r in total):>9}")
+        return [len(tried)] + [sum(r["outcome"] == o for r in tried) for o in NEW_OUTCOMES]
+    both = [s for s in (*OLD_SECTIONS, *NEW_SECTIONS) if before.get(s) and after.get(s)]
+    for label, sections in [(s, [s]) for s in both] + [("total", both)]:
+        b = cells([r for s in sections for r in before[s]])
+        a = cells([r for s in sections for r in after[s]])
+        text = [str(x) if x == y else f"{x}->{y}" for x, y in zip(b, a)]
+        lines.append(f"{label:<15}{text[0]:>10}" + "".join(f"{t:>12}" for t in text[1:]))
     return "\n".join(lines)
 
 
@@ -3285,19 +3307,27 @@ def _undo_new_mounts() -> None:
             subprocess.run(["umount", point], capture_output=True)
 
 
-def write_summary(path, report: dict, command: str, note: str = "") -> None:
-    """The counts table and one line per case that is not clean (``--text``)."""
+def write_summary(path, report: dict, command: str, note: str = "", before: dict | None = None,
+                  before_note: str = "") -> None:
+    """The counts table and one line per case that is not clean (``--text``); with ``before`` (a report of an
+    earlier run), the counts before -> after by class and section."""
     lines = [f"fault campaign, newest features: {command}",
              f"circuits {circuits.__version__}; {os.cpu_count()} cores; {note}classes as in "
              "scripts/reliability/fault_campaign.py", "",
              new_table(report), ""]
-    for section in NEW_SECTIONS:
+    if any(report.get(s) for s in OLD_SECTIONS):
+        lines += ["the first sections (bad command lines, bad API calls, faults; clean: refused or survived):",
+                  new_table(report, OLD_SECTIONS, total=False), ""]
+    if before:
+        lines += [f"before -> after{before_note}:", compare_table(before, report), ""]
+    for section in (*NEW_SECTIONS, *OLD_SECTIONS):
         rows = [r for r in report.get(section) or [] if r["outcome"] not in CLEAN]
         if not rows:
             continue
         lines.append(f"{section}: not clean ({len(rows)})")
         for r in rows:
-            lines.append(f"  {r['outcome']:<9} {r['name']}: {r['detail']}  [correct: {r['expect']}]")
+            expect = f"  [correct: {r['expect']}]" if r.get("expect") else ""
+            lines.append(f"  {r['outcome']:<9} {r['name']}: {r.get('detail', '')}{expect}")
         lines.append("")
     pathlib.Path(path).write_text("\n".join(lines) + "\n")
 
@@ -3312,8 +3342,10 @@ def run_cases(cases, runner, classifier, verbose) -> list[dict]:
     for i, case in enumerate(cases):
         r = runner(case)
         outcome, detail = classifier(case, r)
+        argv = case.argv if case.argv is None or len(case.argv) <= 40 else case.argv[:40] + [
+            f"... ({len(case.argv) - 40} more)"]
         out.append({"section": case.section, "name": case.name, "outcome": outcome, "detail": detail,
-                    "seconds": round(r["seconds"], 3), "argv": case.argv})
+                    "seconds": round(r["seconds"], 3), "argv": argv})
         if verbose or outcome != "refused":
             print(f"  [{i + 1}/{len(cases)}] {outcome:<9} {case.name}: {detail}", flush=True)
     return out
@@ -3335,6 +3367,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="write every case's outcome to this file")
     p.add_argument("--text", default=None, help="write the new sections' counts and every case that is not clean "
                                                 "to this file")
+    p.add_argument("--before", action="append", default=[], metavar="JSON",
+                   help="the --json report of an earlier run (may be given several times: a section is taken from the "
+                        "first file that has it); --text then adds the counts before -> after by class and section")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds before a case counts as hung (default 10)")
     p.add_argument("--memory", type=float, default=6.0, help="GiB resident before a case is stopped (default 6)")
     p.add_argument("--quick", action="store_true", help="fewer kill timings")
@@ -3413,8 +3448,14 @@ def main(argv=None) -> int:
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     if args.text:
+        before = {}
+        for path in args.before:
+            for section, rows in json.loads(pathlib.Path(path).read_text()).items():
+                if rows and section not in before:
+                    before[section] = rows
         write_summary(args.text, report, "python scripts/reliability/fault_campaign.py " + " ".join(argv or sys.argv[1:]),
-                      f"load {load:.1f} at the start, {time.time() - start:.0f} s; ")
+                      f"load {load:.1f} at the start, {time.time() - start:.0f} s; ", before=before or None,
+                      before_note=f" (before: {', '.join(args.before)})")
     return 1 if unclean else 0
 
 
