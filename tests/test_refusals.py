@@ -114,6 +114,36 @@ def test_the_scorer_reads_a_torch_tensor_as_the_same_numpy_array(truth):
     assert score_decomposition(truth, {2: dense}).summary["recovery"] == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("call, parameter", [
+    (lambda t, data: circuits.score_features(t, np.ones((4, D)) * 1j, layer=2), "decoder"),
+    (lambda t, data: circuits.score_features(t, torch.ones(4, D, dtype=torch.complex64), layer=2), "decoder"),
+    (lambda t, data: circuits.score_features(t, sp.csr_array(np.ones((4, D)) * 1j), layer=2), "decoder"),
+    (lambda t, data: circuits.score_features(t, [["a"] * D] * 4, layer=2), "decoder"),
+    (lambda t, data: circuits.score_features(t, torch.ones(4, D, device="meta"), layer=2), "decoder"),
+    (lambda t, data: circuits.score_features(t, np.ones((4, D)), layer=2, batch=data, codes=np.ones((8, 4)) * 1j),
+     "codes"),
+    (lambda t, data: circuits.score_features(t, np.ones((4, D)), layer=2, batch=torch.zeros(8, D, device="meta")),
+     "batch"),
+    (lambda t, data: circuits.score_features(t, np.ones((4, D)), layer=2, batch=np.zeros((8, D)) * 1j), "batch"),
+    (lambda t, data: circuits.from_sae(W_enc=torch.ones(D, 4, dtype=torch.complex64), b_enc=torch.zeros(4),
+                                       W_dec=torch.ones(4, D), b_dec=torch.zeros(D), layer=2), "W_enc"),
+    (lambda t, data: circuits.from_sae(W_enc=torch.ones(D, 4, device="meta"), b_enc=torch.zeros(4),
+                                       W_dec=torch.ones(4, D), b_dec=torch.zeros(D), layer=2), "W_enc"),
+    (lambda t, data: circuits.from_sae(W_enc=torch.ones(D, 4), b_enc=torch.zeros(4), W_dec=[["a"] * D] * 4,
+                                       b_dec=torch.zeros(D), layer=2), "W_dec"),
+])
+def test_score_features_and_from_sae_refuse_arrays_that_are_not_real(truth, call, parameter):
+    data = truth.dataset(8, activations=True)
+    _refused(lambda: call(truth, data), parameter)
+
+
+def test_a_dictionary_encoder_that_returns_complex_codes_is_refused(truth):
+    dictionary = circuits.export.Dictionary(np.eye(D)[:4], layer=2, encoder=lambda x: x[:, :4] * 1j)
+    _refused(lambda: dictionary.encode(torch.zeros(2, D)), "encoder", "real numbers")
+    relu = circuits.export.Dictionary(np.eye(D)[:4], layer=2, encoder=lambda x: torch.relu(x[:, :4]))
+    assert relu.encode(np.ones((2, D))).tolist() == [[1.0] * 4] * 2  # numpy activations are read as before
+
+
 # ----------------------------------------------------------------------------- empty active sets
 def test_an_empty_active_set_is_refused_saying_it_is_empty(net, truth):
     empty, payloads = np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2, 2))
@@ -130,6 +160,26 @@ def test_an_empty_active_set_is_refused_saying_it_is_empty(net, truth):
 def test_a_boolean_argument_refuses_anything_but_true_or_false(value):
     _refused(lambda: require_bool("overwrite", value), "overwrite", "True or False")
     assert require_bool("overwrite", np.bool_(True)) is True
+
+
+@pytest.mark.parametrize("call, parameter", [
+    (lambda out: circuits.evaluate(ExperimentSpec(width=400, n_circuits=50, n_layers=2), allow_large="no"),
+     "allow_large"),
+    (lambda out: circuits.build(ExperimentSpec(width=400, n_circuits=50, n_layers=2), allow_large="no"),
+     "allow_large"),
+    (lambda out: circuits.find_boundary(ExperimentSpec(width=400, n_circuits=50, n_layers=2, batch_size=20), n_seeds=1,
+                                        allow_large="no"), "allow_large"),
+    (lambda out: circuits.find_boundary(ExperimentSpec(width=400, n_circuits=50, n_layers=2, batch_size=20), n_seeds=1,
+                                        progress="no"), "progress"),
+    (lambda out: circuits.sweep(TINY_GRID, out, progress="no"), "progress"),
+    (lambda out: circuits.sweep(TINY_GRID, out, progress=False, csv="no"), "csv"),
+    (lambda out: circuits.sweep(TINY_GRID, out, progress=False, wait=1), "wait"),
+    (lambda out: circuits.scaling(ExperimentSpec(n_layers=2, batch_size=20), [400, 800], out, progress="no"),
+     "progress"),
+])
+def test_a_switch_given_as_a_string_is_refused_before_any_work(call, parameter, tmp_path):
+    _refused(lambda: call(tmp_path / "out"), parameter, "True or False")
+    assert not (tmp_path / "out").exists()
 
 
 def test_overwrite_given_as_a_string_is_refused_not_taken_as_true(net, truth, tmp_path, built_zoo):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..base import (CircuitsError, check_target, choose_threads, open_json, remove_stale_in, require, require_array,
-                    require_float, require_int, require_path, sealed_json, write_file, write_table)
+                    require_bool, require_float, require_int, require_path, sealed_json, write_file, write_table)
 from ..construction import check_device
 from ._boundary import checked_criterion, find_boundary, search_range
 from ._budget import check_total, search_seconds
@@ -147,6 +147,7 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
             parameter="widths")
     n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
     workers = require_int("workers", workers, 1, 1024)
+    progress = require_bool("progress", progress)
     threads = None if threads is None else require_int("threads", threads, 1, 1024)
     device = check_device(device)
     for spec in specs:  # a criterion that cannot apply to a construction is refused before any work

@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 
 from ..base import (CircuitsError, check_target, choose_threads, read_bytes, read_table, remove_stale_in, require,
-                    require_int, require_path, using_threads, write_file, write_table)
+                    require_bool, require_int, require_path, using_threads, write_file, write_table)
 from ..construction import check_device
 from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
@@ -271,6 +271,7 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
     if isinstance(grid, (str, os.PathLike)):
         grid = read_grid(grid)
     specs = grid_specs(grid)
+    progress, csv, wait = require_bool("progress", progress), require_bool("csv", csv), require_bool("wait", wait)
     workers = require_int("workers", workers, 1, 1024)
     require(executor is None or callable(getattr(executor, "submit", None)),
             "executor must have a submit(fn, *args) method (a concurrent.futures-like executor)", parameter="executor")

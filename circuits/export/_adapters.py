@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..base import CircuitsError, require, require_bool, require_int
+from ..base import CircuitsError, require, require_array, require_bool, require_int
 from ._dictionary import Dictionary
 
 _HOOK = re.compile(r"^layers\.(\d+)\.hook_post$")
@@ -30,15 +30,10 @@ _MODULE = re.compile(r"^layers\.(\d+)$")
 
 
 def _tensor(value, name: str) -> torch.Tensor:
+    """``value`` (numpy, torch, lists) as a float32 CPU tensor: real numbers, finite (:func:`require_array`)."""
     if value is None:
         raise CircuitsError(f"{name} is needed", parameter=name)
-    try:
-        out = torch.as_tensor(value.detach() if isinstance(value, torch.Tensor) else np.asarray(value),
-                              dtype=torch.float32)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise CircuitsError(f"{name} must be an array of numbers: {err}", parameter=name) from err
-    require(bool(torch.isfinite(out).all()), f"{name} must be finite", parameter=name)
-    return out
+    return torch.from_numpy(require_array(name, value)).to(torch.float32)
 
 
 def _layer_of(layer, hook) -> int:

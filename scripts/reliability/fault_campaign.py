@@ -895,7 +895,8 @@ def faults(tmp: pathlib.Path, quick: bool) -> list[dict]:
 
     # --- two sweeps on one folder (a longer grid, so that the first is still running)
     out = tmp / "sweep-two"
-    long_grid = _write(tmp / "long-grid.json", json.dumps({**SWEEP_GRID, "seed": [0, 1, 2]}))
+    long_grid = _write(tmp / "long-grid.json", json.dumps({**SWEEP_GRID, "seed": list(range(6))}))  # 48 runs: the
+    # first is still running when the second (a fresh process, seconds to start on a loaded machine) asks for the lock
     first = start_cis("sweep", "--grid", long_grid, "--out", out, "--no-progress")
     wait_for(lambda: (out / ".lock").exists() and (out / ".lock").read_text().strip() != "")
     second = cis("sweep", "--grid", long_grid, "--out", out, "--no-progress", timeout=60)
@@ -1428,7 +1429,11 @@ API_NAMES = {
     "ground_truth": "circuits.ground_truth",
     "to_module": "circuits.to_module",
     "score_decomposition": "circuits.score_decomposition",
+    "score_features": "circuits.score_features",
+    "from_sae": "circuits.from_sae",
     "find_boundary": "circuits.find_boundary",
+    "evaluate": "circuits.evaluate",
+    "sweep": "circuits.sweep",
     "scaling": "circuits.scaling",
     "fit_power_law": "circuits.experiments._scaling.fit_power_law",
     "predicted_critical_load": "circuits.ExperimentSpec.predicted_critical_load",
@@ -3063,6 +3068,30 @@ def newest_api_probes() -> list[Probe]:
         lambda: attr(truth(), "truth_reference")(np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2, 2))),
         words=("empty", "no sample", "at least one"), ok="an empty reference",
         expect="refused saying it is empty, or empty")
+    # score_features: a decoder, codes, a batch and an SAE's weights that are not real arrays
+    def features(decoder, **k):
+        return lambda: API.score_features(truth(), decoder() if callable(decoder) else decoder, layer=2, **k)
+    acts = lambda: attr(truth(), "truth_dataset")(8, activations=True)  # noqa: E731
+    for what, call, parameter in (
+            ("a complex decoder", features(lambda: np.ones((4, D)) * 1j), "decoder"),
+            ("a complex torch decoder", features(lambda: torch.ones(4, D, dtype=torch.complex64)), "decoder"),
+            ("a complex scipy sparse decoder", features(lambda: sp.csr_array(np.ones((4, D)) * 1j)), "decoder"),
+            ("a decoder of strings", features(lambda: [["a"] * D] * 4), "decoder"),
+            ("a meta-device decoder", features(lambda: torch.ones(4, D, device="meta")), "decoder"),
+            ("complex codes", lambda: features(np.ones((4, D)), batch=acts(), codes=np.ones((8, 4)) * 1j)(),
+             "codes"),
+            ("meta-device activations as the batch", features(np.ones((4, D)), batch=torch.zeros(8, D, device="meta")),
+             "batch"),
+            ("complex activations as the batch", features(np.ones((4, D)), batch=np.zeros((8, D)) * 1j), "batch"),
+            ("a batch pair of 3", features(np.ones((4, D)), batch=(1, 2, 3)), "batch")):
+        add(f"score_features({what})", parameter, call)
+    for what, weights, parameter in (
+            ("a complex W_enc", dict(W_enc=torch.ones(D, 4, dtype=torch.complex64)), "W_enc"),
+            ("a meta-device W_enc", dict(W_enc=torch.ones(D, 4, device="meta")), "W_enc"),
+            ("a W_dec of strings", dict(W_dec=[["a"] * D] * 4), "W_dec")):
+        sae = {"W_enc": torch.ones(D, 4), "b_enc": torch.zeros(4), "W_dec": torch.ones(4, D), "b_dec": torch.zeros(D),
+               **weights}
+        add(f"from_sae({what})", parameter, lambda sae=sae: API.from_sae(**sae, layer=2))
     add("truth.dataset(10, n_active=True)", "n_active", lambda: attr(truth(), "truth_dataset")(10, n_active=True))
     def same_draws():
         t = truth()
@@ -3090,6 +3119,17 @@ def newest_api_probes() -> list[Probe]:
     add("save(net, path, overwrite='no') over a saved network", "overwrite",
         saved_twice(lambda p, o: API.save_network(_small_net(), p, **kw("overwrite", o)), "net"))
     add("data.matches('net')", "net", lambda: attr(API.load_dataset(FX["dA"]), "dataset_matches")("net"))
+    # the other switches given as strings ('no' would count as true)
+    for what, call, parameter in (
+            ("evaluate(spec, allow_large='no')", lambda: API.evaluate(API.spec(**SMALL_SPEC), allow_large="no"),
+             "allow_large"),
+            ("find_boundary(spec, allow_large='no')",
+             lambda: API.find_boundary(API.spec(**SMALL_SPEC), n_seeds=1, rtol=0.5, allow_large="no"), "allow_large"),
+            ("sweep(grid, out, progress='no')", lambda: API.sweep(SWEEP_GRIDS[0], _fresh("sw-str") / "out",
+                                                                  progress="no"), "progress"),
+            ("sweep(grid, out, csv='no')", lambda: API.sweep(SWEEP_GRIDS[0], _fresh("sw-str") / "out", progress=False,
+                                                             csv="no"), "csv")):
+        add(what, parameter, call)
 
     # the zoo
     add("zoo.CATALOGUE['bogus']", "name", lambda: API.zoo_catalogue["bogus"])
