@@ -2,7 +2,8 @@
 
 Every figure is drawn on a :class:`matplotlib.figure.Figure` made here (no pyplot, so no GUI
 backend and no global figure state) and saved with :func:`save`, which writes the PNG and,
-beside it, the tidy frame the figure was drawn from as CSV.
+beside it, the tidy frame the figure was drawn from as CSV, each atomically through the storage
+module (:func:`circuits.base.write_file`: a killed or failed write leaves no partial file).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from circuits.base import write_file
 from circuits.experiments import FIELDS, spec_keys
 
 #: Colour of a true value (the small circuits' own run).
@@ -76,15 +78,27 @@ def save(fig: Figure, data: pd.DataFrame, out_dir: Path, stem: str) -> list[Path
     """Write ``stem.png`` and ``stem.csv`` (the tidy frame behind the figure, integer columns as
     integers: :func:`integer_columns`) into ``out_dir``.
 
-    The PNG carries no timestamp, so the same data give the same file.
+    The PNG carries no timestamp, so the same data give the same file. Both are written atomically
+    (:func:`save_png`).
 
     Returns:
         the two paths, PNG first.
     """
     png, csv = Path(out_dir) / f"{stem}.png", Path(out_dir) / f"{stem}.csv"
-    fig.savefig(png, dpi=DPI, metadata={"Software": None})
-    integer_columns(data).to_csv(csv, index=False)
+    save_png(fig, png)
+    write_file(csv, lambda p: integer_columns(data).to_csv(p, index=False))
     return [png, csv]
+
+
+def save_png(fig: Figure, path, dpi: int = DPI) -> Path:
+    """Write ``fig`` as the PNG ``path``, atomically (:func:`circuits.base.write_file`: drawn into a sibling file
+    and renamed into place, so a killed or failed write, a full disk say, leaves no partial or empty PNG), without
+    a timestamp.
+
+    Returns:
+        ``path`` as a :class:`pathlib.Path`.
+    """
+    return write_file(path, lambda p: fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None}))
 
 
 def log_floor(values) -> float:

@@ -22,9 +22,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import NullFormatter
 
+from circuits.base import write_file
 from circuits.experiments import STUDY_LOAD, ExperimentSpec, scaling
 
-from ._style import new_figure, save
+from ._style import new_figure, save, save_png
 
 NAME = "scaling"
 
@@ -115,9 +116,7 @@ def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
                  "band: interval over seeds; dots: each seed; open triangle: no crossing (lower bound)",
                  fontsize=8)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    path = Path(path)
-    fig.savefig(path, dpi=130, metadata={"Software": None})
-    return path
+    return save_png(fig, Path(path))
 
 
 def make(ctx):
@@ -136,6 +135,4 @@ def make(ctx):
 
 def save_table(table: pd.DataFrame, out_dir) -> Path:
     """The figure's data as CSV (the study's table)."""
-    path = Path(out_dir) / "fig_scaling.csv"
-    table.to_csv(path, index=False)
-    return path
+    return write_file(Path(out_dir) / "fig_scaling.csv", lambda p: table.to_csv(p, index=False))

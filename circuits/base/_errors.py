@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+import torch
 
 
 class CircuitsError(ValueError):
@@ -79,6 +80,22 @@ def require_float(name: str, value, low: float | None = None, high: float | None
     return value
 
 
+def require_bool(name: str, value) -> bool:
+    """Check that ``value`` is ``True`` or ``False`` (a numpy bool too) and return it as ``bool``; a string such
+    as ``"no"`` or a number is refused (it would count as true).
+
+    Example:
+        >>> require_bool("overwrite", False)
+        False
+        >>> require_bool("overwrite", "no")
+        Traceback (most recent call last):
+        ...
+        circuits.CircuitsError: overwrite must be True or False, got 'no'
+    """
+    require(isinstance(value, (bool, np.bool_)), f"{name} must be True or False, got {value!r}", parameter=name)
+    return bool(value)
+
+
 def jsonable_seed(seed):
     """A seed as JSON can hold it: ``None``, an int or a string (numpy integers become ints, anything
     else its ``repr``)."""
@@ -90,9 +107,12 @@ def jsonable_seed(seed):
 
 
 def require_array(name: str, value, *, shape: tuple | None = None, ndim: int | None = None,
-                  finite: bool = True) -> np.ndarray:
+                  finite: bool = True, parameter: str | None = None) -> np.ndarray:
     """``value`` as a float64 array, checked: real numbers (not strings, objects or complex), of ``shape``
     (``None`` entries match any size) or ``ndim`` dimensions, and finite unless ``finite=False``.
+
+    ``name`` is what messages call it (``components[2][0]``), ``parameter`` the argument a refusal names
+    (default: ``name``). A torch tensor is read on the CPU; one without data (the ``meta`` device) is refused.
 
     Example:
         >>> require_array("inputs", [[1, 2]], shape=(None, 2)).dtype
@@ -102,20 +122,43 @@ def require_array(name: str, value, *, shape: tuple | None = None, ndim: int | N
         ...
         circuits.CircuitsError: inputs must be finite (found NaN or inf)
     """
-    raw = np.asarray(value)
+    parameter = name if parameter is None else parameter
+    value = _host_array(name, value, parameter)
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested lists and other things numpy cannot hold
+        raise CircuitsError(f"{name} must be an array of real numbers, got {type(value).__name__} ({err})",
+                            parameter=parameter) from None
     if raw.dtype.kind not in "biuf":
-        raise CircuitsError(f"{name} must be an array of real numbers, got dtype {raw.dtype}", parameter=name)
+        raise CircuitsError(f"{name} must be an array of real numbers, got dtype {raw.dtype}", parameter=parameter)
     arr = raw.astype(np.float64, copy=False)
     if shape is not None:
         want = tuple(shape)
         ok = arr.ndim == len(want) and all(w is None or w == s for w, s in zip(want, arr.shape))
         text = "(" + ", ".join("any" if w is None else str(w) for w in want) + ("," if len(want) == 1 else "") + ")"
-        require(ok, f"{name} must have shape {text}, got {arr.shape}", parameter=name)
+        require(ok, f"{name} must have shape {text}, got {arr.shape}", parameter=parameter)
     if ndim is not None:
-        require(arr.ndim == ndim, f"{name} must have {ndim} dimensions, got shape {arr.shape}", parameter=name)
+        require(arr.ndim == ndim, f"{name} must have {ndim} dimensions, got shape {arr.shape}", parameter=parameter)
     if finite:
-        require(bool(np.all(np.isfinite(arr))), f"{name} must be finite (found NaN or inf)", parameter=name)
+        require(bool(np.all(np.isfinite(arr))), f"{name} must be finite (found NaN or inf)", parameter=parameter)
     return arr
+
+
+def _host_array(name: str, value, parameter: str):
+    """A torch tensor as a numpy array on the CPU (refusing a tensor without data, on the ``meta`` device, and a
+    complex one); anything else as it is."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    require(value.device.type != "meta", f"{name} is a tensor on the 'meta' device, which holds no values",
+            parameter=parameter)
+    require(not value.is_complex(), f"{name} must be an array of real numbers, got dtype {value.dtype}",
+            parameter=parameter)
+    value = value.detach()
+    if value.layout != torch.strided:
+        value = value.to_dense()
+    if value.dtype == torch.bfloat16:  # numpy has no bfloat16
+        value = value.float()
+    return value.cpu().numpy()
 
 
 def require_path(name: str, value) -> Path:

@@ -28,6 +28,8 @@ Example:
     Traceback (most recent call last):
     ...
     circuits.CircuitsError: kind must be one of plain; got 'fancy'
+    >>> "fancy" in kinds, kinds.get("fancy")
+    (False, None)
 """
 
 from __future__ import annotations
@@ -92,7 +94,19 @@ class Registry(Mapping):
             self._entries[entry.name] = entry
 
     def __getitem__(self, name: str) -> Any:
-        return self._entries[name]
+        """The entry called ``name``; an unknown name is refused naming the parameter and the choices (as
+        :meth:`entry`), a :class:`CircuitsError` rather than a bare ``KeyError``."""
+        return self.entry(name)
+
+    def __contains__(self, name) -> bool:
+        try:
+            return name in self._entries
+        except TypeError:  # an unhashable value is no name
+            return False
+
+    def get(self, name, default=None) -> Any:
+        """The entry called ``name``, or ``default`` when there is none (no refusal)."""
+        return self._entries[name] if name in self else default
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

@@ -222,12 +222,23 @@ def read_bytes(path, parameter: str = "path", *, what: str = "file") -> bytes:
 
 
 def check_target(path, parameter: str = "path", *, folder: bool = False) -> Path:
-    """Refuse a target that cannot be written: a symbolic-link loop, or (for a file) a folder or a special file;
-    (for a folder) a file. An absent target is fine."""
+    """Refuse a target that cannot be written: a symbolic-link loop, a dangling symbolic link (writing through it
+    would create a file wherever it points), or (for a file) a folder or a special file; (for a folder) a file or
+    a special file. An absent target is fine.
+
+    Example:
+        >>> check_target("/dev/null")
+        Traceback (most recent call last):
+        ...
+        circuits.CircuitsError: path /dev/null is a character device, not a file
+    """
     path = Path(path)
     try:
         info = os.stat(path)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise CircuitsError(f"{parameter} {path} is a dangling symbolic link (to {os.readlink(path)}); remove it "
+                                "or name the file itself", parameter=parameter) from None
         return path
     except OSError as err:
         if err.errno == errno.ELOOP:
@@ -353,12 +364,14 @@ def write_file(path, data: bytes | Callable[[Path], None]) -> Path:
 
     The content goes to a sibling ``.NAME.writing-<pid>-<hex>``, is flushed to disk and renamed over
     ``path``; on any failure the sibling is removed and ``path`` is as it was. A symbolic link at ``path``
-    is written through (the file it names is replaced). Dead writers' debris beside ``path`` is removed first.
+    is written through (the file it names is replaced); a folder, a special file, a dangling link or a link
+    loop at ``path`` is refused (:func:`check_target`). Dead writers' debris beside ``path`` is removed first.
 
     Returns:
         ``path`` as a :class:`pathlib.Path`.
     """
     path = Path(path)
+    check_target(path)
     real = Path(os.path.realpath(path)) if os.path.islink(path) else path
     real.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(real)

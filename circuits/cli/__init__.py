@@ -8,7 +8,8 @@ imports). Every error the library raises (:class:`circuits.CircuitsError`) and e
 command line itself ends the command with one line on stderr that names the flag as typed (the
 error's ``parameter`` is the flag's ``dest``) and exit status 2; a closed standard output
 (``cis ... | head``) ends it quietly; Ctrl-C ends it with one line and status 130 (a sweep keeps its
-finished runs).
+finished runs). A warning of the library (a finished part run again, say) is one line too,
+``cis CMD: warning: ...``.
 
 Conventions shared by every subcommand (``docs/design.md`` lists them): flags are the spec's field
 names with ``-`` for ``_``; lists are space-separated (``--widths 1000 2000``); ``--format table|json``;
@@ -24,6 +25,7 @@ import contextlib
 import importlib
 import os
 import sys
+import warnings
 
 from circuits import CircuitsError
 
@@ -90,6 +92,21 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except _BadCommandLine:
         return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line(args.command)
+        return _run(module, args, options)
+
+
+def _one_line(command: str):
+    """A ``warnings.showwarning`` that prints ``cis COMMAND: warning: MESSAGE`` on one line of stderr."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"cis {command}: warning: {text}", file=sys.stderr if file is None else file)
+    return show
+
+
+def _run(module, args, options) -> int:
+    """Run the parsed command; the library's refusals and the standard output's failures as one line."""
     try:
         code = int(module.run(args) or 0)
         if sys.stdout is not None:  # None: started with its standard output closed (cis ... >&-)

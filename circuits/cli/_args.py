@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import re
+import socket
 import sys
 
 import numpy as np
@@ -134,6 +135,10 @@ def add_dask_argument(g) -> None:
                         "finished parts are kept as with local workers")
 
 
+#: Seconds ``--dask ADDRESS`` waits for a TCP connection to the scheduler before refusing.
+DASK_CONNECT_SECONDS = 2.0
+
+
 @contextlib.contextmanager
 def dask_executor(address: str | None):
     """The executor of ``--dask ADDRESS`` (``None`` without one), closed when the block ends."""
@@ -145,13 +150,21 @@ def dask_executor(address: str | None):
                             parameter="dask")
     try:
         from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
     except ImportError as err:
         raise CircuitsError("dask needs the optional extra: pip install 'circuits-in-superposition[dask]'",
+                            parameter="dask") from err
+    try:  # a TCP scheduler that is not there is refused at once, before the client's own (longer) retries
+        scheme, location = parse_address(address.strip())
+        if scheme in ("tcp", "tls"):
+            socket.create_connection(parse_host_port(location), timeout=DASK_CONNECT_SECONDS).close()
+    except (OSError, ValueError, TypeError) as err:
+        raise CircuitsError(f"dask cannot reach the scheduler at {address.strip()!r} ({err})",
                             parameter="dask") from err
     try:
         client = Client(address.strip(), timeout="10s")
     except (OSError, ValueError, TypeError) as err:
-        raise CircuitsError(f"dask: cannot reach the scheduler at {address.strip()!r} ({err})",
+        raise CircuitsError(f"dask cannot reach the scheduler at {address.strip()!r} ({err})",
                             parameter="dask") from err
     try:
         yield client.get_executor()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import circuits
-from circuits.base import require_path, using_threads
+from circuits.base import check_target, require_path, using_threads
 
 from ._args import add_output_arguments, add_run_arguments, add_spec_arguments, as_flag, spec_from_args, to_json
 from .evaluate import loaded_spec
@@ -31,7 +31,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    if require_path("out", args.out).exists() and not args.overwrite:
+    if check_target(require_path("out", args.out), "out").exists() and not args.overwrite:
         raise circuits.CircuitsError(f"out {args.out} exists; pass --overwrite to replace it", parameter="out")
     if args.network is not None:
         spec, net = loaded_spec(args)

@@ -7,7 +7,6 @@ import math
 import pathlib
 
 import circuits
-import figures.fig_scaling as fig_scaling
 from circuits import CircuitsError
 from circuits.measurement import CRITERIA
 
@@ -61,7 +60,13 @@ def run(args) -> int:
                                   n_seeds=args.n_seeds, rtol=args.rtol, workers=args.workers, executor=executor,
                                   progress=show_progress(args), device=args.device, threads=args.threads,
                                   allow_large=args.yes)
-    figure = fig_scaling.draw(result.table, result.fits, pathlib.Path(args.out) / "scaling.png")
+    # the figures' drawing code (matplotlib, seaborn) is imported only now, so that a refused command stays quick
+    import figures.fig_scaling as fig_scaling
+    try:
+        figure = fig_scaling.draw(result.table, result.fits, pathlib.Path(args.out) / "scaling.png")
+    except OSError as err:  # the tables are written; the figure is not (a full disk): nothing half-written is left
+        raise CircuitsError(f"cannot write the figure {pathlib.Path(args.out) / 'scaling.png'}: "
+                            f"{err.strerror or err} (the tables are written)", parameter="out") from err
     if args.format == "json":
         print(to_json({"rows": result.table.to_dict("records"), "fits": result.fits.to_dict("records"),
                        "figure": str(figure) if figure else None}))

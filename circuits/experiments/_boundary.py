@@ -18,7 +18,7 @@ import numpy as np
 from theory import predicted_mse
 
 from ..assignment import capacity
-from ..base import CircuitsError, choose_threads, require, require_float, require_int
+from ..base import CircuitsError, choose_threads, require, require_bool, require_float, require_int
 from ..measurement import CRITERIA, ON_ERROR, Setting, criterion as measurement_criterion
 from ..system import SYSTEMS
 from ._budget import check_cost, check_total, search_seconds
@@ -314,6 +314,7 @@ def find_boundary(spec: ExperimentSpec, *, criterion: str = "payload", level: fl
             parameter="spec")
     n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
     workers = require_int("workers", workers, 1)
+    progress = require_bool("progress", progress)
     chosen, level, on_error = checked_criterion(spec, criterion, level, on_error)
     confidence = require_float("confidence", confidence, 0.0, 1.0, open_low=True, open_high=True)
     rtol = require_float("rtol", rtol, 0.0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..base import CircuitsError, available_memory
+from ..base import CircuitsError, available_memory, require_bool
 from ._spec import ExperimentSpec
 
 #: Seconds per unit of work, measured on a 2-core machine (one thread), rounded up.
@@ -113,7 +113,7 @@ def check_cost(spec: ExperimentSpec, *, allow: bool = False, memory: int | None 
         CircuitsError: naming the estimate and the fields that would lower it.
     """
     cost = estimate_cost(spec)
-    if allow:
+    if require_bool("allow_large", allow):
         return cost
     free = available_memory() if memory is None else memory
     if cost.memory > free:
@@ -136,6 +136,6 @@ def search_seconds(spec: ExperimentSpec, low: int, high: int, n_seeds: int, rtol
 def check_total(seconds: float, what: str, *, allow: bool = False, max_seconds: float = MAX_SECONDS) -> None:
     """Refuse work of many runs (a sweep, a boundary search, a scaling study) whose estimated total time
     exceeds ``max_seconds``, unless ``allow``; the message says what to lower."""
-    if not allow and seconds > max_seconds:
+    if not require_bool("allow_large", allow) and seconds > max_seconds:
         raise CircuitsError(f"this {what} may take long: about {_duration(seconds)} in all; run fewer or smaller "
                             f"specs, or allow it (allow_large=True)")

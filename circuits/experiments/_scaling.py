@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..base import (CircuitsError, choose_threads, open_json, remove_stale_in, require, require_array, require_float,
-                    require_int,
-                    require_path, sealed_json, write_file, write_table)
+from ..base import (CircuitsError, check_target, choose_threads, open_json, remove_stale_in, require, require_array,
+                    require_bool, require_float, require_int, require_path, sealed_json, write_file, write_table)
 from ..construction import check_device
 from ._boundary import checked_criterion, find_boundary, search_range
 from ._budget import check_total, search_seconds
@@ -84,7 +83,9 @@ def fit_power_law(widths, loads) -> tuple[float, float, float]:
         (-1.0, 0.004)
     """
     widths = require_array("widths", widths, ndim=1)
-    loads = require_array("loads", loads, shape=(len(widths),))
+    loads = require_array("loads", loads, ndim=1)
+    require(len(loads) == len(widths), f"loads must hold one load per width: {len(widths)} widths, got {len(loads)} "
+                                       "loads", parameter="loads")
     require(bool(np.all(widths > 0)) and bool(np.all(loads > 0)),
             "a power law needs positive widths and loads (its fit is on their logarithms)", parameter="loads")
     require(len(np.unique(widths)) >= 2, f"a power law needs at least two different widths with a crossing, got "
@@ -146,6 +147,7 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
             parameter="widths")
     n_seeds = require_int("n_seeds", n_seeds, 1, 1000)
     workers = require_int("workers", workers, 1, 1024)
+    progress = require_bool("progress", progress)
     threads = None if threads is None else require_int("threads", threads, 1, 1024)
     device = check_device(device)
     for spec in specs:  # a criterion that cannot apply to a construction is refused before any work
@@ -172,13 +174,15 @@ def scaling(specs, widths, out_dir, *, criterion: str = "payload", level: float 
     per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(tasks)))
     tasks = [(part, at, search_, dev, per_task) for part, at, search_, dev, _ in tasks]
     by_part = {t[0]: t for t in tasks}
-    out = require_path("out", out_dir)
-    require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
+    out = check_target(require_path("out", out_dir), "out", folder=True)
     try:
         parts = out / "parts"
+        check_target(parts, "out", folder=True)
         parts.mkdir(parents=True, exist_ok=True)
         with folder_lock(out):
             remove_stale_in(parts)
+            for name in ("scaling.json", "results.parquet", "fits.parquet", *(f"parts/{p}.json" for p in by_part)):
+                check_target(out / name, "out")  # a folder or a special file where a file goes: refused, before work
             write_file(out / "scaling.json", json.dumps({"specs": dicts, "widths": widths, "search": search},
                                                         indent=2).encode())
             todo = [t for t in tasks if not (parts / f"{t[0]}.json").exists()]

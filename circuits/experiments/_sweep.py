@@ -39,8 +39,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 import pandas as pd
 import torch
 
-from ..base import (CircuitsError, choose_threads, read_bytes, read_table, remove_stale_in, require, require_int,
-                    require_path, using_threads, write_file, write_table)
+from ..base import (CircuitsError, check_target, choose_threads, read_bytes, read_table, remove_stale_in, require,
+                    require_bool, require_int, require_path, using_threads, write_file, write_table)
 from ..construction import check_device
 from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
@@ -271,6 +271,7 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
     if isinstance(grid, (str, os.PathLike)):
         grid = read_grid(grid)
     specs = grid_specs(grid)
+    progress, csv, wait = require_bool("progress", progress), require_bool("csv", csv), require_bool("wait", wait)
     workers = require_int("workers", workers, 1, 1024)
     require(executor is None or callable(getattr(executor, "submit", None)),
             "executor must have a submit(fn, *args) method (a concurrent.futures-like executor)", parameter="executor")
@@ -280,15 +281,17 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
     check_total(sum(estimate_cost(spec).seconds_ceiling for spec in specs), f"sweep of {len(specs)} runs",
                 allow=allow_large)
     per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(specs)))
-    out = require_path("out", out_dir)
-    require(not out.exists() or out.is_dir(), f"out_dir {str(out)!r} exists and is not a folder", parameter="out")
+    out = check_target(require_path("out", out_dir), "out", folder=True)
     record = {"grid": grid, "runs": [run_id(s) for s in specs], "part_format": PART_FORMAT}
     try:
         parts = out / "parts"
+        check_target(parts, "out", folder=True)
         parts.mkdir(parents=True, exist_ok=True)
         with folder_lock(out, wait=wait):
             _check_record(out / "sweep.json", record)
             remove_stale_in(parts)
+            for name in ("results.parquet", "results.csv", *(f"parts/{i}.parquet" for i in record["runs"])):
+                check_target(out / name, "out")  # a folder or a special file where a file goes: refused, before work
             write_file(out / "sweep.json", json.dumps(record, indent=2, default=str).encode())
             by_id = {run_id(s): s for s in specs}
             todo = [s for s in specs if not (parts / f"{run_id(s)}.parquet").exists()]
@@ -317,11 +320,12 @@ def sweep(grid, out_dir, *, workers: int = 1, executor=None, progress: bool = Tr
 
 def _check_record(made: pathlib.Path, record: dict) -> None:
     """Refuse a folder whose ``sweep.json`` lists other runs (another grid made it)."""
-    if not made.exists():
+    if not os.path.lexists(made):
         return
+    text = read_bytes(made, "out")  # a FIFO, a device or a folder there is refused by what it is
     try:
-        before = json.loads(made.read_text())
-    except (OSError, ValueError) as err:
+        before = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
         raise CircuitsError(f"{made} is not readable ({err}); remove the folder or choose another out_dir",
                             parameter="out") from err
     require(isinstance(before, dict) and before.get("runs") == record["runs"],
@@ -336,7 +340,7 @@ def folder_lock(folder: pathlib.Path, *, wait: bool = False):
     Another holder makes this refuse at once, naming it (process id and start time), or, with
     ``wait``, block until it is done. The lock goes with the process, so a killed sweep leaves none.
     """
-    path = folder / ".lock"
+    path = check_target(folder / ".lock", "out")  # a FIFO or a device there would block or fail
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -71,8 +71,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..base import (CircuitsError, __version__, check_target, folder_writer, open_arrays, open_json, require,
-                    require_choice, require_path, sealed_arrays, sealed_json, using_threads, write_file)
+from ..base import (CircuitsError, Registry, __version__, check_target, folder_writer, open_arrays, open_json, require,
+                    require_bool, require_choice, require_path, sealed_arrays, sealed_json, using_threads, write_file)
 from ..construction import Network
 from ..export import (ActivationStream, Dataset, GroundTruth, ground_truth, load_dataset, load_network, load_truth,
                       save_network, save_plain_weights, save_truth, to_module)
@@ -84,6 +84,9 @@ from ._spec import ExperimentSpec
 REGIMES = ("exact", "working", "strained", "failing")
 #: Samples in each network's data set.
 DATASET_SIZE = 200
+#: The arrays each network's data set holds (every layer's activations and the reference run).
+DATASET_CONTENTS = ("inputs", "active", "payloads", "activations", "on.intended", "on.readout", "on.actual",
+                    "reference.acts", "reference.on", "reference.payload")
 #: The worst read-out error of an ``exact`` network is below this (float32 round-off).
 EXACT_ERROR = 1e-4
 #: The on-indicator error that counts as losing an active circuit (the step's margin).
@@ -132,6 +135,16 @@ class ZooEntry:
         return {"name": self.name, "regime": self.regime, "description": self.description,
                 "spec": self.spec.to_dict(), "load": self.spec.load}
 
+    @property
+    def help(self) -> str:
+        """One line for listings (the registry's shape): the regime and the description."""
+        return f"{self.regime}: {self.description}"
+
+    def parse(self, arg, text: str) -> "ZooEntry":
+        """The entry itself (a catalogued network takes no argument), as a registry's entries do."""
+        require(arg is None, f"name {self.name!r} takes no argument, got {text!r}", parameter="name")
+        return self
+
 
 def _entry(name: str, regime: str, description: str, **fields) -> ZooEntry:
     return ZooEntry(name, regime, description, ExperimentSpec.from_dict({**_BASE, **fields}))
@@ -142,8 +155,9 @@ _CHAIN = "rotation chains of 3 circuits (each rotates the previous one's vector)
 _FAN = "fan-in triples (a receiver rotates the mean of two senders' vectors), one triple active (z = 3)"
 _CLEAN = "; clean-up layers between computation layers (error correction, 7 network layers)"
 
-#: The catalogue, by name. D = 1000, S = 6, L = 4 computation layers, seed 0, evaluated on 1000 samples.
-CATALOGUE: dict[str, ZooEntry] = {e.name: e for e in (
+#: The catalogue, by name: a read-only mapping (a :class:`circuits.base.Registry`) that refuses an unknown name
+#: naming the catalogued ones. D = 1000, S = 6, L = 4 computation layers, seed 0, evaluated on 1000 samples.
+CATALOGUE = Registry("name", (
     _entry("rotation-exact", "exact", f"{_ROT}; T S <= D/d: no shared neuron, exact", n_circuits=41),
     _entry("rotation-working", "working", f"{_ROT}; below the critical load", n_circuits=200),
     _entry("rotation-strained", "strained", f"{_ROT}; near the critical load: some active circuits are lost",
@@ -181,7 +195,7 @@ CATALOGUE: dict[str, ZooEntry] = {e.name: e for e in (
            system="rotation-fan-in", error_correction="cleanup", n_circuits=200),
     _entry("fan-in-cleanup-failing", "failing", f"{_FAN}{_CLEAN}; above the critical load",
            system="rotation-fan-in", error_correction="cleanup", n_circuits=300),
-)}
+))
 
 
 def names() -> list[str]:
@@ -242,6 +256,13 @@ def classify(spec: ExperimentSpec, measured: dict) -> str:
         >>> classify(spec, measure(evaluate(spec)))
         'exact'
     """
+    require(isinstance(spec, ExperimentSpec), f"spec must be an ExperimentSpec, got {type(spec).__name__}",
+            parameter="spec")
+    needed = ("max_error", "active_failure_rate", "payload_ratio")
+    require(isinstance(measured, dict) and all(k in measured for k in needed),
+            f"measured must be the errors measure() gives, holding {', '.join(needed)}; got "
+            + (f"keys {sorted(measured)[:5]}" if isinstance(measured, dict) else type(measured).__name__),
+            parameter="measured")
     n_slots = spec.width // spec.circuit_width
     if spec.n_circuits * spec.redundancy <= n_slots and measured["max_error"] < EXACT_ERROR:
         return "exact"
@@ -321,14 +342,18 @@ def load_model(name: str, path=None, *, dataset: bool = True) -> ZooModel:
         >>> model.regime, model.network.n_circuits, model.network.width
         ('exact', 41, 1000)
     """
-    entry = CATALOGUE[require_choice("name", name, CATALOGUE)]
+    entry = CATALOGUE.entry(name)
+    dataset = require_bool("dataset", dataset)
     if path is None:
         net = build(entry.spec)
         truth = ground_truth(net)
         return ZooModel(entry, net, truth, _dataset(truth, entry.spec) if dataset else None)
-    path = Path(path)
+    path = require_path("path", path)
     records = {r["name"]: r for r in read_index(path)["entries"]}
-    require(name in records, f"the zoo in {path} has no network {name!r} (it has {', '.join(records) or 'none'})",
+    require(name in records, f"the zoo's {path / _INDEX} has no network {name!r} (it lists "
+                             f"{', '.join(records) or 'none'})" + (f", though {path / name} is there: that index.json "
+                                                                   "is another zoo's; build the zoo again"
+                                                                   if os.path.lexists(path / name) else ""),
             parameter="name")
     net = load_network(path / name / "network")
     require(net.fingerprint == records[name].get("fingerprint"),
@@ -337,13 +362,27 @@ def load_model(name: str, path=None, *, dataset: bool = True) -> ZooModel:
     require(ExperimentSpec.from_dict(net.provenance) == entry.spec,
             f"the network {name!r} in {path} was built from another spec than the catalogue's", parameter="path")
     load_truth(path / name / "truth.safetensors", network=net)
-    data = load_dataset(path / name / "dataset.safetensors", network=net) if dataset else None
+    data = None
+    if dataset:
+        data = load_dataset(path / name / "dataset.safetensors", network=net)
+        _check_dataset(data, entry.spec, path / name / "dataset.safetensors")
     return ZooModel(entry, net, ground_truth(net), data, records[name]["measured"])
+
+
+def _check_dataset(data: Dataset, spec: ExperimentSpec, path: Path) -> None:
+    """Refuse a zoo entry's data set that is not the one :func:`build_zoo` draws for it (other draws, another size,
+    other contents of the same network): its seal holds, but it is another data set."""
+    want = {"batch_size": DATASET_SIZE, "seed": spec.seed, "n_active": spec.n_active,
+            "contents": sorted(DATASET_CONTENTS)}
+    have = {**{k: data.info.get(k) for k in want}, "contents": sorted(data.info.get("contents") or [])}
+    wrong = [f"{k} {have[k]!r}, not {want[k]!r}" for k in want if have[k] != want[k]]
+    require(not wrong, f"{path} is not this zoo entry's data set ({'; '.join(wrong)}): it was replaced; draw it again "
+                       "or build the zoo again", parameter="path")
 
 
 def read_index(path) -> dict:
     """The ``index.json`` of a built zoo, its seal checked (refused unless it is one, whole and unedited)."""
-    path = Path(path)
+    path = require_path("path", path)
     check_target(path, "path", folder=True)
     require(path.is_dir(), f"{path} is not a built zoo (absent)", parameter="path")
     require(os.path.lexists(path / _INDEX), f"{path} is not a built zoo (it has no {_INDEX})", parameter="path")
@@ -378,6 +417,7 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
     """
     chosen = names_checked(names)
     path = require_path("path", path)
+    overwrite, progress = require_bool("overwrite", overwrite), require_bool("progress", progress)
     _check_target(path, overwrite)
     records = []
     try:
@@ -393,9 +433,7 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
                           f"{time.perf_counter() - start:.1f} s", flush=True)
             index = {"circuits_version": __version__, "rule": REGIME_RULE,
                      "dataset": {"batch_size": DATASET_SIZE, "seed": "the spec's seed", "n_active": "the spec's",
-                                 "contents": ["inputs", "active", "payloads", "activations", "on.intended",
-                                              "on.readout", "on.actual", "reference.acts", "reference.on",
-                                              "reference.payload"]},
+                                 "contents": list(DATASET_CONTENTS)},
                      "entries": records}
             write_file(tmp / _INDEX, sealed_json("zoo-index", _VERSION, {"entries": chosen}, index).encode())
             write_file(tmp / _TABLE, (index_table(index) + "\n").encode())
@@ -408,6 +446,8 @@ def names_checked(names) -> list[str]:
     """``names`` (default: all) after checking each is catalogued; no repeats."""
     if names is None:
         return list(CATALOGUE)
+    require(isinstance(names, (str, list, tuple)), f"names must be a network's name or a list of names, got "
+                                                   f"{type(names).__name__}", parameter="names")
     chosen = [names] if isinstance(names, str) else list(names)
     require(chosen, "names must name at least one network", parameter="names")
     for name in chosen:
@@ -524,9 +564,14 @@ def index_table(index: dict) -> str:
     """The index as a Markdown table: name, measured regime, system, error correction, T, z, load, and the errors
     (payload MSE of all active circuits at the last layer; the MSE theory is compared with, the prediction and
     their ratio; the active failure rate; the inactive on-indicator MSE), and the bytes on disk."""
+    needed = ("name", "measured_regime", "spec", "load", "measured", "bytes")
+    entries = index.get("entries") if isinstance(index, dict) else None
+    require(isinstance(entries, list) and all(isinstance(r, dict) and all(k in r for k in needed) for r in entries),
+            f"index must be a zoo index (what build_zoo returns and read_index reads): a dict whose \"entries\" "
+            f"are records with {', '.join(needed)}", parameter="index")
     lines = ["| name | regime | system | error correction | T | z | load | payload MSE | compared MSE | theory | "
              "ratio | active failures | inactive on MSE | bytes |", "|" + "---|" * 14]
-    for r in index["entries"]:
+    for r in entries:
         s, m = r["spec"], r["measured"]
         fmt = (lambda v, f: "-" if v is None else format(v, f))
         lines.append(f"| {r['name']} | {r['measured_regime']} | {s['system']} | {s['error_correction']} | "

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, require, require_array, require_bool, require_int
 from ._dictionary import Dictionary
 
 _HOOK = re.compile(r"^layers\.(\d+)\.hook_post$")
@@ -30,15 +30,10 @@ _MODULE = re.compile(r"^layers\.(\d+)$")
 
 
 def _tensor(value, name: str) -> torch.Tensor:
+    """``value`` (numpy, torch, lists) as a float32 CPU tensor: real numbers, finite (:func:`require_array`)."""
     if value is None:
         raise CircuitsError(f"{name} is needed", parameter=name)
-    try:
-        out = torch.as_tensor(value.detach() if isinstance(value, torch.Tensor) else np.asarray(value),
-                              dtype=torch.float32)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise CircuitsError(f"{name} must be an array of numbers: {err}", parameter=name) from err
-    require(bool(torch.isfinite(out).all()), f"{name} must be finite", parameter=name)
-    return out
+    return torch.from_numpy(require_array(name, value)).to(torch.float32)
 
 
 def _layer_of(layer, hook) -> int:
@@ -118,8 +113,7 @@ def from_sae(sae=None, *, W_enc=None, b_enc=None, W_dec=None, b_dec=None, layer:
         cfg = getattr(sae, "cfg", None)
         hook = getattr(cfg, "hook_name", None) or getattr(getattr(cfg, "metadata", None), "hook_name", None)
     layer = _layer_of(layer, hook)
-    require(isinstance(subtract_decoder_bias, (bool, np.bool_)), "subtract_decoder_bias must be True or False",
-            parameter="subtract_decoder_bias")
+    subtract_decoder_bias = require_bool("subtract_decoder_bias", subtract_decoder_bias)
     own = getattr(sae, "encode", None)
     if callable(own) and W_enc is None:
         return Dictionary(W_dec, layer=layer, encoder=own, name=name)

@@ -46,8 +46,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..base import (CircuitsError, available_memory, check_target, open_arrays, require, require_int, require_path,
-                    sealed_arrays, write_file)
+from ..base import (CircuitsError, available_memory, check_target, open_arrays, require, require_bool, require_int,
+                    require_path, sealed_arrays, write_file)
 from ..construction import Network
 from ..measurement import describe
 from ._readout import ACTUAL_ON_THRESHOLD, incidence, intended_on, on_readout
@@ -144,6 +144,7 @@ class Dataset:
 
     def matches(self, net: Network) -> bool:
         """Whether this data set was drawn for ``net`` (the same network: equal fingerprints)."""
+        require(isinstance(net, Network), f"net must be a circuits.Network, got {type(net).__name__}", parameter="net")
         return self.fingerprint == net.fingerprint
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -177,8 +178,8 @@ class Dataset:
                 system refuses the write.
         """
         path = check_target(require_path("path", path), "path")
-        require(overwrite or not path.exists(), f"path {path} exists; pass overwrite=True to replace it",
-                parameter="path")
+        require(require_bool("overwrite", overwrite) or not path.exists(),
+                f"path {path} exists; pass overwrite=True to replace it", parameter="path")
         blob = sealed_arrays(self.arrays(), "dataset", DATASET_VERSION, {"network": self.fingerprint}, self.info)
         try:
             write_file(path, blob)
@@ -205,10 +206,7 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
     seed = require_int("seed", seed, 0, _MAX_SEED)
     system = net.system
     z = system.check_n_active(default_n_active(net) if n_active is None else n_active)
-    require(isinstance(activations, (bool, np.bool_)), f"activations must be True or False, got {activations!r}",
-            parameter="activations")
-    require(isinstance(reference, (bool, np.bool_)), f"reference must be True or False, got {reference!r}",
-            parameter="reference")
+    activations, reference = require_bool("activations", activations), require_bool("reference", reference)
     D, L, T = net.width, net.network_layers, net.n_circuits
     need = B * (2 * D * 4 + z * (8 + 16 * (system.payload_dim + net.circuit_width))  # inputs, draws, encodings
                 + (L + 1) * (D * 4 + T * 5) * activations + 2 * (L + 1) * z * 8 * (net.circuit_width + 2) * reference)

@@ -19,22 +19,17 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..base import CircuitsError, require, require_int
+from ..base import require, require_array, require_int
 
 
 def as_matrix(value, name: str, *, sparse_ok: bool = True):
-    """A 2-D float64 numpy array (or CSR matrix) from numpy, torch or scipy input, checked finite."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach()
-        value = (value.to_dense() if value.layout != torch.strided else value).cpu().double().numpy()
+    """A 2-D float64 numpy array (or CSR matrix) from numpy, torch or scipy input, checked: real numbers (not
+    complex, strings or objects; a tensor with values, not on the ``meta`` device), finite."""
     if sp.issparse(value):
+        require(value.dtype.kind in "biuf", f"{name} must hold real numbers, got dtype {value.dtype}", parameter=name)
         out = sp.csr_array(value, dtype=np.float64) if sparse_ok else np.asarray(value.toarray(), dtype=np.float64)
     else:
-        try:
-            out = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise CircuitsError(f"{name} must be a 2-D array of numbers (numpy, torch or scipy sparse): {err}",
-                                parameter=name) from err
+        out = require_array(name, value, finite=False)
     require(out.ndim == 2, f"{name} must be a 2-D array, got shape {out.shape}", parameter=name)
     values = out.data if sp.issparse(out) else out
     require(bool(np.all(np.isfinite(values))), f"{name} must be finite (found NaN or inf)", parameter=name)
@@ -89,13 +84,13 @@ class Dictionary:
         """``(B, K)`` float64 codes of ``(B, D)`` activations (torch or numpy), through :attr:`encoder`."""
         require(self.encoder is not None, f"the dictionary {self.name!r} has no encoder: give its codes instead",
                 parameter="codes")
-        x = torch.as_tensor(acts, dtype=torch.float32)
+        usable = isinstance(acts, torch.Tensor) and acts.device.type != "meta" and not acts.is_complex()
+        x = (acts if usable else torch.from_numpy(require_array("acts", acts, finite=False))).to(torch.float32)
         require(x.ndim == 2 and x.shape[1] == self.width,
                 f"activations must have shape (B, {self.width}), got {tuple(x.shape)}", parameter="acts")
         with torch.no_grad():
             codes = self.encoder(x)
-        codes = codes.detach().cpu().double().numpy() if isinstance(codes, torch.Tensor) else np.asarray(
-            codes, dtype=np.float64)
+        codes = require_array(f"the codes of {self.name!r}'s encoder", codes, finite=False, parameter="encoder")
         require(codes.shape == (x.shape[0], self.n_features),
                 f"the encoder of {self.name!r} must return (B, K) = {(x.shape[0], self.n_features)} codes, got "
                 f"{codes.shape}", parameter="encoder")

@@ -70,7 +70,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from ..base import CircuitsError, require, require_int
+from ..base import CircuitsError, require, require_array, require_int
 from ..system import draw_payloads
 from ._dataset import Dataset
 from ._dictionary import Dictionary, as_matrix
@@ -173,7 +173,7 @@ def _batch(truth: GroundTruth, batch, layer: int) -> tuple[torch.Tensor, np.ndar
             acts = net.forward(active, inputs)[layer].reshape(len(active), net.width).cpu()
         return acts, truth.on_state(acts, layer)
     if isinstance(batch, (torch.Tensor, np.ndarray)):
-        acts = torch.as_tensor(batch, dtype=torch.float32)
+        acts = torch.from_numpy(require_array("batch", batch, finite=False)).to(torch.float32)
         require(acts.ndim == 2 and acts.shape[1] == net.width,
                 f"batch activations must have shape (B, {net.width}), got {tuple(acts.shape)}", parameter="batch")
         return acts, truth.on_state(acts, layer)

@@ -44,7 +44,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from ..base import CircuitsError, available_memory, require, require_int
+from ..base import CircuitsError, available_memory, require, require_bool, require_int
 from ..construction import Network, block_entries, check_device, circuit_pairs
 
 #: ``to_module(dense=None)`` uses dense weights up to this width D, sparse ones above.
@@ -153,7 +153,7 @@ class SparseLinear(nn.Module):
         B = x.shape[0]
         y = (self.sparse_weight() @ x.T).T
         shared = x @ self.broadcast.T  # (B, d)
-        y = (y.reshape(B, self.n_groups, -1) + shared[:, :, None]).reshape(B, self.width)
+        y = (y.reshape(B, self.n_groups, self.width // self.n_groups) + shared[:, :, None]).reshape(B, self.width)
         return y + self.bias
 
     def extra_repr(self) -> str:
@@ -318,9 +318,7 @@ class ExportedNetwork(nn.Module):
             x: ``(B, input_width)`` input.
             until: the last network layer to compute, 0..L.
         """
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.input_width:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise CircuitsError(f"input must have shape (B, {self.input_width}), got {shape}", parameter="x")
+        self._check_input(x)
         last = self.n_layers if until is None else require_int("until", until, 0, self.n_layers)
         first = self.layers[0]
         out = [first.hook_post(first(x))]
@@ -333,6 +331,19 @@ class ExportedNetwork(nn.Module):
         """The last layer ``(B, D)`` of ``(B, input_width)`` inputs."""
         return self.activations(x)[-1]
 
+    def _check_input(self, x) -> None:
+        """Refuse an input the layers cannot take: not a ``(B, input_width)`` tensor, another dtype than the
+        module's weights (float64, integers, half, complex, bool), or another device (``meta`` among them)."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.input_width:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise CircuitsError(f"input must have shape (B, {self.input_width}), got {shape}", parameter="x")
+        layer = self.layers[1]
+        weights = next(t for t in (*layer.parameters(), *layer.buffers()) if t.is_floating_point())
+        require(x.dtype == weights.dtype, f"x must be a {weights.dtype} tensor (the module's dtype), got {x.dtype}; "
+                                          f"convert it with x.to({weights.dtype})", parameter="x")
+        require(x.device == weights.device, f"x must be on the module's device {weights.device}, got {x.device}",
+                parameter="x")
+
     def _select(self, names_filter) -> list[str]:
         """The hook names ``names_filter`` picks: ``None`` (all), a name, names, or a function ``name -> bool``."""
         points = self.hook_points()
@@ -340,6 +351,10 @@ class ExportedNetwork(nn.Module):
             return list(points)
         if callable(names_filter):
             return [name for name in points if names_filter(name)]
+        require(isinstance(names_filter, (str, list, tuple, set, frozenset)) and
+                (isinstance(names_filter, str) or all(isinstance(name, str) for name in names_filter)),
+                f"names_filter must be None, a hook name, a list of hook names or a function name -> bool, got "
+                f"{names_filter!r}", parameter="names_filter")
         chosen = [names_filter] if isinstance(names_filter, str) else list(names_filter)
         unknown = [name for name in chosen if name not in points]
         if unknown:
@@ -518,8 +533,7 @@ def to_module(net: Network, *, dense: bool | None = None, dtype: torch.dtype = t
         dense = D <= DENSE_WIDTH
     require(isinstance(dense, (bool, np.bool_)), f"dense must be True, False or None, got {dense!r}",
             parameter="dense")
-    require(isinstance(feature_input, (bool, np.bool_)), f"feature_input must be True or False, got {feature_input!r}",
-            parameter="feature_input")
+    feature_input = require_bool("feature_input", feature_input)
     require(dtype in (torch.float32, torch.float64), f"dtype must be torch.float32 or torch.float64, got {dtype}",
             parameter="dtype")
     device = net.device if device is None else check_device(device)

@@ -49,7 +49,7 @@ from safetensors.numpy import load as st_load, save as st_save
 
 from ..assignment import ASSIGNMENTS, Assignment
 from ..base import (CircuitsError, __version__, check_seal, check_target, jsonable_seed, read_bytes, require,
-                    require_choice, require_float, require_int, require_path, seal, write_folder)
+                    require_bool, require_choice, require_float, require_int, require_path, seal, write_folder)
 from ..construction import MAX_CHI_SCALE, Network, NetworkConfig, assemble, check_device, check_width, weight_scheme
 from ..measurement import describe
 from ..system import (SYSTEMS, ActivationGroups, CircuitFamily, Couplings, SmallSystem, parse_error_correction,
@@ -100,7 +100,7 @@ def save_network(net: Network, path, *, overwrite: bool = False, metadata: dict 
     require(metadata is None or isinstance(metadata, dict), f"metadata must be a dict or None, got "
                                                             f"{type(metadata).__name__}", parameter="metadata")
     path = require_path("path", path)
-    _check_target(path, overwrite)
+    _check_target(path, require_bool("overwrite", overwrite))
     arrays, config = _contents(net, metadata or {})
     blob = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
     config = {**seal(_KIND, FORMAT_VERSION, {"fingerprint": net.fingerprint}, config, blob), **config}

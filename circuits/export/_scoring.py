@@ -107,7 +107,7 @@ import scipy.sparse as sp
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ..base import require, require_float, require_int
+from ..base import require, require_array, require_float, require_int
 from ..system import draw_payloads
 from ._dataset import Dataset
 from ._ground_truth import GroundTruth
@@ -311,30 +311,32 @@ def _restrict_sparse(m: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.
 
 
 def _matrix(item, width: int, where: str):
-    """A component as a dense ``(D, D)`` array or a CSR matrix, after checking its shape."""
-    if isinstance(item, torch.Tensor):
-        if item.layout != torch.strided:
-            item = item.to_dense()
-        item = item.detach().cpu().double().numpy()
+    """A component as a dense ``(D, D)`` array or a CSR matrix, after checking that it holds real numbers (not
+    complex, strings or objects; a torch tensor with values, not on the ``meta`` device) of shape ``(D, D)``."""
     if sp.issparse(item):
+        require(item.dtype.kind in "biuf", f"{where} must hold real numbers, got dtype {item.dtype}",
+                parameter="components")
         m = sp.csr_array(item, dtype=np.float64)
-    else:
-        m = np.asarray(item, dtype=np.float64)
+        require(m.shape == (width, width), f"{where} must be a ({width}, {width}) matrix or a factor pair (U, V), "
+                                           f"got shape {m.shape}", parameter="components")
+        require(bool(np.all(np.isfinite(m.data))), f"{where} must be finite", parameter="components")
+        return m
+    m = require_array(where, item, finite=False, parameter="components")
     require(m.shape == (width, width), f"{where} must be a ({width}, {width}) matrix or a factor pair (U, V), got "
                                        f"shape {m.shape}", parameter="components")
-    values = m.data if sp.issparse(m) else m
-    require(bool(np.all(np.isfinite(values))), f"{where} must be finite", parameter="components")
+    require(bool(np.all(np.isfinite(m))), f"{where} must be finite", parameter="components")
     return m
 
 
 def _factor(item, width: int, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """A factor pair as ``(U (D, r), V (D, r))`` float64."""
-    def arr(x):
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().double().numpy()
-        x = np.asarray(x, dtype=np.float64)
+    """A factor pair as ``(U (D, r), V (D, r))`` float64 (real numbers, checked as :func:`_matrix` checks)."""
+    require(len(item) == 2, f"{where} must be a factor pair (U, V) (two arrays), got a tuple of {len(item)}",
+            parameter="components")
+
+    def arr(x, which):
+        x = require_array(f"{where}[{which}]", x, finite=False, parameter="components")
         return x[:, None] if x.ndim == 1 else x
-    u, v = arr(item[0]), arr(item[1])
+    u, v = arr(item[0], 0), arr(item[1], 1)
     require(u.ndim == 2 and v.ndim == 2 and u.shape[0] == width and v.shape[0] == width and u.shape[1] == v.shape[1]
             and u.shape[1] >= 1, f"{where} must be a factor pair (U, V) of shapes (D,) or (D, r) with D = {width}, "
                                  f"got {u.shape} and {v.shape}", parameter="components")
@@ -345,7 +347,7 @@ def _factor(item, width: int, where: str) -> tuple[np.ndarray, np.ndarray]:
 def _stack(value, width: int, layer: int) -> _Stack:
     """One layer's components as a :class:`_Stack`."""
     if isinstance(value, torch.Tensor) and value.ndim == 3:
-        value = value.detach().cpu().double().numpy()
+        value = list(require_array(f"components[{layer}]", value, finite=False, parameter="components"))
     if isinstance(value, np.ndarray) and value.ndim == 3:
         value = list(value)
     require(isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple)),
@@ -412,6 +414,8 @@ def _batch_layers(truth: GroundTruth, batch, layers: list[int]) -> tuple[dict, d
         require(isinstance(batch, tuple) and len(batch) == 2,
                 f"batch must be a circuits.export.Dataset or a pair (active, payloads), got {type(batch).__name__}",
                 parameter="batch")
+        require(np.ndim(batch[0]) < 1 or len(batch[0]) >= 1, "batch is empty: its active set holds no sample; give "
+                                                             "at least one", parameter="batch")
         active = net.system.check_active(batch[0])
         acts = _forward(truth, active, batch[1])
     out_acts, out_on = {}, {}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..base import require, require_int
+from ..base import require, require_bool, require_int
 from ._dataset import default_n_active
 from ._ground_truth import GroundTruth
 from ._module import HOOK_KINDS, hook_name, to_module
@@ -136,9 +136,7 @@ class ActivationStream(torch.utils.data.IterableDataset):
         self.seed = require_int("seed", seed, 0, _MAX_SEED)
         self.n_active = net.system.check_n_active(default_n_active(net) if n_active is None else n_active)
         self.on_threshold = check_threshold(on_threshold)
-        require(isinstance(labels, (bool, np.bool_)), f"labels must be True or False, got {labels!r}",
-                parameter="labels")
-        self.labels = bool(labels)
+        self.labels = require_bool("labels", labels)
         self.last = max(layer for layer, _ in self.hooks)
         self.module = to_module(net, dense=dense, device="cpu")
 

@@ -337,9 +337,12 @@ class SmallSystem:
     def check_active(self, active) -> np.ndarray:
         """``active`` as a checked ``(B, z)`` int64 array of distinct circuit indices per row."""
         arr = np.asarray(active)
-        require(arr.ndim == 2 and arr.shape[0] >= 1 and arr.shape[1] >= 1 and
-                (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)),
+        require(arr.ndim == 2 and (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)),
                 f"active must be an integer array of shape (B, z), got {arr.dtype} {arr.shape}", parameter="active")
+        require(arr.shape[0] >= 1, f"active is empty: it holds no sample (shape {arr.shape}); give at least one "
+                                   "sample (B >= 1)", parameter="active")
+        require(arr.shape[1] >= 1, f"active is empty: its samples hold no circuit (shape {arr.shape}); give at least "
+                                   "one active circuit per sample (z >= 1)", parameter="active")
         T = self.n_circuits
         require(arr.min() >= 0 and arr.max() < T, f"active must hold circuit indices in 0..{T - 1}, got values in "
                                                   f"{int(arr.min())}..{int(arr.max())}", parameter="active")
