@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from theory import BoundaryModel, chi_from_counts
 
-from ..base import Option, Registry, require
+from ..base import Option, Registry, lazy_module, require
 from ._kernels import expand, matvec
+
+sp = lazy_module("scipy.sparse")
 
 
 # ------------------------------------------------------------------------ structures

@@ -28,14 +28,15 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 
 from theory import BoundaryModel, PayloadRow, predicted_mse
 
-from ..base import available_memory, jsonable_seed, require, require_int
+from ..base import available_memory, jsonable_seed, lazy_module, require, require_int
 from ..construction import Network, WeightScheme
 from ..system import CLEANUP, COMPUTATION, SmallSystem, draw_payloads
+
+pd = lazy_module("pandas")
 
 #: Neurons above this value count as on.
 ON_THRESHOLD = 1e-4
