@@ -25,7 +25,7 @@ from matplotlib.ticker import NullFormatter
 from circuits.base import write_file
 from circuits.experiments import STUDY_LOAD, ExperimentSpec, scaling
 
-from ._style import new_figure, save, save_png
+from ._style import new_figure, save_png
 
 NAME = "scaling"
 

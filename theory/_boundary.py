@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import binom, norm
+from ._distributions import binom, norm
 
 from ._formulas import PAYLOAD_MSE_LEVEL, chi_closed_form, gated_payload_mse
 

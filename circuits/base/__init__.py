@@ -6,14 +6,16 @@ from ._registry import Option, Registry, describe_registries
 from ._storage import (check_seal, check_target, digest, folder_writer, open_arrays, open_json, read_bytes,
                        read_table, remove_stale_in, seal, sealed_arrays, sealed_json, write_file, write_folder,
                        write_table)
-from ._resources import available_memory, choose_threads, free_cores, usable_cores, using_threads
+from ._lazy import LazyModule, lazy_module
+from ._resources import (available_memory, choose_threads, free_cores, keep_freed_memory, usable_cores,
+                         using_threads)
 
 #: The package version (written into saved networks; ``circuits.__version__`` re-exports it).
 __version__ = "0.2.0"
 
 __all__ = ["__version__", "available_memory", "check_seal", "check_target", "choose_threads", "CircuitsError",
-           "describe_registries", "digest", "folder_writer", "free_cores", "jsonable_seed", "open_arrays",
-           "open_json", "Option", "read_bytes", "read_table", "Registry", "remove_stale_in", "require",
-           "require_array", "require_bool", "require_choice", "require_float", "require_int", "require_path", "seal",
-           "sealed_arrays", "sealed_json", "usable_cores", "using_threads", "write_file", "write_folder",
-           "write_table"]
+           "describe_registries", "digest", "folder_writer", "free_cores", "jsonable_seed", "keep_freed_memory",
+           "LazyModule", "lazy_module", "open_arrays", "open_json", "Option", "read_bytes", "read_table", "Registry",
+           "remove_stale_in", "require", "require_array", "require_bool", "require_choice", "require_float",
+           "require_int", "require_path", "seal", "sealed_arrays", "sealed_json", "usable_cores", "using_threads",
+           "write_file", "write_folder", "write_table"]

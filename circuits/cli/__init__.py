@@ -28,6 +28,7 @@ import sys
 import warnings
 
 from circuits import CircuitsError
+from circuits.base import keep_freed_memory
 
 from ._args import flag_message
 
@@ -74,6 +75,7 @@ def _command_of(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    keep_freed_memory()  # buffers reused from chunk to chunk rather than faulted in afresh
     parser = _Parser(
         prog="cis", description="Circuits in superposition: build, evaluate and measure large networks "
                                 "that compute many small circuits at once.")

@@ -8,6 +8,7 @@ import pathlib
 
 import circuits
 from circuits import CircuitsError
+from circuits.base import lazy_module
 from circuits.measurement import CRITERIA
 
 from ._args import (MAX_THREADS, add_dask_argument, add_output_arguments, add_run_arguments, add_spec_arguments,
@@ -18,6 +19,8 @@ HELP = ("the critical load at each width (bisection over n_circuits, several see
         "exponent's uncertainty, theory's prediction beside it; a tidy table and a figure")
 DEFAULTS = {"n_layers": 4, "batch_size": 200}
 WIDTHS = [1000, 2000, 4000, 8000, 16000, 32000, 64000]
+#: The figure (matplotlib and seaborn: seconds to import), imported when the study is done and drawn.
+fig_scaling = lazy_module("figures.fig_scaling")
 
 
 def add_arguments(p) -> None:

@@ -7,7 +7,8 @@ import time
 import circuits
 from circuits.zoo import CATALOGUE, build_zoo, index_table
 
-from ._args import add_output_arguments, add_run_arguments, as_flag, to_json
+from ._args import (MAX_THREADS, add_dask_argument, add_output_arguments, add_run_arguments, as_flag, count_of,
+                    dask_executor, to_json)
 
 NAME = "zoo"
 HELP = ("write the model zoo to a folder: saved networks of every regime (exact, working, strained, failing) for "
@@ -23,6 +24,9 @@ def add_arguments(p) -> None:
                    help="the networks to build or list (default: all; see --list)")
     g.add_argument("--list", action="store_true", help="print the catalogue (no building; takes no --out)")
     g.add_argument("--overwrite", action="store_true", help="replace the zoo in DIR")
+    g.add_argument("--workers", type=count_of("workers", 1, MAX_THREADS), default=1,
+                   help="processes on this machine, one network each at a time (default: 1)")
+    add_dask_argument(g)
     add_output_arguments(p, progress=False)
     add_run_arguments(p, large=False)
 
@@ -50,9 +54,9 @@ def run(args) -> int:
         raise circuits.CircuitsError("give --out DIR to build the zoo (or --list to see the catalogue)",
                                      parameter="out")
     start = time.perf_counter()
-    with as_flag("path", "out"):
+    with as_flag("path", "out"), dask_executor(args.dask) as executor:
         index = build_zoo(args.out, names=names, overwrite=args.overwrite, progress=args.format == "table",
-                          threads=args.threads)
+                          threads=args.threads, workers=args.workers, executor=executor)
     if args.format == "json":
         print(to_json(index))
         return 0

@@ -23,6 +23,15 @@ PAIR_BUDGET = 1 << 21
 #: A sample whose nonzero slots reach more than this fraction of the ``T S`` (circuit, slot)
 #: incidences has every circuit read directly (cheaper than walking the incidences).
 DENSE_FRACTION = 0.1
+#: A chunk whose nonzero slots are more than this fraction of its ``b N`` slots has a scheme's corrections on
+#: slot pairs (:func:`add_slot_pairs`) applied to every slot at once, pair by pair, rather than walked from each
+#: nonzero slot (measured: the walk costs about ten times as much per pair and slot).
+DENSE_PAIRS = 0.1
+#: Widths ``d`` up to which :func:`matvec` applies per-row matrices to many vectors elementwise (torch's ``bmm``
+#: takes its plain loop for 16 vectors of such ``d``, and the elementwise form gives the same bits faster).
+SMALL_BLOCK = 4
+#: Most floats in one temporary array of a dense step (bounds its memory: 16 MB).
+DENSE_BUDGET = 1 << 22
 
 
 class Touched(NamedTuple):
@@ -40,6 +49,7 @@ class Touched(NamedTuple):
         values: ``(n, d)`` their activations.
         dense: ``(m,)`` rows of the chunk held densely.
         dense_sums: ``(T, m, d)`` ``e[l,t]^T A`` of every circuit for those samples.
+        acts: ``(b, N, d)`` the activations themselves (slot-major).
     """
 
     sample: torch.Tensor
@@ -50,6 +60,7 @@ class Touched(NamedTuple):
     values: torch.Tensor
     dense: torch.Tensor
     dense_sums: torch.Tensor
+    acts: torch.Tensor
 
 
 class Incidence(NamedTuple):
@@ -77,6 +88,7 @@ class CouplingTable(NamedTuple):
         sender: ``(C,)`` its sending circuit.
         block: ``(C, d, d)`` its weight block (a circuit's own block, or an edge's ``B / S``).
         writes: ``(N, C)`` sparse 0/1: the slots each coupling writes (its receiver's slots).
+        every_circuit_once: whether ``sender`` is ``0, 1, .., T - 1`` (each circuit its own block, no edge).
     """
 
     indptr: torch.Tensor
@@ -84,6 +96,37 @@ class CouplingTable(NamedTuple):
     sender: torch.Tensor
     block: torch.Tensor
     writes: torch.Tensor
+    every_circuit_once: bool = False
+
+
+class SlotPairs(NamedTuple):
+    """Weighted pairs (sending slot ``j`` at layer ``l - 1``, receiving slot ``k`` at layer ``l``), CSR by sending
+    slot, receiving slots in increasing order within each (torch).
+
+    Attributes:
+        indptr: ``(N + 1,)`` where each sending slot's pairs start.
+        senders: ``(P,)`` the sending slot of each pair.
+        receivers: ``(P,)`` its receiving slot.
+        weights: ``(P,)`` float32, how many times each pair counts.
+        scaled: ``(P',)`` the pairs whose weight is not 1 (their messages are multiplied by it).
+    """
+
+    indptr: torch.Tensor
+    senders: torch.Tensor
+    receivers: torch.Tensor
+    weights: torch.Tensor
+    scaled: torch.Tensor
+
+
+def make_slot_pairs(indptr: np.ndarray, receivers: np.ndarray, weights: np.ndarray, device) -> SlotPairs:
+    """:class:`SlotPairs` from a CSR array by sending slot (``indptr``, ``receivers`` sorted within each row,
+    ``weights``)."""
+    dev = torch.device(device)
+    indptr = torch.as_tensor(np.asarray(indptr), dtype=torch.long, device=dev)
+    weights = torch.as_tensor(np.asarray(weights), dtype=torch.float32, device=dev)
+    senders = torch.repeat_interleave(torch.arange(len(indptr) - 1, device=dev), indptr[1:] - indptr[:-1])
+    return SlotPairs(indptr, senders, torch.as_tensor(np.asarray(receivers), dtype=torch.long, device=dev), weights,
+                     (weights != 1).nonzero().squeeze(1))
 
 
 def make_incidence(sets: np.ndarray, n_slots: int, device) -> Incidence:
@@ -131,9 +174,10 @@ def matvec(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         the products, shaped like ``r``.
 
     One shared matrix is applied as ``d`` elementwise multiply-adds. Per-row matrices go
-    through ``torch.bmm`` on blocks of at most 16 vectors per matrix, small enough that
-    torch uses its plain loop (no size-dependent kernel); either way a vector's result does
-    not depend on how many others are computed with it.
+    through ``torch.bmm``, one vector per matrix, or ``k`` vectors per matrix in blocks of at
+    most 16 (for ``d`` up to :data:`SMALL_BLOCK` as elementwise multiply-adds, which give the
+    bits of torch's plain ``bmm`` loop at those sizes); either way a vector's result does not
+    depend on how many others are computed with it.
     """
     if w.dim() == 2:
         out = w[:, 0] * r[..., 0:1]
@@ -143,6 +187,11 @@ def matvec(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     wt = w.transpose(1, 2)
     if r.dim() == 2:
         return torch.bmm(r[:, None, :], wt)[:, 0, :]
+    if r.shape[-1] <= SMALL_BLOCK:  # the sums of products in the plain loop's order, every vector at once
+        out = r[..., 0:1] * wt[:, None, 0, :]
+        for j in range(1, r.shape[-1]):
+            out += r[..., j:j + 1] * wt[:, None, j, :]
+        return out
     return torch.cat([torch.bmm(r[:, lo:lo + 16], wt) for lo in range(0, r.shape[1], 16)], 1)
 
 
@@ -204,7 +253,7 @@ def touched(acts: torch.Tensor, inc: Incidence) -> Touched:
         keep = None
         dense_sums = torch.zeros(T, 0, d, device=dev)
     sample, circuit, sums = _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, keep, inc, N)
-    return Touched(sample, circuit, sums, total, rows, values, dense, dense_sums)
+    return Touched(sample, circuit, sums, total, rows, values, dense, dense_sums, acts)
 
 
 def _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, subset, inc: Incidence, N: int):
@@ -263,9 +312,53 @@ def add_couplings(out: torch.Tensor, prev: Touched, table: CouplingTable, slots:
         flat.index_add_(0, at.view(-1), msgs[:, None, :].expand(-1, S, d).reshape(-1, d))
     m = len(prev.dense)
     if m:
-        msgs = matvec(table.block, prev.dense_sums.index_select(0, table.sender))  # (C, m, d)
+        senders = prev.dense_sums if table.every_circuit_once else prev.dense_sums.index_select(0, table.sender)
+        msgs = matvec(table.block, senders)  # (C, m, d)
         written = table.writes @ msgs.reshape(len(table.sender), m * d)  # (N, m d)
         out.index_add_(0, prev.dense, written.view(N, m, d).transpose(0, 1))
+
+
+def add_slot_pairs(flat: torch.Tensor, prev: Touched, pairs: SlotPairs, message, n_slots: int) -> None:
+    """Add ``w message(a_j)`` from every slot ``j`` of each sample to the pre-activations of its pairs' receiving
+    slots ``k`` (``flat``: ``(b N, d)``, slot-major, in place), pair by pair in the order of ``pairs``.
+
+    Args:
+        flat: the pre-activations being made.
+        prev: the previous layer's :class:`Touched` (its nonzero slots, its activations).
+        pairs: the weighted slot pairs.
+        message: maps activations ``(n, d)`` to messages ``(n, d)``, row by row (a row's message does not
+            depend on the other rows).
+
+    A zero slot sends a zero message, so only the nonzero slots of ``prev`` need walking. A chunk whose nonzero
+    slots are more than :data:`DENSE_PAIRS` of its slots is done densely: every pair at once for every sample,
+    each pair's message added in the same order as the walk adds it, so both give the same numbers.
+    """
+    n = len(prev.rows)
+    if not n or not len(pairs.receivers):
+        return
+    d = flat.shape[1]
+    b = flat.shape[0] // n_slots
+    if n <= DENSE_PAIRS * b * n_slots:  # walk each nonzero slot's pairs
+        sample_of_row = torch.div(prev.rows, n_slots, rounding_mode="floor")
+        which, pos = expand(pairs.indptr, prev.rows - sample_of_row * n_slots)
+        if len(which):
+            fix = message(prev.values)
+            at = sample_of_row.index_select(0, which) * n_slots + pairs.receivers.index_select(0, pos)
+            flat.index_add_(0, at, fix.index_select(0, which) * pairs.weights.index_select(0, pos)[:, None])
+        return
+    # every pair for every sample, laid out slot by slot ((N, b, d)) so that a pair moves one block
+    msgs = message(prev.acts.reshape(b * n_slots, d)).view(b, n_slots, d).transpose(0, 1).contiguous()
+    out = flat.view(b, n_slots, d).transpose(0, 1).contiguous()
+    step = max(1, DENSE_BUDGET // (b * d))
+    for lo in range(0, len(pairs.receivers), step):
+        hi = min(lo + step, len(pairs.receivers))
+        src = msgs.index_select(0, pairs.senders[lo:hi])
+        scaled = pairs.scaled[(pairs.scaled >= lo) & (pairs.scaled < hi)]
+        if len(scaled):  # a weight of 1 leaves a message as it is
+            src.index_copy_(0, scaled - lo, src.index_select(0, scaled - lo)
+                            * pairs.weights.index_select(0, scaled)[:, None, None])
+        out.index_add_(0, pairs.receivers[lo:hi], src)
+    flat.view(b, n_slots, d).copy_(out.transpose(0, 1))
 
 
 def place(sets: torch.Tensor, active: torch.Tensor, values: torch.Tensor, n_slots: int) -> torch.Tensor:

@@ -247,7 +247,8 @@ class Network:
                               torch.as_tensor(recv, dtype=torch.long, device=dev),
                               torch.as_tensor(send, dtype=torch.long, device=dev),
                               torch.as_tensor(block, dtype=torch.float32, device=dev),
-                              sparse_columns(self.assignment.sets[layer][recv], self.n_slots, dev))
+                              sparse_columns(self.assignment.sets[layer][recv], self.n_slots, dev),
+                              bool(np.array_equal(send, np.arange(self.n_circuits))))
         return self._get(("couplings", layer), make)
 
     def _kernel(self, layer: int):

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from theory import BoundaryModel, chi_from_counts
 
-from ..base import Option, Registry, require
-from ._kernels import expand, matvec
+from ..base import Option, Registry, lazy_module, require
+from ._kernels import add_slot_pairs, make_slot_pairs, matvec
+
+sp = lazy_module("scipy.sparse")
 
 
 # ------------------------------------------------------------------------ structures
@@ -225,22 +226,16 @@ class _CappedKernel(SchemeKernel):
                                       device=device)
         e_t = sp.csr_array(excess.T)  # excess, row = sending slot
         e_t.sum_duplicates()
-        self.indptr = torch.as_tensor(e_t.indptr, dtype=torch.long, device=device)
-        self.receivers = torch.as_tensor(e_t.indices, dtype=torch.long, device=device)
-        self.counts = torch.as_tensor(e_t.data, dtype=torch.float32, device=device)
+        self.pairs = make_slot_pairs(e_t.indptr, e_t.indices, e_t.data, device)
 
     def constant(self, touched, b):
         return matvec(self.shared, touched.total)
 
     def correct(self, touched, flat, n_slots):
-        if not len(touched.rows):
-            return
-        sample_of_row = torch.div(touched.rows, n_slots, rounding_mode="floor")
-        which, pos = expand(self.indptr, touched.rows - sample_of_row * n_slots)
-        if len(which):
-            fix = matvec(self.excess, touched.values)
-            at = sample_of_row.index_select(0, which) * n_slots + self.receivers.index_select(0, pos)
-            flat.index_add_(0, at, fix.index_select(0, which) * self.counts.index_select(0, pos)[:, None])
+        add_slot_pairs(flat, touched, self.pairs, self._message, n_slots)
+
+    def _message(self, values: torch.Tensor) -> torch.Tensor:
+        return matvec(self.excess, values)
 
 
 class _ReadVectorKernel(SchemeKernel):
@@ -691,7 +686,7 @@ class Gated(WeightScheme):
         return -self.gate * payload
 
     def dense(self, lw):
-        S, N, d = lw.redundancy, lw.n_slots, lw.mean.shape[0]
+        S, N = lw.redundancy, lw.n_slots
         e = incidence(lw.sets_out, N)
         mean, chi = self._payload_mean(lw), lw.constants["chi"]
         cap = np.minimum(1.0, e.T @ e) - np.diag((e.sum(0) > 0).astype(np.float64))  # distinct pairs, capped

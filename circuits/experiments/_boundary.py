@@ -116,16 +116,17 @@ def median_interval(values, confidence: float = 0.95) -> tuple[float, float, flo
         >>> median_interval([3.0, 1.0, 2.0, 5.0, 4.0, 6.0])
         (3.5, 1.0, 6.0, 0.96875)
     """
-    from scipy.stats import binom
-
     x = np.sort(np.asarray(values, dtype=float))
     n = len(x)
     require(n >= 1, "median_interval needs at least one value")
     alpha = (1 - confidence) / 2
     k = 1
-    while k + 1 <= (n + 1) // 2 and binom.cdf(k, n, 0.5) <= alpha:
+    def below(k):  # P(Binomial(n, 1/2) <= k), exact (a sum of binomial coefficients over 2^n, rounded once)
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+    while k + 1 <= (n + 1) // 2 and below(k) <= alpha:
         k += 1
-    coverage = float(1 - 2 * binom.cdf(k - 1, n, 0.5))
+    coverage = float(1 - 2 * below(k - 1))
     mid = n // 2
     median = float(x[mid]) if n % 2 else float(0.5 * (x[mid - 1] + x[mid]))
     if math.isnan(median):  # inf + inf

@@ -72,7 +72,7 @@ def estimate_cost(spec: ExperimentSpec) -> Cost:
         >>> cost.memory < 2**30, cost.seconds < 60
         (True, True)
     """
-    d, base = spec.circuit_width, spec.base_width
+    d = spec.circuit_width
     T, S, B, z = spec.n_circuits, spec.redundancy, spec.batch_size, spec.n_active
     N = spec.width // d
     L = spec.network_layers

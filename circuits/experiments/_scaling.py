@@ -19,16 +19,18 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from ..base import (CircuitsError, check_target, choose_threads, open_json, remove_stale_in, require, require_array,
-                    require_bool, require_float, require_int, require_path, sealed_json, write_file, write_table)
+from ..base import (CircuitsError, check_target, choose_threads, lazy_module, open_json, remove_stale_in, require,
+                    require_array, require_bool, require_float, require_int, require_path, sealed_json, write_file,
+                    write_table)
 from ..construction import check_device
 from ._boundary import checked_criterion, find_boundary, search_range
 from ._budget import check_total, search_seconds
 from ._presets import PRESET_FIELDS
 from ._spec import ExperimentSpec
 from ._sweep import folder_lock, map_completed
+
+pd = lazy_module("pandas")
 
 #: Bump when a part's content changes (or the numbers of the same spec), so old parts are not reused.
 PART_FORMAT = 3

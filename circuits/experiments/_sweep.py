@@ -36,16 +36,17 @@ import time
 import warnings
 from typing import Callable, Iterable, Iterator, Mapping
 
-import pandas as pd
 import torch
 
-from ..base import (CircuitsError, check_target, choose_threads, read_bytes, read_table, remove_stale_in, require,
-                    require_bool, require_int, require_path, using_threads, write_file, write_table)
+from ..base import (CircuitsError, check_target, choose_threads, lazy_module, read_bytes, read_table, remove_stale_in,
+                    require, require_bool, require_int, require_path, using_threads, write_file, write_table)
 from ..construction import check_device
 from ._budget import check_cost, check_total, estimate_cost
 from ..measurement import failure_rate
 from ._experiment import evaluate
 from ._spec import ExperimentSpec, spec_keys
+
+pd = lazy_module("pandas")
 
 #: The most runs one grid may have (checked before any spec is made).
 MAX_RUNS = 10000

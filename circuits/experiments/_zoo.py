@@ -71,14 +71,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..base import (CircuitsError, Registry, __version__, check_target, folder_writer, open_arrays, open_json, require,
-                    require_bool, require_choice, require_path, sealed_arrays, sealed_json, using_threads, write_file)
+from ..base import (CircuitsError, Registry, __version__, check_target, choose_threads, folder_writer, open_json,
+                    require, require_bool, require_choice, require_int, require_path, sealed_json, using_threads,
+                    write_file)
 from ..construction import Network
 from ..export import (ActivationStream, Dataset, GroundTruth, ground_truth, load_dataset, load_network, load_truth,
                       save_network, save_plain_weights, save_truth, to_module)
 from ..measurement import Evaluation, failure_rate
 from ._experiment import build, evaluate
 from ._spec import ExperimentSpec
+from ._sweep import map_completed
 
 #: The regimes, from clean to broken.
 REGIMES = ("exact", "working", "strained", "failing")
@@ -393,7 +395,8 @@ def read_index(path) -> dict:
 
 
 # ============================================================================ building
-def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = True, threads: int | None = None) -> dict:
+def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = True, threads: int | None = None,
+              workers: int = 1, executor=None) -> dict:
     """Build the catalogue (or the networks ``names``) into the folder ``path``.
 
     Every network is built from its spec, evaluated on the spec's batch (its measured errors and
@@ -406,7 +409,13 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
         names: the networks to build (default: all of :data:`CATALOGUE`).
         overwrite: replace the zoo at ``path``.
         progress: print one line per network.
-        threads: torch threads (default: the cores free now).
+        threads: torch threads per network (default: the cores free now, shared among the workers; one with
+            an executor).
+        workers: processes on this machine (joblib), one network each at a time.
+        executor: build the networks through this ``concurrent.futures``-like executor instead (e.g. Dask:
+            ``distributed.Client(...).get_executor()``). Each task writes its network's files into the folder
+            being made next to ``path``, so the workers must see that folder (one machine, or a file system
+            every worker shares). The zoo does not depend on how it was run.
 
     Returns:
         the index (what ``index.json`` holds).
@@ -418,28 +427,40 @@ def build_zoo(path, *, names=None, overwrite: bool = False, progress: bool = Tru
     chosen = names_checked(names)
     path = require_path("path", path)
     overwrite, progress = require_bool("overwrite", overwrite), require_bool("progress", progress)
+    workers = require_int("workers", workers, 1, 1024)
+    require(executor is None or callable(getattr(executor, "submit", None)),
+            "executor must have a submit(fn, *args) method (a concurrent.futures-like executor)", parameter="executor")
     _check_target(path, overwrite)
-    records = []
+    per_task = (threads or 1) if executor is not None else choose_threads(threads, workers=min(workers, len(chosen)))
+    records = {}
     try:
-        with folder_writer(path) as tmp, using_threads(threads):
-            for i, name in enumerate(chosen):
-                start = time.perf_counter()
-                records.append(_build_entry(CATALOGUE[name], tmp))
+        with folder_writer(path) as tmp:
+            tasks = [(name, str(tmp), per_task) for name in chosen]
+            for name, record, seconds in map_completed(_entry_task, tasks, workers=workers, executor=executor):
+                records[name] = record
                 if progress:
-                    r = records[-1]
-                    print(f"[{i + 1}/{len(chosen)}] {name}: {r['measured_regime']}, payload MSE "
-                          f"{r['measured']['active_payload_mse']:.4g} ({r['measured']['payload_ratio']:.3g}x theory), "
-                          f"active failures {r['measured']['active_failure_rate']:.3f}, "
-                          f"{time.perf_counter() - start:.1f} s", flush=True)
+                    m = record["measured"]
+                    print(f"[{len(records)}/{len(chosen)}] {name}: {record['measured_regime']}, payload MSE "
+                          f"{m['active_payload_mse']:.4g} ({m['payload_ratio']:.3g}x theory), "
+                          f"active failures {m['active_failure_rate']:.3f}, {seconds:.1f} s", flush=True)
             index = {"circuits_version": __version__, "rule": REGIME_RULE,
                      "dataset": {"batch_size": DATASET_SIZE, "seed": "the spec's seed", "n_active": "the spec's",
                                  "contents": list(DATASET_CONTENTS)},
-                     "entries": records}
+                     "entries": [records[name] for name in chosen]}
             write_file(tmp / _INDEX, sealed_json("zoo-index", _VERSION, {"entries": chosen}, index).encode())
             write_file(tmp / _TABLE, (index_table(index) + "\n").encode())
     except OSError as err:
         raise CircuitsError(f"cannot write the zoo to {path}: {err.strerror or err}", parameter="path") from err
     return index
+
+
+def _entry_task(task) -> tuple[str, dict, float]:
+    """One network of :func:`build_zoo` (a task: ``(name, folder, threads)``): ``(name, record, seconds)``."""
+    name, root, threads = task
+    start = time.perf_counter()
+    with using_threads(threads):
+        record = _build_entry(CATALOGUE[name], Path(root))
+    return name, record, time.perf_counter() - start
 
 
 def names_checked(names) -> list[str]:
@@ -459,7 +480,7 @@ def names_checked(names) -> list[str]:
 def _build_entry(entry: ZooEntry, root: Path) -> dict:
     """Build, measure and write one network into ``root/NAME``; its index record."""
     spec = entry.spec
-    threads = torch.get_num_threads()  # chosen once for the whole zoo (build_zoo)
+    threads = torch.get_num_threads()  # chosen once per task (build_zoo)
     net = build(spec, threads=threads)
     measured = measure(evaluate(spec, network=net, threads=threads))
     folder = root / entry.name

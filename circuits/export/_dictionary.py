@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from ..base import require, require_array, require_int
+from ..base import lazy_module, require, require_array, require_int
+
+sp = lazy_module("scipy.sparse")
 
 
 def as_matrix(value, name: str, *, sparse_ok: bool = True):

@@ -66,11 +66,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 import torch
 
-from ..base import CircuitsError, require, require_array, require_int
+from ..base import CircuitsError, lazy_module, require, require_array, require_int
 from ..system import draw_payloads
 from ._dataset import Dataset
 from ._dictionary import Dictionary, as_matrix
@@ -78,6 +76,9 @@ from ._ground_truth import GroundTruth
 from ._metrics import auroc, f1_stats
 from ._readout import ACTUAL_ON_THRESHOLD, check_threshold
 from ._stream import ActivationBatch
+
+pd = lazy_module("pandas")
+sp = lazy_module("scipy.sparse")
 
 #: Payloads per circuit for its activation moments.
 N_MOMENT_PROBES = 64

@@ -19,16 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from ..base import require, require_int
+from ..base import lazy_module, require, require_int
 from ..construction import Network, block_entries, circuit_pairs
 from ..system import Couplings
 from ._dataset import Dataset, make_dataset
 from ._dictionary import Dictionary
 from ._module import feature_embedding
 from ._readout import ACTUAL_ON_THRESHOLD, check_threshold, incidence, intended_on, on_readout, read_all
+
+sp = lazy_module("scipy.sparse")
 
 
 @dataclass(frozen=True, eq=False)

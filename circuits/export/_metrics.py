@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+
+from ..base import lazy_module
+
+stats = lazy_module("scipy.stats")
 
 
 def f1_stats(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -37,5 +40,5 @@ def auroc(scores: np.ndarray, truth: np.ndarray) -> float:
     n_neg = truth.size - n_pos
     if not n_pos or not n_neg:
         return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=np.float64))
+    ranks = stats.rankdata(np.asarray(scores, dtype=np.float64))
     return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

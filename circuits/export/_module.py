@@ -40,12 +40,13 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
-from ..base import CircuitsError, available_memory, require, require_bool, require_int
+from ..base import CircuitsError, available_memory, lazy_module, require, require_bool, require_int
 from ..construction import Network, block_entries, check_device, circuit_pairs
+
+sp = lazy_module("scipy.sparse")
 
 #: ``to_module(dense=None)`` uses dense weights up to this width D, sparse ones above.
 DENSE_WIDTH = 4096

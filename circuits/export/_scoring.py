@@ -102,16 +102,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 import torch
-from scipy.optimize import linear_sum_assignment
 
-from ..base import require, require_array, require_float, require_int
+from ..base import lazy_module, require, require_array, require_float, require_int
 from ..system import draw_payloads
 from ._dataset import Dataset
 from ._ground_truth import GroundTruth
 from ._metrics import auroc, f1_stats
+
+pd = lazy_module("pandas")
+sp = lazy_module("scipy.sparse")
+optimize = lazy_module("scipy.optimize")
 
 #: Payloads of each target's probe (its own activity) in the activity check.
 N_PROBES = 8
@@ -571,7 +572,7 @@ def score_decomposition(truth: GroundTruth, components: Mapping, *, batch=None, 
         assigned = np.full(n_t, -1, dtype=np.int64)
         assigned_sim = np.zeros(n_t)
         if K:
-            r, c = linear_sum_assignment(sim, maximize=True)
+            r, c = optimize.linear_sum_assignment(sim, maximize=True)
             assigned[r], assigned_sim[r] = c, sim[r, c]
         best = sim.argmax(axis=1) if K else np.full(n_t, -1)
         best_sim = sim.max(axis=1) if K else np.zeros(n_t)

@@ -28,14 +28,15 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 
 from theory import BoundaryModel, PayloadRow, predicted_mse
 
-from ..base import available_memory, jsonable_seed, require, require_int
+from ..base import available_memory, jsonable_seed, lazy_module, require, require_int
 from ..construction import Network, WeightScheme
 from ..system import CLEANUP, COMPUTATION, SmallSystem, draw_payloads
+
+pd = lazy_module("pandas")
 
 #: Neurons above this value count as on.
 ON_THRESHOLD = 1e-4
@@ -155,7 +156,7 @@ def evaluate_network(net: Network, *, n_active: int | None = None, batch_size: i
     """
     require(isinstance(net, Network), f"net must be a circuits.Network, got {type(net).__name__}", parameter="net")
     system = net.system
-    T, d, L = net.n_circuits, net.circuit_width, net.network_layers
+    d, L = net.circuit_width, net.network_layers
     rng = np.random.default_rng(_checked_seed(seed))
     if active is None:
         require(n_active is not None and batch_size is not None, "give n_active and batch_size, or active circuits",
@@ -258,24 +259,27 @@ def _measure(net, state, act, t_on, t_payload, out):
     """Accumulate the errors of one chunk at one layer into the per-sample accumulators.
 
     Inactive circuits outside ``state.touched`` all read the same value (zero for the capped
-    scheme), so they enter the sums as a count times one value.
+    scheme), so they enter the sums as a count times one value. Everything is float64 from the
+    float32 read-outs, but for the sums over every circuit of a sample held densely
+    (:func:`_measure_dense`).
     """
     acc, on_count, est_on, est_payload, lo, hi = out
     fam = net.system.family
     layer, touched = state.layer, state.touched
     b, z = act.shape
-    T = net.n_circuits
-    sample_of_row = torch.div(touched.rows, net.n_slots, rounding_mode="floor")  # only nonzero slots can be on
+    T, N = net.n_circuits, net.n_slots
+    dev = touched.rows.device
+    sample_of_row = torch.div(touched.rows, N, rounding_mode="floor")  # only nonzero slots can be on
     on = (touched.values > ON_THRESHOLD).double()
-    on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=on.device).index_add_(
+    on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=dev).index_add_(
         0, sample_of_row, on).cpu().numpy()
     # spurious on-indicators and unowned payloads: nonzero slots that no active circuit owns at this layer
-    rows = touched.rows.cpu().numpy()
-    owned = (np.arange(b)[:, None, None] * net.n_slots + net.assignment.sets[layer][act]).ravel()
-    unowned = ~np.isin(rows, owned)
-    values = touched.values.double().cpu().numpy()[unowned]
+    owned = torch.zeros(b * N, dtype=torch.bool, device=dev)
+    owned[torch.as_tensor((np.arange(b)[:, None, None] * N + net.assignment.sets[layer][act]).ravel(), device=dev)] = True
+    unowned = ~owned.index_select(0, touched.rows)
+    values = touched.values[unowned].double().cpu().numpy()
     alpha = fam.read_on(values)
-    where = sample_of_row.cpu().numpy()[unowned]
+    where = sample_of_row[unowned].cpu().numpy()
     acc["s_count"][layer, lo:hi] = np.bincount(where, weights=alpha > ON_THRESHOLD, minlength=b)
     acc["s_mass"][layer, lo:hi] = np.bincount(where, weights=alpha**2, minlength=b)
     if fam.payload_neurons:
@@ -295,7 +299,9 @@ def _measure(net, state, act, t_on, t_payload, out):
     acc["a_pl_sq"][layer, lo:hi] = (e_pl**2).sum(1)
     acc["a_pl_max"][layer, lo:hi] = e_pl.max(1) if e_pl.size else 0.0
     # inactive circuits: the touched ones one by one, the rest as one value per sample
-    values, rest, dense_values = net.read_touched(state)
+    a, c = net.scheme.read_coefficients(net.constants[layer], net.redundancy)
+    values = a * touched.sums - c * touched.total.index_select(0, touched.sample) if c else a * touched.sums
+    rest = -c * touched.total
     sample = touched.sample.cpu().numpy()
     circuit = touched.circuit.cpu().numpy()
     inactive = ~(circuit[:, None] == act[sample]).any(1)
@@ -313,20 +319,122 @@ def _measure(net, state, act, t_on, t_payload, out):
         worst[key] = np.where(n_rest > 0, err_rest, 0.0)
         np.maximum.at(worst[key], sample, err)
     # samples held densely: every circuit read at once
-    dense = touched.dense.cpu().numpy()
-    step = max(1, (1 << 22) // max(1, T * net.circuit_width))
-    for lo_d in range(0, len(dense), step):
-        rows = dense[lo_d:lo_d + step]
-        small = dense_values[:, lo_d:lo_d + step].transpose(0, 1).double().cpu().numpy()  # (m, T, d)
-        is_active = np.zeros(small.shape[:2], dtype=bool)
-        is_active[np.arange(len(rows))[:, None], act[rows]] = True
-        for key, err_sq in (("i_on", fam.read_on(small) ** 2), ("i_pl", (fam.read_payload(small) ** 2).sum(-1))):
-            err_sq[is_active] = 0.0
-            square[key][rows] = [row.sum() for row in err_sq]  # row by row: the same whatever m
-            worst[key][rows] = np.sqrt(err_sq.max(1))
+    if len(touched.dense):
+        _measure_dense(net, state, act, square, worst)
     for key in square:
         acc[key + "_sq"][layer, lo:hi] = square[key]
         acc[key + "_max"][layer, lo:hi] = worst[key]
+
+
+#: Most float32 values in one temporary array of :func:`_measure_dense` (bounds its memory: 16 MB).
+DENSE_MEASURE_BUDGET = 1 << 22
+
+
+def _measure_dense(net: Network, state, act: np.ndarray, square: dict, worst: dict) -> None:
+    """The inactive circuits' squared errors summed, and their worst error, of the samples held densely.
+
+    Args:
+        net: the network.
+        state: the :class:`circuits.construction._network.LayerState` of one chunk at one layer.
+        act: ``(b, z)`` the chunk's active circuits.
+        square, worst: ``{"i_on": (b,), "i_pl": (b,)}`` float64, written at the dense samples' rows.
+
+    Where the family reads its on-indicator and payload linearly (:attr:`circuits.SmallSystem.on_read`,
+    :attr:`circuits.SmallSystem.payload_read`), every circuit's errors are made in float32 by one product of
+    its input sums with those reads (``state.touched.dense_sums``; no ``(m, T, d)`` read-out is formed) and
+    summed per sample in float64: the sums differ from a float64 computation by the float32 rounding of each
+    term (about 1e-7 relative). The worst error is the float64 one: the circuits whose float32 error lies
+    within its rounding bound of the largest are read again in float64 with the family's own decoding, as
+    everywhere else. Other families are read in float64 throughout.
+    """
+    system, touched = net.system, state.touched
+    fam = system.family
+    T, m, d = touched.dense_sums.shape
+    k = fam.payload_dim
+    rows = touched.dense.cpu().numpy()
+    on_read, payload_read = system.on_read, system.payload_read
+    if on_read is None or (k and payload_read is None):
+        _measure_dense_float64(fam, net.read_touched(state)[2], rows, act, square, worst)
+        return
+    dev = touched.dense_sums.device
+    a, c = net.scheme.read_coefficients(net.constants[state.layer], net.redundancy)
+    matrix = on_read[None] if not k else np.concatenate([on_read[None], payload_read])  # (1 + k, d)
+    total = touched.total.index_select(0, touched.dense)  # (m, d)
+    offset = [c * x for x in _decode(total, matrix)] if c else None  # (m,) each: what -c total adds to a read
+    # |float32 - float64| of an error <= 2 d eps sqrt(k) max_i sum_j |matrix_ij| max_j |read_j| (a read is at most
+    # |a| S times the largest activation plus |c| times the total), plus the rounding of the square root
+    largest = touched.acts.index_select(0, touched.dense).abs().amax(dim=(1, 2))  # (m,)
+    reads_bound = abs(a) * net.redundancy * largest + abs(c) * total.abs().amax(1)
+    bound = 2 * d * 2.0**-24 * float(np.abs(matrix).sum(1).max()) * math.sqrt(max(k, 1)) * reads_bound
+    keys = ("i_on", "i_pl") if k else ("i_on",)
+    errors = {key: torch.empty(T, m, device=dev) for key in keys}  # every circuit's squared error, float32
+    step = max(1, DENSE_MEASURE_BUDGET // (m * (2 * d + 2)))
+    for lo in range(0, T, step):
+        sums = touched.dense_sums[lo:lo + step]
+        decoded = _decode(sums * a if a != 1 else sums, matrix)  # (Tc, m) each
+        if offset is not None:
+            decoded = [x - o for x, o in zip(decoded, offset)]
+        torch.mul(decoded[0], decoded[0], out=errors["i_on"][lo:lo + step])
+        if k:
+            err = errors["i_pl"][lo:lo + step]
+            torch.mul(decoded[1], decoded[1], out=err)
+            for x in decoded[2:]:
+                err += x * x
+    active = torch.as_tensor(act[rows], device=dev).reshape(-1)
+    sample = torch.arange(m, device=dev).repeat_interleave(act.shape[1])
+    for key in keys:
+        err_sq = errors[key]  # (T, m)
+        err_sq[active, sample] = 0.0  # the active circuits: no error counted
+        # each sample's errors in float64, summed one sample at a time (the same order whatever the chunk)
+        square[key][rows] = err_sq.t().double().contiguous().cpu().numpy().sum(1)
+        largest = err_sq.amax(0).sqrt()
+        floor = (largest - 2 * (bound + 4 * 2.0**-24 * largest)).clamp(min=0.0)
+        near = err_sq >= (floor * floor * (1 - 2.0**-20))[None, :]
+        near[active, sample] = False
+        t, j = near.nonzero(as_tuple=True)
+        sums = touched.dense_sums[t, j]  # (n, d): the candidates for the largest error, read again in float64
+        reads = a * sums - c * total.index_select(0, j) if c else a * sums
+        reads = reads.double().cpu().numpy()
+        exact = fam.read_on(reads) ** 2 if key == "i_on" else (fam.read_payload(reads) ** 2).sum(-1)
+        best = np.zeros(m)
+        np.maximum.at(best, j.cpu().numpy(), exact)
+        worst[key][rows] = np.sqrt(best)
+
+
+def _decode(x: torch.Tensor, matrix: np.ndarray) -> list[torch.Tensor]:
+    """``[matrix[i] @ x[..., :]]`` for every row ``i`` of ``matrix`` ``(r, d)``, from ``x`` ``(..., d)``: products and
+    sums one elementwise operation at a time, zero coefficients left out (so every value is made the same way
+    whatever the shape of ``x``, the machine or its threads)."""
+    out = []
+    for row in matrix:
+        acc = None
+        for j in np.nonzero(row)[0]:
+            coef = float(row[j])
+            term = x[..., j] if coef in (1.0, -1.0) else x[..., j] * coef
+            if acc is None:
+                acc = term.clone() if coef == 1.0 else (-term if coef == -1.0 else term)
+            elif coef == -1.0:
+                acc -= term
+            else:
+                acc += term
+        out.append(acc if acc is not None else torch.zeros(x.shape[:-1], device=x.device))
+    return out
+
+
+def _measure_dense_float64(fam, reads: torch.Tensor, rows: np.ndarray, act: np.ndarray, square: dict,
+                           worst: dict) -> None:
+    """:func:`_measure_dense` in float64 with the family's own decoding, for families not read linearly."""
+    T = reads.shape[0]
+    step = max(1, DENSE_MEASURE_BUDGET // (2 * T * reads.shape[2]))
+    for lo in range(0, len(rows), step):
+        at = rows[lo:lo + step]
+        small = reads[:, lo:lo + step].transpose(0, 1).double().cpu().numpy()  # (mc, T, d)
+        is_active = np.zeros(small.shape[:2], dtype=bool)
+        is_active[np.arange(len(at))[:, None], act[at]] = True
+        for key, err_sq in (("i_on", fam.read_on(small) ** 2), ("i_pl", (fam.read_payload(small) ** 2).sum(-1))):
+            err_sq[is_active] = 0.0
+            square[key][at] = err_sq.sum(1)
+            worst[key][at] = np.sqrt(err_sq.max(1))
 
 
 def boundary_model(system: SmallSystem, scheme: WeightScheme) -> BoundaryModel | None:

@@ -232,6 +232,25 @@ class SmallSystem:
         return u if linear and float(fam.read_on(np.zeros(d))) == 0.0 else None
 
     @cached_property
+    def payload_read(self) -> np.ndarray | None:
+        """``(k, d)`` the matrix ``P`` with ``decode_payload(a) = P @ a`` when the family reads its payload linearly
+        (``k = payload_dim``; for rotation circuits ``a[2:] - (a0 - a1)``), else ``None`` (also with no payload).
+
+        Example:
+            >>> from circuits import rotation_circuits
+            >>> rotation_circuits(3, seed=0).payload_read.tolist()
+            [[-1.0, 1.0, 1.0, 0.0], [-1.0, 1.0, 0.0, 1.0]]
+        """
+        fam = self.family
+        d, k = fam.circuit_width, fam.payload_dim
+        if k == 0:
+            return None
+        p = np.asarray(fam.read_payload(np.eye(d)), dtype=np.float64).T  # (k, d)
+        probe = np.random.default_rng(0).uniform(0.0, 2.0, (8, d))  # a fixed probe: linear (and 0 at 0) or not
+        linear = np.allclose(fam.read_payload(probe), probe @ p.T, rtol=1e-9, atol=1e-12)
+        return p if linear and not np.any(fam.read_payload(np.zeros((1, d)))) else None
+
+    @cached_property
     def step_theory(self) -> bool:
         """Whether the layer-2 boundary theory (:mod:`theory`) applies to this system: independent circuits
         (no couplings) whose on-indicator is a 2-ReLU step (:func:`step_neurons` accepts the family)."""

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import errno
 import hashlib
 import json
@@ -53,7 +52,6 @@ import math
 import os
 import pathlib
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -1072,7 +1070,7 @@ def kill_during_save(tmp: pathlib.Path) -> list[dict]:
     # a killed cis build --overwrite (a real process), at several moments
     build_flags = ["--width", "2000", "--n-circuits", "2000", "--n-layers", "4", "--error-correction", "tuned-chi"]
     net = tmp / "force-cli"
-    p = cis("build", *build_flags, "--out", net)
+    cis("build", *build_flags, "--out", net)
     for delay in (0.5, 2.0, 4.0):
         proc = start_cis("build", *build_flags, "--seed", "1", "--overwrite", "--out", net)
         time.sleep(delay)
