@@ -98,7 +98,7 @@ def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
 def seal(kind: str, version: int, identity: Mapping, *content) -> dict:
     """The seal of an artefact: ``format``, ``format_version``, ``identity`` and the ``sha256`` over those three
     and ``content`` (bytes, arrays or JSON-able values, see :func:`digest`)."""
-    head = {"format": FORMAT_PREFIX + kind, "format_version": int(version), "identity": _jsonable(identity)}
+    head = {"format": FORMAT_PREFIX + kind, "format_version": int(version), "identity": jsonable(identity)}
     return {**head, "sha256": digest(head, *content)}
 
 
@@ -137,7 +137,7 @@ def check_seal(found: Mapping, *content, path, kind: str, versions, identity: Ma
                 "field or a damaged file); refusing to read it", parameter=parameter)
     have = found.get("identity")
     if identity is not None:
-        want = _jsonable(identity)
+        want = jsonable(identity)
         wrong = _first_difference(have, want)
         require(wrong is None, f"{path} belongs to another {kind} (its identity differs: {wrong}); it was moved or "
                                "swapped: remove it or write it again", parameter=parameter)
@@ -160,8 +160,13 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _jsonable(value):
-    """``value`` after one JSON round trip (numpy scalars as numbers, tuples as lists)."""
+def jsonable(value):
+    """``value`` after one JSON round trip (numpy scalars as numbers, tuples as lists; NaN and infinities refused).
+
+    Example:
+        >>> jsonable({"n": np.int64(3), "shape": (2, 4)})
+        {'n': 3, 'shape': [2, 4]}
+    """
     def default(o):
         if isinstance(o, np.integer):
             return int(o)
@@ -465,7 +470,7 @@ def write_folder(path, files: Mapping[str, bytes]) -> Path:
 # ============================================================================ containers
 def sealed_json(kind: str, version: int, identity: Mapping, content) -> str:
     """A JSON document holding ``content`` under its seal (:func:`seal`), as text."""
-    content = _jsonable(content)
+    content = jsonable(content)
     return json.dumps({**seal(kind, version, identity, content), "content": content}, indent=2, allow_nan=False) + "\n"
 
 
@@ -494,7 +499,7 @@ def sealed_arrays(arrays: Mapping[str, np.ndarray], kind: str, version: int, ide
     from safetensors.numpy import save as st_save
 
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    info = _jsonable(dict(info or {}))
+    info = jsonable(dict(info or {}))
     header = {str(k): str(v) for k, v in (header or {}).items()}
     sealed = seal(kind, version, identity, info, header, arrays_digest(arrays))
     metadata = {**header, "format": sealed["format"], "format_version": str(sealed["format_version"]),

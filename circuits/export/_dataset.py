@@ -39,15 +39,14 @@ earlier versions are refused (draw the data set again).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..base import (CircuitsError, available_memory, check_target, open_arrays, require, require_bool, require_int,
-                    require_path, sealed_arrays, write_file)
+from ..base import (CircuitsError, available_memory, check_target, jsonable, open_arrays, require, require_bool,
+                    require_int, require_path, sealed_arrays, write_file)
 from ..construction import Network
 from ..measurement import describe
 from ._readout import ACTUAL_ON_THRESHOLD, incidence, intended_on, on_readout
@@ -246,7 +245,7 @@ def make_dataset(net: Network, batch_size: int, *, seed: int = 0, n_active: int 
     if activations:
         contents[4:4] = ["on.intended", "on.readout", "on.actual"]
     info = {"batch_size": B, "n_active": int(z), "seed": int(seed), "contents": contents,
-            "network": _jsonable(describe(net)), "provenance": _jsonable(dict(net.provenance))}
+            "network": jsonable(describe(net)), "provenance": jsonable(dict(net.provenance))}
     if activations:
         info["on_threshold"] = ACTUAL_ON_THRESHOLD
     return Dataset(inputs=inputs, active=active, payloads=np.asarray(payloads, dtype=np.float64), activations=acts,
@@ -306,15 +305,3 @@ def load_dataset(path, *, network: Network | None = None) -> Dataset:
                    reference_payload=arrays.get("reference.payload"), info=info,
                    fingerprint=str((identity or {}).get("network", "")))
 
-
-def _jsonable(value):
-    """``value`` after one JSON round trip (numpy scalars as Python numbers, tuples as lists)."""
-    def default(o):
-        if isinstance(o, np.integer):
-            return int(o)
-        if isinstance(o, np.floating):
-            return float(o)
-        if isinstance(o, np.bool_):
-            return bool(o)
-        return str(o)
-    return json.loads(json.dumps(value, default=default))

@@ -55,12 +55,17 @@ def _last_computation(ev: Evaluation) -> int:
     return int(table.loc[table.role == "computation", "layer"].max())
 
 
+def _last_active_payload(ev: Evaluation):
+    """The active payload MSE rows of the last computation layer (the whole set, and by depth where circuits couple)."""
+    t = ev.table
+    layer = _last_computation(ev)
+    return t[(t.layer == layer) & (t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse")]
+
+
 def payload_ratio(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Active payload MSE at the last computation layer over theory (the depth-1 circuits where
     circuits receive couplings; NaN for a system without payload or without a formula)."""
-    t = ev.table
-    layer = _last_computation(ev)
-    rows = t[(t.layer == layer) & (t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse")]
+    rows = _last_active_payload(ev)
     if not len(rows):
         return math.nan
     whole = rows[rows.depth.isna()]
@@ -73,9 +78,7 @@ def payload_ratio(ev: Evaluation, on_error: float = ON_ERROR) -> float:
 def payload_mse(ev: Evaluation, on_error: float = ON_ERROR) -> float:
     """Active payload MSE at the last computation layer (the depth-1 circuits where circuits receive couplings;
     NaN for a system without payload): an absolute measure, whatever theory says."""
-    t = ev.table
-    layer = _last_computation(ev)
-    rows = t[(t.layer == layer) & (t.circuit_state == "active") & (t.quantity == "payload") & (t.stat == "mse")]
+    rows = _last_active_payload(ev)
     if not len(rows):
         return math.nan
     whole = rows[rows.depth.isna()]
