@@ -129,13 +129,13 @@ def select_figures(only=None) -> list[str]:
     only = [str(name).strip() for name in only]
     if not only:
         raise CircuitsError(f"only must name at least one figure among {', '.join(known)}", parameter="only")
-    numbers = {str(entry["study_figure"]): entry["name"] for entry in list_figures()
-               if entry["study_figure"] is not None} if any(name.isdigit() for name in only) else {}
-    studied = [name for name in only if name in numbers]
-    if studied:
-        hints = "; ".join(f"figure {number} of the study is {numbers[number]!r}" for number in studied)
-        raise CircuitsError(f"only selects figures by name, not by the study's number: {hints}", parameter="only")
     unknown = [name for name in only if name not in known]
+    if any(name.isdigit() for name in unknown):  # a study's figure number, perhaps: say which name it has now
+        named = {str(mod.STUDY_FIGURE): figure_name(mod) for mod in figure_modules() if mod.STUDY_FIGURE is not None}
+        hints = [f"figure {name} of the study is {named[name]!r}" for name in unknown if name in named]
+        if hints:
+            raise CircuitsError(f"only selects figures by name, not by the study's number: {'; '.join(hints)}",
+                                parameter="only")
     if unknown:
         raise CircuitsError(f"only must name figures among {', '.join(known)}; got {unknown[0]!r}", parameter="only")
     return [name for name in known if name in only]
