@@ -7,11 +7,12 @@ API, and every CSV row that comes from an evaluation carries that spec's columns
 
 - the study's network (rotation circuits, D = 1000, T = 557, S = 6, L = 5, capped weights),
   one spec per z = 1, 2, 3 (:func:`study_spec`), evaluated by :func:`circuits.evaluate` where
-  the figures need per-sample arrays (figures 1, 2, 4-7);
+  the figures need per-sample arrays (``payload-scatter``, ``rotation``, ``payload-scatter-z``,
+  ``payload-error``, ``on-error``, ``fraction-on``);
 - sweeps over spec grids (:func:`run_sweep`, :func:`circuits.sweep`): the study's load sweep
-  of 41 networks (:func:`circuits.experiments.load_sweep_grid`, figures 8-12), the
-  error-correction options, the chains; their finished runs are kept on disk under
-  ``ctx.out_dir / "sweeps"``, so a rerun resumes;
+  of 41 networks (:func:`circuits.experiments.load_sweep_grid`, the four ``load-*`` figures and
+  ``seizure``), the error-correction options, the chains; their finished runs are kept on disk
+  under ``ctx.out_dir / "sweeps"``, so a rerun resumes;
 - regime boundaries (:func:`boundary`, :func:`circuits.find_boundary`), kept on disk the same way.
 
 Seeds: every spec's seed is ``ctx.seed`` (the library derives the system's, the network's and

@@ -1,4 +1,4 @@
-"""Figures 5 and 6: errors of one read-out quantity per layer on the study's network, per z."""
+"""Errors of one read-out quantity per layer on the study's network, per z (payload-error, on-error)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ STATES = ("inactive", "active")
 STATS = {"mse": "mean squared error", "worst": "worst-case |error|"}
 
 
-def error_figure(ctx, quantity: str, number: int, label: str, stem: str):
+def error_figure(ctx, quantity: str, number: int, label: str, module: str):
     """A 2 x 2 grid for ``quantity`` ("on" or "payload"): rows MSE / worst case, columns
     inactive / active; x = layer 0..L, one line per z, theory (MSE rows) dashed.
 
     Layer 0 is measured by :func:`circuits.evaluate`: the input written into the network and
     read back (exact for the active circuit at z = 1; shared neurons leak at z >= 2 and into
     inactive circuits). The CSV has the rows of the three evaluations' tables, each with its spec.
+
+    Args:
+        number: the study's figure number, for the title.
+        module: the figure module's ``__name__``, which names the files (:func:`figures._style.save`).
     """
     frame = study_errors(ctx)
     frame = frame[frame.quantity == quantity].reset_index(drop=True)
@@ -45,4 +49,4 @@ def error_figure(ctx, quantity: str, number: int, label: str, stem: str):
     fig.suptitle(f"Figure {number}: {label} error per layer\n{study_label()}\n{draws_label(ctx)}; "
                  "layer 0: the input written in, read back\n"
                  f"log axis: zero theory not drawn; open marker at the bottom: MSE < {EXACT:g} (exact up to round-off)")
-    return save(fig, frame, ctx.out_dir, stem)
+    return save(fig, frame, ctx.out_dir, module)

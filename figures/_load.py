@@ -1,4 +1,4 @@
-"""Figures 8-11: one read-out error against the load T (d/D)^2 over the networks of the load sweep."""
+"""One read-out error against the load T (d/D)^2 over the networks of the load sweep (the load-* figures)."""
 
 from __future__ import annotations
 
@@ -50,11 +50,15 @@ def load_frame(ctx, state: str, quantity: str) -> pd.DataFrame:
     return rows[columns].reset_index(drop=True)
 
 
-def load_figure(ctx, state: str, quantity: str, number: int, label: str, theory_label: str, stem: str):
+def load_figure(ctx, state: str, quantity: str, number: int, label: str, theory_label: str, module: str):
     """Rows = layers 1..L, columns = z; a point per network (colour = D, circle if T d > D,
     triangle otherwise) and a dashed theory curve per D. MSE on a log axis; a measured value
     below :data:`EXACT` (zero up to float32 round-off) is drawn as an open marker at the floor
     of the axis (the CSV keeps the measured value).
+
+    Args:
+        number: the study's figure number, for the title.
+        module: the figure module's ``__name__``, which names the files (:func:`figures._style.save`).
     """
     frame = load_frame(ctx, state, quantity)
     theory = theory_frame(state, quantity)
@@ -91,4 +95,4 @@ def load_figure(ctx, state: str, quantity: str, number: int, label: str, theory_
                  f"rotation circuits, {params(S=LOAD_SWEEP['redundancy'], L=LOAD_SWEEP['n_layers'])}, capped, "
                  f"{batch} samples per network and z; "
                  f"open marker at the bottom: MSE < {EXACT:g} (exact up to round-off)")
-    return save(fig, frame, ctx.out_dir, stem)
+    return save(fig, frame, ctx.out_dir, module)

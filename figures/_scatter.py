@@ -1,4 +1,4 @@
-"""Figures 1 and 4: the true payload x beside the network's read-out x_hat, one panel per circuit."""
+"""The true payload x beside the network's read-out x_hat, one panel per circuit."""
 
 from __future__ import annotations
 

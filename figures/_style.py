@@ -2,8 +2,9 @@
 
 Every figure is drawn on a :class:`matplotlib.figure.Figure` made here (no pyplot, so no GUI
 backend and no global figure state) and saved with :func:`save`, which writes the PNG and,
-beside it, the tidy frame the figure was drawn from as CSV, each atomically through the storage
-module (:func:`circuits.base.write_file`: a killed or failed write leaves no partial file).
+beside it, the tidy frame the figure was drawn from as CSV, both named after the figure and each
+written atomically through the storage module (:func:`circuits.base.write_file`: a killed or
+failed write leaves no partial file).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from matplotlib.lines import Line2D
 from circuits.base import write_file
 from circuits.experiments import FIELDS, spec_keys
 
+from ._runner import figure_name
+
 #: Colour of a true value (the small circuits' own run).
 TRUTH = "#2ca02c"
-#: Colour of the network's read-out, per number of active circuits z (figures 1 and 4).
+#: Colour of the network's read-out, per number of active circuits z (``payload-scatter``, ``payload-scatter-z``).
 ESTIMATE = {1: "#7b3fb5", 2: "#d62728", 3: "#ff7f0e", 4: "#8c564b"}
 #: Line colours per z in the error and fraction-on figures (same hues as :data:`ESTIMATE`).
 Z_PALETTE = ESTIMATE
@@ -74,17 +77,30 @@ def integer_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def save(fig: Figure, data: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``stem.png`` and ``stem.csv`` (the tidy frame behind the figure, integer columns as
-    integers: :func:`integer_columns`) into ``out_dir``.
+def figure_path(out_dir, module: str, suffix: str) -> Path:
+    """Where a figure's file goes: ``out_dir / (name + suffix)``, ``name`` the figure's (:func:`figures.figure_name`).
+
+    Example:
+        >>> figure_path("out", "figures.fig_payload_error", ".csv").as_posix()
+        'out/payload-error.csv'
+    """
+    return Path(out_dir) / f"{figure_name(module)}{suffix}"
+
+
+def save(fig: Figure, data: pd.DataFrame, out_dir: Path, module: str) -> list[Path]:
+    """Write the figure's PNG and, beside it, its CSV (the tidy frame behind the figure, integer columns as
+    integers: :func:`integer_columns`) into ``out_dir``, both named after the figure (:func:`figure_path`).
 
     The PNG carries no timestamp, so the same data give the same file. Both are written atomically
     (:func:`save_png`).
 
+    Args:
+        module: the figure module's ``__name__`` (its figure's name is made from it, in one place).
+
     Returns:
         the two paths, PNG first.
     """
-    png, csv = Path(out_dir) / f"{stem}.png", Path(out_dir) / f"{stem}.csv"
+    png, csv = figure_path(out_dir, module, ".png"), figure_path(out_dir, module, ".csv")
     save_png(fig, png)
     write_file(csv, lambda p: integer_columns(data).to_csv(p, index=False))
     return [png, csv]

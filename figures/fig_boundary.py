@@ -1,5 +1,6 @@
-"""Figure "boundary" (not in the study): the regime boundary by criterion, the critical load
-T (d/D)^2 against the width D, one panel per failure criterion, one line per z, theory dashed.
+"""The regime boundary: the critical load against the width D, one panel per failure criterion, a line per z.
+
+The critical load is T (d/D)^2 at the crossing; theory is dashed.
 
 Panels: ``payload`` (active payload MSE at the last layer above 2x theory: the default),
 ``compounding`` (spurious on-indicator mass more than doubles from layer 2 to the last layer) and
@@ -28,7 +29,8 @@ from circuits import ExperimentSpec
 from ._data import boundary, boundary_rows
 from ._style import Z_PALETTE, new_figure, params, save, seeds_phrase
 
-NAME = "boundary"
+#: The published study has no such figure.
+STUDY_FIGURE = None
 
 #: The criteria shown, one panel each.
 CRITERIA = ("payload", "compounding", "worst-readout")
@@ -99,4 +101,4 @@ def make(ctx):
                  "active payload MSE > 2x theory; compounding: spurious mass x2 from layer 2;\nworst-readout: 1% of "
                  f"passes read an on-indicator off by > 0.25 (for z >= 2 pinned at the first shared neuron: 2/S = "
                  f"{2 / S:.2f})", fontsize="medium")
-    return save(fig, frame, ctx.out_dir, "fig_boundary")
+    return save(fig, frame, ctx.out_dir, __name__)

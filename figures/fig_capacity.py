@@ -1,5 +1,6 @@
-"""Figure "capacity" (not in the study): how many circuits each assignment method fits, against
-the number of slots per neuron group N = D/d, beside the packing bound N (N-1) / (S (S-1)).
+"""How many circuits each assignment method fits, against the slots per neuron group, beside the packing bound.
+
+The slots per neuron group are N = D/d; the packing bound is N (N-1) / (S (S-1)).
 
 Top row: capacity (log-log), one panel per redundancy S. Bottom row: capacity as a fraction
 of the packing bound, with the 75% target. The ``random`` method has no capacity limit short
@@ -18,7 +19,8 @@ from theory import packing_bound
 
 from ._style import new_figure, save
 
-NAME = "capacity"
+#: The published study has no such figure.
+STUDY_FIGURE = None
 #: Redundancies shown, one panel each.
 REDUNDANCIES = (3, 6, 10)
 #: Range of N = D/d (slots per neuron group).
@@ -81,4 +83,4 @@ def make(ctx):
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     fig.suptitle("Assignment capacity: sets of S slots that pairwise share at most one slot\n"
                  "packing bound N(N-1)/(S(S-1)); random S-subsets (no guarantee) are not limited and not drawn")
-    return save(fig, frame, ctx.out_dir, "fig_capacity")
+    return save(fig, frame, ctx.out_dir, __name__)

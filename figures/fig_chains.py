@@ -1,4 +1,4 @@
-"""Figure "chains" (not in the study): composed computation across circuits (chains and fan-in).
+"""Composed computation across circuits (chains and fan-in): the error against edges, load and depth.
 
 Circuits form chains of K (system ``rotation-chains``: at layer j the circuit at position j
 rotates the vector of the circuit at position j - 1, (K - 1)/K incoming edges per circuit) or
@@ -26,7 +26,8 @@ from circuits import make_system
 from ._data import run_sweep, spec_columns
 from ._style import new_figure, params, save
 
-NAME = "chains"
+#: The published study has no such figure.
+STUDY_FIGURE = None
 #: The networks: width D, redundancy S, layers L, active circuits z (a multiple of every K and
 #: of 3), chain lengths K, whether to add the fan-in system, circuit counts T.
 #: (D = 2000 keeps the errors at z = 6 below saturation; loads T (4/D)^2 = 0.0008 .. 0.0032.)
@@ -138,4 +139,4 @@ def make(ctx):
     fig.suptitle(f"Chains and fan-in: error of composed rotations against the exact small system\n"
                  f"{params(D=CHAINS['width'], S=CHAINS['redundancy'], L=L, z=CHAINS['active'])}, capped, "
                  f"{batch} samples per network")
-    return save(fig, frame, ctx.out_dir, "fig_chains")
+    return save(fig, frame, ctx.out_dir, __name__)

@@ -1,4 +1,4 @@
-"""Figure "error-correction" (not in the study): what each error-correction option buys.
+"""What each error-correction option buys: errors, failure rate and regime boundary at equal D and T.
 
 The options (``error_correction`` of :class:`circuits.ExperimentSpec`), each at the same D and T
 (so an option that widens circuits pays with fewer neuron slots): ``none``, ``redundant:2``,
@@ -9,7 +9,7 @@ Rows 1-3, against the load T (d/D)^2 (d = 4, the base circuit's width, for every
 column per z: the failure rate (a pass fails when some on-indicator, active or inactive, is read
 off by more than 0.25 at some layer, clean-up layers included), the inactive circuits'
 on-indicator MSE and the active circuits' payload MSE at the last computation layer. The runs
-are one :func:`circuits.sweep` over the networks of the load sweep (figures 8-11) at D = 1200
+are one :func:`circuits.sweep` over the networks of the load sweep (the ``load-*`` figures) at D = 1200
 and 1800, the widths of that sweep that ``redundant:2`` (d = 6) can use too (a width must be a
 multiple of the circuit width); with the same spec, ``none`` repeats their numbers. Quick mode:
 the smaller D = 600 (T = 60, 150) and 20 samples. ``redundant:2`` is missing where T exceeds
@@ -46,7 +46,8 @@ from circuits.experiments import LOAD_SWEEP_ROWS
 from ._data import boundary, boundary_rows, run_sweep, spec_columns
 from ._style import new_figure, params, save, seeds_phrase
 
-NAME = "error-correction"
+#: The published study has no such figure.
+STUDY_FIGURE = None
 
 #: The boundary's criterion: a forward pass fails when some on-indicator is read off by more than 0.25.
 CRITERION = "worst-readout"
@@ -202,7 +203,7 @@ def make(ctx):
                  f"(open marker: no crossing up to capacity)\n"
                  f"dashed: d/(S D), no two circuits share a neuron below; dotted: the loads 0.004 and 0.008",
                  fontsize=8)
-    return save(fig, frame, ctx.out_dir, "fig_error_correction")
+    return save(fig, frame, ctx.out_dir, __name__)
 
 
 def _at_last(sweep: pd.DataFrame, state: str, quantity: str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Figure 7: fraction of the network's neurons that are on, per layer and neuron group, z = 1, 2, 3.
+"""Fraction of the network's neurons that are on, per layer and neuron group, z = 1, 2, 3.
 
 The CSV has :attr:`circuits.Evaluation.fraction_on` (``layer, neuron_group, fraction``) of the
 three evaluations, each row with its spec, and the fraction the active circuits own (``predicted``).
@@ -15,7 +15,8 @@ from ._data import (STUDY, STUDY_ACTIVE, draws_label, study_evaluation, study_la
                     with_spec)
 from ._style import Z_PALETTE, new_figure, save, z_legend
 
-NAME = "7"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 7
 
 
 def make(ctx):
@@ -38,6 +39,7 @@ def make(ctx):
         ax.set_xticks(range(STUDY["n_layers"] + 1))
         ax.set_ylim(bottom=0)
     z_legend(fig, STUDY_ACTIVE, ":", "theory z S d / D")
-    fig.suptitle(f"Figure 7: fraction of neurons on (> {ON_THRESHOLD:g}) per group of D/d = {net.n_slots} neurons\n"
+    fig.suptitle(f"Figure {STUDY_FIGURE}: fraction of neurons on (> {ON_THRESHOLD:g}) "
+                 f"per group of D/d = {net.n_slots} neurons\n"
                  f"{study_label()}; {draws_label(ctx)}")
-    return save(fig, frame, ctx.out_dir, "fig07_fraction_on")
+    return save(fig, frame, ctx.out_dir, __name__)

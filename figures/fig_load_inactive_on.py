@@ -1,12 +1,13 @@
-"""Figure 11: inactive on-indicator MSE against the load T (d/D)^2, layers 1..4 by z = 1..4, 41 networks."""
+"""Inactive on-indicator MSE against the load T (d/D)^2, layers 1..4 by z = 1..4, 41 networks."""
 
 from __future__ import annotations
 
 from ._load import load_figure
 
-NAME = "11"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 11
 
 
 def make(ctx):
-    return load_figure(ctx, "inactive", "on", 11, "inactive on-indicator",
-                       theory_label="z p, p = d/D - 1/(S T)", stem="fig11_load_inactive_on")
+    return load_figure(ctx, "inactive", "on", STUDY_FIGURE, "inactive on-indicator",
+                       theory_label="z p, p = d/D - 1/(S T)", module=__name__)

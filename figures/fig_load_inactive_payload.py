@@ -1,12 +1,13 @@
-"""Figure 9: inactive payload MSE against the load T (d/D)^2, layers 1..4 by z = 1..4, 41 networks."""
+"""Inactive payload MSE against the load T (d/D)^2, layers 1..4 by z = 1..4, 41 networks."""
 
 from __future__ import annotations
 
 from ._load import load_figure
 
-NAME = "9"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 9
 
 
 def make(ctx):
-    return load_figure(ctx, "inactive", "payload", 9, "inactive payload",
-                       theory_label="z p, p = d/D - 1/(S T)", stem="fig09_load_inactive_payload")
+    return load_figure(ctx, "inactive", "payload", STUDY_FIGURE, "inactive payload",
+                       theory_label="z p, p = d/D - 1/(S T)", module=__name__)

@@ -1,11 +1,12 @@
-"""Figure 5: payload error per layer, inactive and active circuits, MSE and worst case, z = 1, 2, 3."""
+"""Payload error per layer, inactive and active circuits, MSE and worst case, z = 1, 2, 3."""
 
 from __future__ import annotations
 
 from ._error_lines import error_figure
 
-NAME = "5"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 5
 
 
 def make(ctx):
-    return error_figure(ctx, "payload", 5, "payload x", "fig05_payload_error")
+    return error_figure(ctx, "payload", STUDY_FIGURE, "payload x", __name__)

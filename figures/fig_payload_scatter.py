@@ -1,4 +1,4 @@
-"""Figure 1: true payload x (green) and its read-out x_hat (purple) for 10 active circuits, z = 1."""
+"""True payload x (green) and its read-out x_hat (purple) for 10 active circuits, z = 1."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from ._data import study_label, study_spec
 from ._scatter import draw_panel, payload_frame
 from ._style import ESTIMATE, TRUTH, dot_legend, new_figure, save
 
-NAME = "1"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 1
 
 
 def make(ctx):
@@ -15,6 +16,6 @@ def make(ctx):
     for ax, (_, panel) in zip(axes.flat, frame.groupby("panel")):
         draw_panel(ax, panel, ESTIMATE[1])
     dot_legend(fig, {"true x": TRUTH, "read-out x_hat": ESTIMATE[1]})
-    fig.suptitle("Figure 1: payload of 10 active circuits, a dot per layer 0..5 (number = layer)\n"
+    fig.suptitle(f"Figure {STUDY_FIGURE}: payload of 10 active circuits, a dot per layer 0..5 (number = layer)\n"
                  f"{study_label()}, z = 1; 10 of {study_spec(ctx, 1).batch_size} random samples")
-    return save(fig, frame, ctx.out_dir, "fig01_payload_scatter")
+    return save(fig, frame, ctx.out_dir, __name__)

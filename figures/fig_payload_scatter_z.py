@@ -1,4 +1,4 @@
-"""Figure 4: as figure 1, one row per number of active circuits z = 1 (purple), 2 (red), 3 (orange)."""
+"""As payload-scatter, one row per number of active circuits z = 1 (purple), 2 (red), 3 (orange)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from ._data import STUDY_ACTIVE, study_label
 from ._scatter import PANELS, draw_panel, payload_frame
 from ._style import ESTIMATE, TRUTH, dot_legend, new_figure, save
 
-NAME = "4"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 4
 
 
 def make(ctx):
@@ -20,6 +21,7 @@ def make(ctx):
         row[0].set_ylabel(f"z = {z}")
     colors = {"true x": TRUTH, **{f"read-out x_hat, z = {z}": ESTIMATE[z] for z in STUDY_ACTIVE}}
     dot_legend(fig, colors)
-    fig.suptitle("Figure 4: payload of 10 active circuits (one of the z active per sample), a dot per layer 0..5\n"
+    fig.suptitle(f"Figure {STUDY_FIGURE}: payload of 10 active circuits (one of the z active per sample), "
+                 "a dot per layer 0..5\n"
                  f"{study_label()}; rows z = 1, 2, 3")
-    return save(fig, frame, ctx.out_dir, "fig04_payload_scatter_z")
+    return save(fig, frame, ctx.out_dir, __name__)

@@ -1,4 +1,4 @@
-"""Figure 2: the true payload x of 5 circuits over layers 0..5, arrows in the direction of rotation.
+"""The true payload x of 5 circuits over layers 0..5, arrows in the direction of rotation.
 
 The circuits are those of 5 samples of the study's z = 1 evaluation (distinct circuits); the CSV
 row's ``sample`` indexes that evaluation's batch (``truth_payload[layer, sample, 0]``).
@@ -14,7 +14,8 @@ from ._data import rng, study_evaluation, study_label, study_spec, with_spec
 from ._scatter import LIMIT, distinct_samples
 from ._style import TRUTH, new_figure, save
 
-NAME = "2"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 2
 #: Circuits shown.
 CIRCUITS = 5
 
@@ -36,10 +37,10 @@ def make(ctx):
     fig, axes = new_figure(1, CIRCUITS, panel=(2.6, 2.8))
     for ax, (_, panel) in zip(axes.flat, frame.groupby("panel")):
         _draw(ax, panel)
-    fig.suptitle("Figure 2: true payload x of 5 circuits, layers 0..5 (number = layer); "
+    fig.suptitle(f"Figure {STUDY_FIGURE}: true payload x of 5 circuits, layers 0..5 (number = layer); "
                  "arrows follow each circuit's rotation\n"
                  f"{study_label()}, z = 1")
-    return save(fig, frame, ctx.out_dir, "fig02_rotation")
+    return save(fig, frame, ctx.out_dir, __name__)
 
 
 def _draw(ax, panel: pd.DataFrame) -> None:

@@ -1,4 +1,4 @@
-"""Figure "scaling" (not in the study): the critical load against the width D, log-log.
+"""The critical load against the width D, log-log, one line per construction.
 
 One line per construction (median over seeds, the order-statistic interval as a band, each seed's
 crossing as a dot), the fitted exponent in its legend entry, theory's prediction dashed in the same
@@ -25,9 +25,10 @@ from matplotlib.ticker import NullFormatter
 from circuits.base import write_file
 from circuits.experiments import STUDY_LOAD, ExperimentSpec, scaling
 
-from ._style import new_figure, save_png
+from ._style import figure_path, new_figure, save_png
 
-NAME = "scaling"
+#: The published study has no such figure.
+STUDY_FIGURE = None
 
 #: The full study: widths, constructions (the baseline, the earlier and today's ``scalable`` presets, z = 1 and 2), seeds, search.
 FULL = {"widths": (1000, 2000, 4000, 8000, 16000, 32000, 64000), "n_active": (1, 2), "presets": (None, "scalable-1", "scalable"),
@@ -128,11 +129,10 @@ def make(ctx):
     result = scaling(specs, setting["widths"], folder,
                      criterion=setting["criterion"], n_seeds=setting["n_seeds"], rtol=setting["rtol"],
                      progress=not ctx.quick)
-    png = draw(result.table, result.fits, Path(ctx.out_dir) / "fig_scaling.png")
-    paths = save_table(result.table, ctx.out_dir)
-    return [png, paths]
+    png = draw(result.table, result.fits, figure_path(ctx.out_dir, __name__, ".png"))
+    return [png, save_table(result.table, ctx.out_dir)]
 
 
 def save_table(table: pd.DataFrame, out_dir) -> Path:
-    """The figure's data as CSV (the study's table)."""
-    return write_file(Path(out_dir) / "fig_scaling.csv", lambda p: table.to_csv(p, index=False))
+    """The figure's data as CSV (the study's table), beside its PNG."""
+    return write_file(figure_path(out_dir, __name__, ".csv"), lambda p: table.to_csv(p, index=False))

@@ -1,5 +1,6 @@
-"""Figure "seizure" (not in the study): the first layer where an on-indicator is read off by
-more than 0.25, over the (D, T) grid of the load sweep, one heatmap per z.
+"""The first layer where an on-indicator is read off by more than 0.25, one heatmap per z.
+
+Over the (D, T) grid of the load sweep (the networks of load-active-payload and its three siblings).
 
 Top row: any circuit, active or inactive (``Evaluation.seizure_layer``, the criterion of
 :func:`circuits.failure_rate`). For z >= 2 it reads "1" on every network, and it would read "2"
@@ -23,7 +24,8 @@ from circuits.experiments import LOAD_SWEEP, load_sweep_networks
 from ._data import load_sweep, run_table
 from ._style import new_figure, params, save
 
-NAME = "seizure"
+#: The published study has no such figure.
+STUDY_FIGURE = None
 #: Heatmap rows: the column of the seizure frame and what it counts.
 ROWS = {"seizure_layer": "any circuit", "active_seizure_layer": "active circuits"}
 
@@ -83,4 +85,4 @@ def make(ctx):
                  f"bottom, active circuits only: where errors compound\n"
                  f"rotation circuits, {params(S=S, L=L)}, capped, {len(load_sweep_networks(quick=ctx.quick))} "
                  f"networks, worst over {batch} samples per network and z")
-    return save(fig, frame, ctx.out_dir, "fig12_seizure")
+    return save(fig, frame, ctx.out_dir, __name__)

@@ -1,4 +1,4 @@
-"""Figure 3: the 2-ReLU step that cleans the on-indicator at every layer."""
+"""The 2-ReLU step that cleans the on-indicator at every layer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import seaborn as sns
 
 from ._style import new_figure, save
 
-NAME = "3"
+#: The figure of the published study that this one regenerates.
+STUDY_FIGURE = 3
 
 
 def step_frame(n: int = 241) -> pd.DataFrame:
@@ -39,5 +40,6 @@ def make(ctx):
                  dashes={"ReLU(2a - 0.5)": (4, 2), "ReLU(2a - 1.5)": (1, 1.5), "difference": ""})
     ax.set(xlim=(-0.1, 1.1), ylim=(-0.05, 1.6), xlabel="a: on-indicator alpha at the previous layer", ylabel="value")
     ax.legend(title=None, loc="upper center", bbox_to_anchor=(0.42, 1.0))
-    fig.suptitle("Figure 3: the 2-ReLU step that cleans the on-indicator\nReLU(2a - 0.5) - ReLU(2a - 1.5)")
-    return save(fig, frame, ctx.out_dir, "fig03_step")
+    fig.suptitle(f"Figure {STUDY_FIGURE}: the 2-ReLU step that cleans the on-indicator\n"
+                 "ReLU(2a - 0.5) - ReLU(2a - 1.5)")
+    return save(fig, frame, ctx.out_dir, __name__)

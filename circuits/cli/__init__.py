@@ -42,7 +42,7 @@ SUBCOMMANDS = {
     "scaling": "the critical load at each width, its power law, theory beside it; a table and a figure",
     "bench": "time build and evaluation, peak memory, and agreement with the dense weights",
     "capacity": "how many circuits each assignment method fits at width D and redundancy S",
-    "figures": "regenerate the study's figures (PNG, with the data behind each as CSV)",
+    "figures": "regenerate the study's figures and ours (PNG, with the data behind each as CSV); --list names them",
     "dataset": "draw a data set for a network into a safetensors file",
     "zoo": "write the model zoo (networks of every regime, with ground truth and data) to a folder",
     "list": "the named options: systems, weight schemes, error corrections, assignments, criteria, presets",

@@ -1,6 +1,6 @@
 """Grids defined once and used by the figures and ``cis bench --figure-sweep``.
 
-The study's load sweep (figures 8-12): rotation circuits, S = 6, L = 4, capped weights,
+The study's load sweep (its figures 8-11; our seizure map): rotation circuits, S = 6, L = 4, capped weights,
 prime-step assignment, on 41 networks (D, T): (800, 200..300 step 100), (1000, 200..500 step 100),
 (1200, 200..700 step 100), (1400, 200..1000 step 200), (1600, 300..1300 step 200),
 (1800, 300..1700 step 200), (2000, 200..2000 step 200); z = 1..4, 500 samples each.

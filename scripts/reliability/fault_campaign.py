@@ -298,7 +298,7 @@ def command_cases(tmp: pathlib.Path) -> list[Case]:
         add(f"scaling --out {what}", ["scaling", *COMMAND_BASE["scaling"], "--out", path], ("--out",))
         add(f"dataset --out {what}", ["dataset", *SMALL, "--out", path], ("--out",))
         add(f"zoo --out {what}", ["zoo", "--only", "rotation-exact", "--out", path], ("--out",))
-        add(f"figures --out {what}", ["figures", "--quick", "--only", "5", "--out", path], ("--out",))
+        add(f"figures --out {what}", ["figures", "--quick", "--only", "payload-error", "--out", path], ("--out",))
     # devices
     for dev in ("mps", "meta", "bogus", "cuda:99", "", "xla", "cpu:-1"):
         for cmd in ("evaluate", "bench", "boundary"):
@@ -317,7 +317,7 @@ def command_cases(tmp: pathlib.Path) -> list[Case]:
             if cmd == "zoo":
                 argv += ["--list"]
             if cmd == "figures":
-                argv += ["--quick", "--only", "5", "--out", str(tmp / f"thr-fig-{v}")]
+                argv += ["--quick", "--only", "payload-error", "--out", str(tmp / f"thr-fig-{v}")]
             out = argv[argv.index("--out") + 1] if "--out" in argv else None
             add(f"{cmd} --threads {v}", argv + ["--threads", v], ("--threads",), out=out)
         for cmd in ("sweep", "boundary", "scaling"):
@@ -415,9 +415,13 @@ def command_cases(tmp: pathlib.Path) -> list[Case]:
         out=str(tmp / "fig-bogus"))
     add("figures --only ','", ["figures", "--only", ",", "--out", str(tmp / "fig-comma")], ("--only",),
         out=str(tmp / "fig-comma"))
+    add("figures --only 5 (a study figure's number)", ["figures", "--only", "5", "--out", str(tmp / "fig-five")],
+        ("--only",), out=str(tmp / "fig-five"))
+    add("figures --list --out", ["figures", "--list", "--out", str(tmp / "fig-list")], ("--list",),
+        out=str(tmp / "fig-list"))
     for v in ("-1", "9223372036854775808", "abc", "1.5"):
-        add(f"figures --seed {v}", ["figures", "--quick", "--only", "5", "--seed", v, "--out", str(tmp / f"fs{v}")],
-            ("--seed",), out=str(tmp / f"fs{v}"))
+        add(f"figures --seed {v}", ["figures", "--quick", "--only", "payload-error", "--seed", v, "--out",
+                                    str(tmp / f"fs{v}")], ("--seed",), out=str(tmp / f"fs{v}"))
     for cmd in ("demo", "evaluate", "build", "boundary", "bench", "dataset"):
         argv = [cmd, *COMMAND_BASE[cmd]] + (["--out", str(tmp / f"seed-{cmd}")] if cmd in ("build", "dataset") else [])
         add(f"{cmd} --seed -1 (reported)", argv + ["--seed", "-1"], ("--seed",))
@@ -1362,7 +1366,7 @@ def full_disk(tmp: pathlib.Path) -> list[dict]:
             ("cis dataset", ["dataset", *small, "--batch-size", "2000", "--out", str(disk / "d.safetensors")]),
             ("cis scaling", ["scaling", "--widths", "400", "800", "--n-layers", "2", "--batch-size", "20", "--n-seeds",
                              "1", "--rtol", "0.5", "--no-progress", "--out", str(disk / "scaling")]),
-            ("cis figures", ["figures", "--quick", "--only", "5", "--out", str(disk / "fig")]),
+            ("cis figures", ["figures", "--quick", "--only", "payload-error", "--out", str(disk / "fig")]),
         ]
         for name, argv in cases:
             r = forked(enospc(lambda argv=argv: cli_main(argv)), 300, MEMORY)
