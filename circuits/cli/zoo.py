@@ -41,7 +41,7 @@ def run(args) -> int:
         raise circuits.CircuitsError("only must not repeat a network", parameter="only")
     if args.list:
         if args.out is not None or args.overwrite:
-            raise circuits.CircuitsError("--list builds nothing: leave out --out and --overwrite", parameter="list")
+            raise circuits.CircuitsError("list builds nothing: leave out --out and --overwrite", parameter="list")
         entries = [CATALOGUE[n].to_dict() for n in names or CATALOGUE]
         if args.format == "json":
             print(to_json(entries))
