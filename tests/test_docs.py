@@ -26,7 +26,7 @@ def test_the_tutorial_is_linked_and_executed_by_the_test_command():
     assert re.search(r'^addopts = ".*--nbmake.*"$', pyproject, flags=re.M)
 
 
-PATH_PATTERN = re.compile(r"(?<![\w/.-])((?:circuits|theory|figures|tests|docs|scripts|\.ci)/[\w./<>*{}-]*[\w>*}])")
+PATH_PATTERN = re.compile(r"(?<![\w/.-])((?:circuits|theory|figures|tests|docs|scripts|benchmarks|\.ci)/[\w./<>*{}-]*[\w>*}])")
 DOTTED_PATTERN = re.compile(r"`~?((?:circuits|theory|figures)(?:\.[A-Za-z_]\w*)+)")
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Streaming activations: 10^6 samples of a zoo network's layer activations, on one thread and on two.
 
-    python benchmarks/stream_timing.py                          # rotation-working, layer 2, 10^6 samples, 1 and 2 threads
-    python benchmarks/stream_timing.py --hooks 4 --threads 2 --json stream.json
-    python benchmarks/stream_timing.py --no-labels              # activations only, no on-states
+    python scripts/timing/stream_timing.py                          # rotation-working, layer 2, 10^6 samples, 1 and 2 threads
+    python scripts/timing/stream_timing.py --hooks 4 --threads 2 --json stream.json
+    python scripts/timing/stream_timing.py --no-labels              # activations only, no on-states
 
 Each condition runs in a fresh process (so its peak memory is its own): it builds the network
 (``circuits.zoo.load_model(name, dataset=False)``), makes an :class:`circuits.export.ActivationStream`
