@@ -76,7 +76,7 @@ def limit_shapes(widths, anchor: tuple[float, float]) -> dict[str, np.ndarray]:
 
 def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
     """Draw the scaling figure of a :func:`circuits.experiments.scaling` result into ``path`` (PNG)."""
-    fig, axes = new_figure(1, 1, panel=(6.4, 4.6))
+    fig, axes = new_figure(1, 1, panel=(8.4, 4.6))  # the legend sits right of the axes
     ax = axes[0, 0]
     labels = list(dict.fromkeys(table.construction))
     palette = dict(zip(labels, sns.color_palette("colorblind", len(labels))))
@@ -112,7 +112,7 @@ def draw(table: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
     criterion = table.criterion.iloc[0]
     first = table.iloc[0]
     S = f"S = {first.redundancy}, " if table.redundancy.nunique() == 1 else ""
-    ax.set_title(f"Where the construction stops working (criterion: {criterion}); "
+    fig.suptitle(f"Where the construction stops working (criterion: {criterion}); "
                  f"{first.system}, {S}L = {first.n_layers}, B = {first.batch_size}\n"
                  "band: interval over seeds; dots: each seed; open triangle: no crossing (lower bound)",
                  fontsize=8)

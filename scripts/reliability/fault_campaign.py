@@ -3429,6 +3429,8 @@ def main(argv=None) -> int:
     unknown = sections - {"cli", "api", "faults", "new", *NEW_SECTIONS}
     if unknown:
         p.error(f"--only: unknown section {sorted(unknown)[0]!r}")
+    # a campaign stopped by SIGTERM (kill, pkill) still unmounts and unlocks what it made (the finally blocks run)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     start, load = time.time(), os.getloadavg()[0]
     print(f"fault campaign: circuits {circuits.__version__}, {os.cpu_count()} cores, load {load:.2f}, "
           f"{'root' if IS_ROOT else 'not root'}{', --mount' if MOUNT else ''}", flush=True)
