@@ -393,6 +393,16 @@ class WeightScheme(Option):
         return np.zeros((d * N, d * N))
 
 
+def _number_argument(arg: str | None, default: float, text: str) -> float:
+    """The number after ``NAME:`` in a weight scheme's text (``default`` when there is none); NaN (refused by the
+    caller's range check) when it is not a finite number."""
+    try:
+        x = float(arg) if arg is not None else default
+    except ValueError:
+        return math.nan
+    return x if math.isfinite(x) else math.nan
+
+
 def _per_circuit_dense(weights: np.ndarray, left: np.ndarray, e_in: np.ndarray) -> np.ndarray:
     """Blocks ``(i, j)``: ``sum_t weights[t, i, j] left[t] e_in[t]^T``, ``(d, d, N, N)``."""
     d = weights.shape[1]
@@ -501,11 +511,8 @@ class Inhibited(Capped):
 
     @classmethod
     def parse(cls, arg: str | None, text: str) -> "Inhibited":
-        try:
-            x = float(arg) if arg is not None else cls.DEFAULT
-        except ValueError:
-            x = math.nan
-        require(math.isfinite(x) and 0.0 <= x <= MAX_INHIBITION,
+        x = _number_argument(arg, cls.DEFAULT, text)
+        require(0.0 <= x <= MAX_INHIBITION,
                 f"weight_scheme inhibited:X needs a number X in 0..{MAX_INHIBITION:g}, got {text!r}",
                 parameter="weight_scheme")
         return cls(x + 0.0)  # -0 is 0
@@ -593,11 +600,8 @@ class Gated(WeightScheme):
 
     @classmethod
     def parse(cls, arg: str | None, text: str) -> "Gated":
-        try:
-            g = float(arg) if arg is not None else cls.DEFAULT
-        except ValueError:
-            g = math.nan
-        require(math.isfinite(g) and 0.0 < g <= MAX_GATE,
+        g = _number_argument(arg, cls.DEFAULT, text)
+        require(0.0 < g <= MAX_GATE,
                 f"weight_scheme gated:G needs a number G in (0, {MAX_GATE:g}], got {text!r}", parameter="weight_scheme")
         return cls(g)
 
