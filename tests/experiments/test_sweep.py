@@ -133,7 +133,7 @@ def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     one = _run(tmp_path, "one")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         on_dask = _run(tmp_path, "dask", executor=client.get_executor())
     pd.testing.assert_frame_equal(one, on_dask)
 
