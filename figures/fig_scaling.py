@@ -25,7 +25,7 @@ from matplotlib.ticker import NullFormatter
 from circuits.base import write_file
 from circuits.experiments import STUDY_LOAD, ExperimentSpec, scaling
 
-from ._style import figure_path, new_figure, save_png
+from ._style import figure_path, integer_columns, new_figure, save_png
 
 #: The published study has no such figure.
 STUDY_FIGURE = None
@@ -134,5 +134,5 @@ def make(ctx):
 
 
 def save_table(table: pd.DataFrame, out_dir) -> Path:
-    """The figure's data as CSV (the study's table), beside its PNG."""
-    return write_file(figure_path(out_dir, __name__, ".csv"), lambda p: table.to_csv(p, index=False))
+    """The figure's data as CSV (the study's table, integer columns as integers), beside its PNG."""
+    return write_file(figure_path(out_dir, __name__, ".csv"), lambda p: integer_columns(table).to_csv(p, index=False))
