@@ -84,3 +84,26 @@ def _subclasses(cls):
     for sub in cls.__subclasses__():
         out |= {sub} | _subclasses(sub)
     return out
+
+
+LAYERS = ("base", "system", "assignment", "construction", "measurement", "export", "experiments")
+
+
+def test_every_name_a_layer_exports_is_used_above_it_or_documented():
+    """Two tiers of API: a layer's ``__all__`` holds only what another layer, the command line, the figures or the
+    scripts use, or what the README, docs/design.md or the tutorial show a user; what only tests need stays in the
+    private module it lives in (tests import it from there)."""
+    import importlib
+    import re
+
+    code = {p: p.read_text() for folder in ("circuits", "figures", "scripts") for p in (ROOT / folder).rglob("*.py")}
+    docs = "\n".join((ROOT / name).read_text() for name in ("README.md", "docs/design.md", "docs/tutorial.ipynb"))
+    unused = []
+    for layer in LAYERS:
+        own = ROOT / "circuits" / layer
+        elsewhere = [text for path, text in code.items() if own not in path.parents]
+        for name in importlib.import_module(f"circuits.{layer}").__all__:
+            word = re.compile(rf"(?<![\w.]){re.escape(name)}\b|\.{re.escape(name)}\b")
+            if not any(word.search(text) for text in elsewhere) and not word.search(docs):
+                unused.append(f"circuits.{layer}.{name}")
+    assert unused == []

@@ -72,13 +72,12 @@ Example:
 """
 
 from ._adapters import from_components, from_sae
-from ._artifacts import (PLAIN_WEIGHTS_FORMAT, PLAIN_WEIGHTS_VERSION, TRUTH_FORMAT, TRUTH_VERSION, load_truth,
-                         plain_weights, save_plain_weights, save_truth)
+from ._artifacts import load_truth, save_plain_weights, save_truth
 from ._dataset import Dataset, load_dataset
 from ._dictionary import Dictionary
 from ._features import FeatureScore, score_features
 from ._ground_truth import GroundTruth, ground_truth
-from ._module import ActivationCache, ExportedNetwork, HookPoint, InputLayer, feature_embedding, to_module
+from ._module import ActivationCache, ExportedNetwork, HookPoint, feature_embedding, to_module
 from ._readout import ACTUAL_ON_THRESHOLD
 from ._saving import load_network, save_network
 from ._scoring import DecompositionScore, score_decomposition
@@ -86,7 +85,6 @@ from ._stream import ActivationBatch, ActivationStream
 
 __all__ = ["ACTUAL_ON_THRESHOLD", "ActivationBatch", "ActivationCache", "ActivationStream", "Dataset",
            "DecompositionScore", "Dictionary", "ExportedNetwork", "FeatureScore", "feature_embedding",
-           "from_components", "from_sae", "ground_truth", "GroundTruth", "HookPoint", "InputLayer", "load_dataset",
-           "load_network", "load_truth", "PLAIN_WEIGHTS_FORMAT", "PLAIN_WEIGHTS_VERSION", "plain_weights",
-           "save_network", "save_plain_weights", "save_truth", "score_decomposition", "score_features",
-           "to_module", "TRUTH_FORMAT", "TRUTH_VERSION"]
+           "from_components", "from_sae", "ground_truth", "GroundTruth", "HookPoint", "load_dataset",
+           "load_network", "load_truth", "save_network", "save_plain_weights", "save_truth", "score_decomposition",
+           "score_features", "to_module"]

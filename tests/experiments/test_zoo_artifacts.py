@@ -10,7 +10,8 @@ from safetensors.numpy import load as st_load, save as st_save
 from safetensors.torch import load_file
 
 from circuits import CircuitsError, zoo
-from circuits.export import TRUTH_VERSION, load_truth
+from circuits.export import load_truth
+from circuits.export._artifacts import TRUTH_VERSION
 
 
 @pytest.fixture(scope="module")
