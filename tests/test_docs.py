@@ -98,3 +98,15 @@ def test_the_readme_lists_every_public_name_and_their_count():
     section = text.split("### The public API")[1].split("\n\n")[2]
     listed = set(re.findall(r"`([A-Za-z_]\w*)`", section))
     assert set(circuits.__all__) <= listed
+
+
+def test_the_format_versions_the_readme_states_are_the_code_s():
+    """The README names the data set's and the zoo index's format versions; they must be what the code writes."""
+    from circuits.experiments._zoo import _VERSION as ZOO_VERSION
+    from circuits.export._dataset import DATASET_VERSION
+
+    text = (ROOT / "README.md").read_text()
+    dataset = re.findall(r"format `circuits-dataset`, version (\d+)", text)
+    zoo = re.findall(r"zoo format (\d+)", text)
+    assert dataset and zoo
+    assert {int(v) for v in dataset} == {DATASET_VERSION} and {int(v) for v in zoo} == {ZOO_VERSION}
