@@ -71,12 +71,14 @@ class Incidence(NamedTuple):
         indptr: ``(N + 1,)`` CSR row pointers of slot -> circuits.
         users: ``(T S,)`` the circuits of each slot, slot by slot.
         by_circuit: ``(T, N)`` sparse CSR 0/1 matrix ``e[t]`` (sums every circuit's slots at once).
+        by_position: ``(S, T)`` ``sets`` transposed, contiguous: row ``s`` holds the ``s``-th slot of every circuit.
     """
 
     sets: torch.Tensor
     indptr: torch.Tensor
     users: torch.Tensor
     by_circuit: torch.Tensor
+    by_position: torch.Tensor
 
 
 class CouplingTable(NamedTuple):
@@ -140,9 +142,9 @@ def make_incidence(sets: np.ndarray, n_slots: int, device) -> Incidence:
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         by_circuit = torch.sparse_csr_tensor(torch.arange(0, T * S + 1, S, device=dev), cols,
                                              torch.ones(T * S, device=dev), size=(T, n_slots), check_invariants=False)
-    return Incidence(torch.as_tensor(sets, dtype=torch.long, device=dev),
-                     torch.as_tensor(indptr, dtype=torch.long, device=dev),
-                     torch.as_tensor(order // S, dtype=torch.long, device=dev), by_circuit)
+    sets_t = torch.as_tensor(sets, dtype=torch.long, device=dev)
+    return Incidence(sets_t, torch.as_tensor(indptr, dtype=torch.long, device=dev),
+                     torch.as_tensor(order // S, dtype=torch.long, device=dev), by_circuit, sets_t.t().contiguous())
 
 
 def sparse_columns(rows_of_column: np.ndarray, n_rows: int, device) -> torch.Tensor:
@@ -236,7 +238,8 @@ def touched(acts: torch.Tensor, inc: Incidence) -> Touched:
     T, S = inc.sets.shape
     dev = acts.device
     flat = acts.reshape(b * N, d)
-    rows = (flat != 0).any(1).nonzero().squeeze(1)
+    # the rows with a nonzero value: |x| has its largest value nonzero exactly when some x != 0 (NaN included)
+    rows = (flat.abs().amax(1) != 0).nonzero().squeeze(1)
     values = flat.index_select(0, rows)
     sample_of_row = torch.div(rows, N, rounding_mode="floor")
     total = torch.zeros(b, d, device=dev).index_add_(0, sample_of_row, values)
@@ -274,18 +277,25 @@ def _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, subset, inc: 
     where = torch.full((flat.shape[0],), n, dtype=torch.long, device=dev)
     where[rows] = torch.arange(n, device=dev)
     values_ext = torch.cat([flat.index_select(0, rows), flat.new_zeros(1, d)])
+    S = inc.by_position.shape[0]
     for lo, hi in budget_groups(fan, PAIR_BUDGET):
         which, pos = expand(inc.indptr, slot_of_row[lo:hi])
         which = which + lo
-        circ = inc.users.index_select(0, pos)
+        circ = inc.users.index_select(0, pos)  # (P,) the circuit of each visit
         base = sample_of_row.index_select(0, which)
-        at = (base[:, None] * N + inc.sets.index_select(0, circ)).view(-1)
-        found = where.index_select(0, at).view(len(circ), -1)  # (P, S): row of each slot, n if off
-        keep = (found.min(1).values == which).nonzero().squeeze(1)  # the circuit's lowest nonzero row
-        found = found.index_select(0, keep)
-        acc = values_ext.index_select(0, found[:, 0])
-        for s in range(1, found.shape[1]):
-            acc = acc + values_ext.index_select(0, found[:, s])
+        # (S, P), position-major so that every step below reads contiguous rows: for each of the circuit's slots,
+        # the nonzero row it is (n if off)
+        start = base * N
+        found = torch.empty(S, len(circ), dtype=torch.long, device=dev)
+        for s in range(S):
+            found[s] = where.index_select(0, inc.by_position[s].index_select(0, circ).add_(start))
+        lowest = found[0].clone()
+        for s in range(1, S):
+            torch.minimum(lowest, found[s], out=lowest)
+        keep = (lowest == which).nonzero().squeeze(1)  # the circuit's lowest nonzero row
+        acc = values_ext.index_select(0, found[0].index_select(0, keep))
+        for s in range(1, S):  # the circuit's slots in set order
+            acc = acc + values_ext.index_select(0, found[s].index_select(0, keep))
         samples.append(base.index_select(0, keep))
         circuits.append(circ.index_select(0, keep))
         sums.append(acc)

@@ -270,7 +270,7 @@ def _measure(net, state, act, t_on, t_payload, out):
     T, N = net.n_circuits, net.n_slots
     dev = touched.rows.device
     sample_of_row = torch.div(touched.rows, N, rounding_mode="floor")  # only nonzero slots can be on
-    on = (touched.values > ON_THRESHOLD).double()
+    on = (touched.values > ON_THRESHOLD).long()  # counted in integers: exact in any order
     on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=dev).index_add_(
         0, sample_of_row, on).cpu().numpy()
     # spurious on-indicators and unowned payloads: nonzero slots that no active circuit owns at this layer
@@ -304,7 +304,10 @@ def _measure(net, state, act, t_on, t_payload, out):
     rest = -c * touched.total
     sample = touched.sample.cpu().numpy()
     circuit = touched.circuit.cpu().numpy()
-    inactive = ~(circuit[:, None] == act[sample]).any(1)
+    # (b T,) the chunk's active circuits, flat ``sample * T + circuit``: one lookup per touched circuit
+    is_active = np.zeros(b * T, dtype=bool)
+    is_active[(np.arange(b)[:, None] * T + act).ravel()] = True
+    inactive = ~is_active[sample * T + circuit]
     sample = sample[inactive]
     values = values.double().cpu().numpy()[inactive]
     i_on = np.abs(fam.read_on(values))
@@ -382,11 +385,12 @@ def _measure_dense(net: Network, state, act: np.ndarray, square: dict, worst: di
                 err += x * x
     active = torch.as_tensor(act[rows], device=dev).reshape(-1)
     sample = torch.arange(m, device=dev).repeat_interleave(act.shape[1])
+    by_sample = torch.empty(m, T, dtype=torch.float64, device=dev)  # one sample's errors in a row, float64
     for key in keys:
         err_sq = errors[key]  # (T, m)
         err_sq[active, sample] = 0.0  # the active circuits: no error counted
         # each sample's errors in float64, summed one sample at a time (the same order whatever the chunk)
-        square[key][rows] = err_sq.t().double().contiguous().cpu().numpy().sum(1)
+        square[key][rows] = by_sample.copy_(err_sq.t()).cpu().numpy().sum(1)
         largest = err_sq.amax(0).sqrt()
         floor = (largest - 2 * (bound + 4 * 2.0**-24 * largest)).clamp(min=0.0)
         near = err_sq >= (floor * floor * (1 - 2.0**-20))[None, :]
