@@ -190,11 +190,28 @@ def matvec(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     if r.dim() == 2:
         return torch.bmm(r[:, None, :], wt)[:, 0, :]
     if r.shape[-1] <= SMALL_BLOCK:  # the sums of products in the plain loop's order, every vector at once
-        out = r[..., 0:1] * wt[:, None, 0, :]
-        for j in range(1, r.shape[-1]):
-            out += r[..., j:j + 1] * wt[:, None, j, :]
-        return out
+        return _small_blocks(w, r)
     return torch.cat([torch.bmm(r[:, lo:lo + 16], wt) for lo in range(0, r.shape[1], 16)], 1)
+
+
+def _small_blocks(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """``w[q] @ r[q, k]`` for ``w`` ``(Q, d, d)`` and ``r`` ``(Q, k, d)``, each output neuron ``i`` summed as
+    ``((r_0 w_i0 + r_1 w_i1) + r_2 w_i2) + ..`` in float32, one elementwise operation at a time.
+
+    Works component-major: ``cols[j]`` ``(Q, k)`` holds component ``j`` of every vector, contiguous, so that each
+    operation is one long pass (the products and sums, hence the bits, are those of the vector-major loop).
+    Returns ``(Q, k, d)``, contiguous.
+    """
+    d = r.shape[-1]
+    cols = r.movedim(-1, 0).contiguous()  # (d, Q, k)
+    out = r.new_empty((d,) + r.shape[:-1])  # (d, Q, k): output neuron i in out[i]
+    term = r.new_empty(r.shape[:-1])
+    for i in range(d):
+        torch.mul(cols[0], w[:, i, 0:1], out=out[i])
+        for j in range(1, d):
+            torch.mul(cols[j], w[:, i, j:j + 1], out=term)
+            out[i] += term
+    return out.movedim(0, -1).contiguous()
 
 
 def expand(indptr: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -309,7 +309,7 @@ def _measure(net, state, act, t_on, t_payload, out):
     is_active[(np.arange(b)[:, None] * T + act).ravel()] = True
     inactive = ~is_active[sample * T + circuit]
     sample = sample[inactive]
-    values = values.double().cpu().numpy()[inactive]
+    values = values[torch.as_tensor(inactive, device=dev)].double().cpu().numpy()
     i_on = np.abs(fam.read_on(values))
     i_pl = np.linalg.norm(fam.read_payload(values), axis=-1)
     rest = rest.double().cpu().numpy()
