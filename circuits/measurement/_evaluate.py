@@ -25,6 +25,7 @@ float64 and added up at the end, so the numbers do not depend on the chunk size.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -494,6 +495,17 @@ def payload_row(system: SmallSystem) -> PayloadRow | None:
         >>> row.gain, row.bias, round(row.hit, 2), row.neurons
         (2.0, -1.0, 0.5, 2)
     """
+    if system not in _PAYLOAD_ROWS:
+        _PAYLOAD_ROWS[system] = _payload_row(system)
+    return _PAYLOAD_ROWS[system]
+
+
+#: :func:`payload_row` of the systems alive now (a system is immutable; each evaluation of a network asks again).
+_PAYLOAD_ROWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _payload_row(system: SmallSystem) -> PayloadRow | None:
+    """:func:`payload_row`, computed."""
     fam = system.family
     payload = list(fam.payload_neurons)
     if not payload or not system.step_theory:
