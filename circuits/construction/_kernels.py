@@ -374,7 +374,7 @@ def add_slot_pairs(flat: torch.Tensor, prev: Touched, pairs: SlotPairs, message,
             flat.index_add_(0, at, fix.index_select(0, which) * pairs.weights.index_select(0, pos)[:, None])
         return
     # every pair for every sample, laid out slot by slot ((N, b, d)) so that a pair moves one block
-    msgs = message(prev.acts.reshape(b * n_slots, d)).view(b, n_slots, d).transpose(0, 1).contiguous()
+    msgs = message(prev.acts.transpose(0, 1).reshape(n_slots * b, d)).view(n_slots, b, d)  # row by row: any order
     out = flat.view(b, n_slots, d).transpose(0, 1).contiguous()
     step = max(1, DENSE_BUDGET // (b * d))
     for lo in range(0, len(pairs.receivers), step):

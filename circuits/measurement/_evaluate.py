@@ -375,7 +375,10 @@ def _measure_dense(net: Network, state, act: np.ndarray, square: dict, worst: di
     step = max(1, DENSE_MEASURE_BUDGET // (m * (2 * d + 2)))
     for lo in range(0, T, step):
         sums = touched.dense_sums[lo:lo + step]
-        decoded = _decode(sums * a if a != 1 else sums, matrix)  # (Tc, m) each
+        if a != 1:  # the reads a * sums, written neuron-major ((d, Tc, m)) so that _decode reads contiguous planes
+            reads = torch.empty((d,) + sums.shape[:-1], device=dev)
+            sums = torch.mul(sums.movedim(-1, 0), a, out=reads).movedim(0, -1)
+        decoded = _decode(sums, matrix)  # (Tc, m) each
         if offset is not None:
             decoded = [x - o for x, o in zip(decoded, offset)]
         torch.mul(decoded[0], decoded[0], out=errors["i_on"][lo:lo + step])
