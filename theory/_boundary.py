@@ -34,6 +34,7 @@ as the network grows.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -271,7 +272,16 @@ def predicted_critical_load(criterion: str, n_slots: float, redundancy: int, n_a
     if fitted is None:
         return math.nan
     mass, power = fitted
-    return critical_load(mass, n_slots, redundancy, n_active, margin=margin, inhibition=inhibition, rho_power=power)
+    return _remembered_critical_load(mass, n_slots, redundancy, n_active, margin, inhibition, power)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _remembered_critical_load(mass: float, n_slots: float, redundancy: int, n_active: int, margin: float,
+                              inhibition: float, rho_power: float) -> float:
+    """:func:`critical_load` (a bisection of a hundred steps, deterministic), remembered for each distinct set of
+    arguments: an evaluation asks for it once, and a sweep asks again for every network of the same width and z."""
+    return critical_load(mass, n_slots, redundancy, n_active, margin=margin, inhibition=inhibition,
+                         rho_power=rho_power)
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,14 @@ class Incidence(NamedTuple):
         indptr: ``(N + 1,)`` CSR row pointers of slot -> circuits.
         users: ``(T S,)`` the circuits of each slot, slot by slot.
         by_circuit: ``(T, N)`` sparse CSR 0/1 matrix ``e[t]`` (sums every circuit's slots at once).
+        by_position: ``(S, T)`` ``sets`` transposed, contiguous: row ``s`` holds the ``s``-th slot of every circuit.
     """
 
     sets: torch.Tensor
     indptr: torch.Tensor
     users: torch.Tensor
     by_circuit: torch.Tensor
+    by_position: torch.Tensor
 
 
 class CouplingTable(NamedTuple):
@@ -140,9 +142,9 @@ def make_incidence(sets: np.ndarray, n_slots: int, device) -> Incidence:
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         by_circuit = torch.sparse_csr_tensor(torch.arange(0, T * S + 1, S, device=dev), cols,
                                              torch.ones(T * S, device=dev), size=(T, n_slots), check_invariants=False)
-    return Incidence(torch.as_tensor(sets, dtype=torch.long, device=dev),
-                     torch.as_tensor(indptr, dtype=torch.long, device=dev),
-                     torch.as_tensor(order // S, dtype=torch.long, device=dev), by_circuit)
+    sets_t = torch.as_tensor(sets, dtype=torch.long, device=dev)
+    return Incidence(sets_t, torch.as_tensor(indptr, dtype=torch.long, device=dev),
+                     torch.as_tensor(order // S, dtype=torch.long, device=dev), by_circuit, sets_t.t().contiguous())
 
 
 def sparse_columns(rows_of_column: np.ndarray, n_rows: int, device) -> torch.Tensor:
@@ -188,11 +190,28 @@ def matvec(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     if r.dim() == 2:
         return torch.bmm(r[:, None, :], wt)[:, 0, :]
     if r.shape[-1] <= SMALL_BLOCK:  # the sums of products in the plain loop's order, every vector at once
-        out = r[..., 0:1] * wt[:, None, 0, :]
-        for j in range(1, r.shape[-1]):
-            out += r[..., j:j + 1] * wt[:, None, j, :]
-        return out
+        return _small_blocks(w, r)
     return torch.cat([torch.bmm(r[:, lo:lo + 16], wt) for lo in range(0, r.shape[1], 16)], 1)
+
+
+def _small_blocks(w: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """``w[q] @ r[q, k]`` for ``w`` ``(Q, d, d)`` and ``r`` ``(Q, k, d)``, each output neuron ``i`` summed as
+    ``((r_0 w_i0 + r_1 w_i1) + r_2 w_i2) + ..`` in float32, one elementwise operation at a time.
+
+    Works component-major: ``cols[j]`` ``(Q, k)`` holds component ``j`` of every vector, contiguous, so that each
+    operation is one long pass (the products and sums, hence the bits, are those of the vector-major loop).
+    Returns ``(Q, k, d)``, contiguous.
+    """
+    d = r.shape[-1]
+    cols = r.movedim(-1, 0).contiguous()  # (d, Q, k)
+    out = r.new_empty((d,) + r.shape[:-1])  # (d, Q, k): output neuron i in out[i]
+    term = r.new_empty(r.shape[:-1])
+    for i in range(d):
+        torch.mul(cols[0], w[:, i, 0:1], out=out[i])
+        for j in range(1, d):
+            torch.mul(cols[j], w[:, i, j:j + 1], out=term)
+            out[i] += term
+    return out.movedim(0, -1).contiguous()
 
 
 def expand(indptr: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,7 +255,8 @@ def touched(acts: torch.Tensor, inc: Incidence) -> Touched:
     T, S = inc.sets.shape
     dev = acts.device
     flat = acts.reshape(b * N, d)
-    rows = (flat != 0).any(1).nonzero().squeeze(1)
+    # the rows with a nonzero value: |x| has its largest value nonzero exactly when some x != 0 (NaN included)
+    rows = (flat.abs().amax(1) != 0).nonzero().squeeze(1)
     values = flat.index_select(0, rows)
     sample_of_row = torch.div(rows, N, rounding_mode="floor")
     total = torch.zeros(b, d, device=dev).index_add_(0, sample_of_row, values)
@@ -274,18 +294,25 @@ def _visit_incidences(flat, rows, sample_of_row, slot_of_row, fan, subset, inc: 
     where = torch.full((flat.shape[0],), n, dtype=torch.long, device=dev)
     where[rows] = torch.arange(n, device=dev)
     values_ext = torch.cat([flat.index_select(0, rows), flat.new_zeros(1, d)])
+    S = inc.by_position.shape[0]
     for lo, hi in budget_groups(fan, PAIR_BUDGET):
         which, pos = expand(inc.indptr, slot_of_row[lo:hi])
         which = which + lo
-        circ = inc.users.index_select(0, pos)
+        circ = inc.users.index_select(0, pos)  # (P,) the circuit of each visit
         base = sample_of_row.index_select(0, which)
-        at = (base[:, None] * N + inc.sets.index_select(0, circ)).view(-1)
-        found = where.index_select(0, at).view(len(circ), -1)  # (P, S): row of each slot, n if off
-        keep = (found.min(1).values == which).nonzero().squeeze(1)  # the circuit's lowest nonzero row
-        found = found.index_select(0, keep)
-        acc = values_ext.index_select(0, found[:, 0])
-        for s in range(1, found.shape[1]):
-            acc = acc + values_ext.index_select(0, found[:, s])
+        # (S, P), position-major so that every step below reads contiguous rows: for each of the circuit's slots,
+        # the nonzero row it is (n if off)
+        start = base * N
+        found = torch.empty(S, len(circ), dtype=torch.long, device=dev)
+        for s in range(S):
+            found[s] = where.index_select(0, inc.by_position[s].index_select(0, circ).add_(start))
+        lowest = found[0].clone()
+        for s in range(1, S):
+            torch.minimum(lowest, found[s], out=lowest)
+        keep = (lowest == which).nonzero().squeeze(1)  # the circuit's lowest nonzero row
+        acc = values_ext.index_select(0, found[0].index_select(0, keep))
+        for s in range(1, S):  # the circuit's slots in set order
+            acc = acc + values_ext.index_select(0, found[s].index_select(0, keep))
         samples.append(base.index_select(0, keep))
         circuits.append(circ.index_select(0, keep))
         sums.append(acc)
@@ -347,7 +374,7 @@ def add_slot_pairs(flat: torch.Tensor, prev: Touched, pairs: SlotPairs, message,
             flat.index_add_(0, at, fix.index_select(0, which) * pairs.weights.index_select(0, pos)[:, None])
         return
     # every pair for every sample, laid out slot by slot ((N, b, d)) so that a pair moves one block
-    msgs = message(prev.acts.reshape(b * n_slots, d)).view(b, n_slots, d).transpose(0, 1).contiguous()
+    msgs = message(prev.acts.transpose(0, 1).reshape(n_slots * b, d)).view(n_slots, b, d)  # row by row: any order
     out = flat.view(b, n_slots, d).transpose(0, 1).contiguous()
     step = max(1, DENSE_BUDGET // (b * d))
     for lo in range(0, len(pairs.receivers), step):

@@ -25,6 +25,7 @@ float64 and added up at the end, so the numbers do not depend on the chunk size.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -270,7 +271,7 @@ def _measure(net, state, act, t_on, t_payload, out):
     T, N = net.n_circuits, net.n_slots
     dev = touched.rows.device
     sample_of_row = torch.div(touched.rows, N, rounding_mode="floor")  # only nonzero slots can be on
-    on = (touched.values > ON_THRESHOLD).double()
+    on = (touched.values > ON_THRESHOLD).long()  # counted in integers: exact in any order
     on_count[layer, lo:hi] = torch.zeros(b, on.shape[1], dtype=on.dtype, device=dev).index_add_(
         0, sample_of_row, on).cpu().numpy()
     # spurious on-indicators and unowned payloads: nonzero slots that no active circuit owns at this layer
@@ -304,9 +305,12 @@ def _measure(net, state, act, t_on, t_payload, out):
     rest = -c * touched.total
     sample = touched.sample.cpu().numpy()
     circuit = touched.circuit.cpu().numpy()
-    inactive = ~(circuit[:, None] == act[sample]).any(1)
+    # (b T,) the chunk's active circuits, flat ``sample * T + circuit``: one lookup per touched circuit
+    is_active = np.zeros(b * T, dtype=bool)
+    is_active[(np.arange(b)[:, None] * T + act).ravel()] = True
+    inactive = ~is_active[sample * T + circuit]
     sample = sample[inactive]
-    values = values.double().cpu().numpy()[inactive]
+    values = values[torch.as_tensor(inactive, device=dev)].double().cpu().numpy()
     i_on = np.abs(fam.read_on(values))
     i_pl = np.linalg.norm(fam.read_payload(values), axis=-1)
     rest = rest.double().cpu().numpy()
@@ -371,7 +375,10 @@ def _measure_dense(net: Network, state, act: np.ndarray, square: dict, worst: di
     step = max(1, DENSE_MEASURE_BUDGET // (m * (2 * d + 2)))
     for lo in range(0, T, step):
         sums = touched.dense_sums[lo:lo + step]
-        decoded = _decode(sums * a if a != 1 else sums, matrix)  # (Tc, m) each
+        if a != 1:  # the reads a * sums, written neuron-major ((d, Tc, m)) so that _decode reads contiguous planes
+            reads = torch.empty((d,) + sums.shape[:-1], device=dev)
+            sums = torch.mul(sums.movedim(-1, 0), a, out=reads).movedim(0, -1)
+        decoded = _decode(sums, matrix)  # (Tc, m) each
         if offset is not None:
             decoded = [x - o for x, o in zip(decoded, offset)]
         torch.mul(decoded[0], decoded[0], out=errors["i_on"][lo:lo + step])
@@ -382,11 +389,12 @@ def _measure_dense(net: Network, state, act: np.ndarray, square: dict, worst: di
                 err += x * x
     active = torch.as_tensor(act[rows], device=dev).reshape(-1)
     sample = torch.arange(m, device=dev).repeat_interleave(act.shape[1])
+    by_sample = torch.empty(m, T, dtype=torch.float64, device=dev)  # one sample's errors in a row, float64
     for key in keys:
         err_sq = errors[key]  # (T, m)
         err_sq[active, sample] = 0.0  # the active circuits: no error counted
         # each sample's errors in float64, summed one sample at a time (the same order whatever the chunk)
-        square[key][rows] = err_sq.t().double().contiguous().cpu().numpy().sum(1)
+        square[key][rows] = by_sample.copy_(err_sq.t()).cpu().numpy().sum(1)
         largest = err_sq.amax(0).sqrt()
         floor = (largest - 2 * (bound + 4 * 2.0**-24 * largest)).clamp(min=0.0)
         near = err_sq >= (floor * floor * (1 - 2.0**-20))[None, :]
@@ -490,6 +498,17 @@ def payload_row(system: SmallSystem) -> PayloadRow | None:
         >>> row.gain, row.bias, round(row.hit, 2), row.neurons
         (2.0, -1.0, 0.5, 2)
     """
+    if system not in _PAYLOAD_ROWS:
+        _PAYLOAD_ROWS[system] = _payload_row(system)
+    return _PAYLOAD_ROWS[system]
+
+
+#: :func:`payload_row` of the systems alive now (a system is immutable; each evaluation of a network asks again).
+_PAYLOAD_ROWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _payload_row(system: SmallSystem) -> PayloadRow | None:
+    """:func:`payload_row`, computed."""
     fam = system.family
     payload = list(fam.payload_neurons)
     if not payload or not system.step_theory:
