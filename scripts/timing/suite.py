@@ -91,17 +91,24 @@ def interleaved(named: dict[str, callable], repeats: int) -> dict[str, list[floa
     return out
 
 
+def compared(named: dict[str, callable], repeats: int, combined: str, combine, unit: str = "s") -> list[dict]:
+    """Two measurements interleaved (A B A B ...): a row for each (named by its key) and a row ``combined`` of
+    ``combine(a, b)`` over the pairs (a difference in seconds, or a ratio with ``unit="x"``)."""
+    before = load()
+    got = interleaved(named, repeats)
+    after = load()
+    (first, a), (second, b) = got.items()
+    return [summary(first, a, before, after), summary(second, b, before, after),
+            summary(combined, [combine(x, y) for x, y in zip(a, b)], before, after, unit=unit)]
+
+
 def run_suite(args) -> list[dict]:
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="cis-suite-"))
 
-    before = load()
-    got = interleaved({"import torch": lambda: timed([PY, "-c", "import torch"])[0],
-                       "import circuits": lambda: timed([PY, "-c", "import circuits"])[0]}, args.repeats)
-    after = load()
-    rows += [summary(k, v, before, after) for k, v in got.items()]
-    added = [c - t for c, t in zip(got["import circuits"], got["import torch"])]
-    rows.append(summary("import circuits beyond torch", added, before, after))
+    rows += compared({"import torch": lambda: timed([PY, "-c", "import torch"])[0],
+                      "import circuits": lambda: timed([PY, "-c", "import circuits"])[0]}, args.repeats,
+                     "import circuits beyond torch", lambda torch_s, circuits_s: circuits_s - torch_s)
 
     before = load()
     inside, process = [], []
@@ -116,24 +123,16 @@ def run_suite(args) -> list[dict]:
     if args.reference:
         ref = Path(args.reference).resolve()
         script = REFERENCE.format(path=str(ref), threads=1)
-        before = load()
-        got = interleaved({"ours": lambda: json.loads(timed(cis("bench", *CASE, "--threads", "1"))[1])["total_seconds"],
-                           "study": lambda: float(timed([PY, "-c", script])[1].strip().splitlines()[-1])},
-                          args.repeats)
-        after = load()
-        rows.append(summary("case, one thread: ours inside the process", got["ours"], before, after))
-        rows.append(summary("case, one thread: the study's code inside its process", got["study"], before, after))
-        rows.append(summary("case, one thread: the study's time over ours",
-                            [s / o for s, o in zip(got["study"], got["ours"])], before, after, unit="x"))
+        rows += compared(
+            {"case, one thread: ours inside the process":
+                lambda: json.loads(timed(cis("bench", *CASE, "--threads", "1"))[1])["total_seconds"],
+             "case, one thread: the study's code inside its process":
+                lambda: float(timed([PY, "-c", script])[1].strip().splitlines()[-1])},
+            args.repeats, "case, one thread: the study's time over ours", lambda ours, study: study / ours, unit="x")
 
-    before = load()
-    got = interleaved({"default": lambda: timed(cis("demo"))[0],
-                       "--threads 1": lambda: timed(cis("demo", "--threads", "1"))[0]}, args.repeats)
-    after = load()
-    rows.append(summary("cis demo (default threads)", got["default"], before, after))
-    rows.append(summary("cis demo --threads 1", got["--threads 1"], before, after))
-    rows.append(summary("cis demo: default over --threads 1",
-                        [a / b for a, b in zip(got["default"], got["--threads 1"])], before, after, unit="x"))
+    rows += compared({"cis demo (default threads)": lambda: timed(cis("demo"))[0],
+                      "cis demo --threads 1": lambda: timed(cis("demo", "--threads", "1"))[0]}, args.repeats,
+                     "cis demo: default over --threads 1", lambda default, one: default / one, unit="x")
 
     before = load()
     sweep, memory, threads = [], [], []
